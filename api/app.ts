@@ -1,0 +1,77 @@
+/**
+ * Builds the Koa application from its parts. Everything it needs is passed in,
+ * so tests build the same app in-process against the real services with an
+ * injected clock.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Koa from 'koa';
+import type { Logger } from '../lib/logger';
+import type { Clock } from '../lib/clock';
+import { errorMiddleware } from './http/errors';
+import { securityHeaders } from './http/security-headers';
+import { buildRouter, routingFallback } from './http/router';
+import { buildOpenApi } from './http/openapi';
+import { createRateLimiter } from './http/rate-limit';
+import { serveWebApp } from './http/static';
+import type { Authenticator } from './http/principal';
+import type { AnyRoute } from './http/route';
+import { healthRoutes, type ReadinessChecks } from './routes/health';
+
+export const WEB_DIST = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'web', 'dist');
+
+export interface AppOptions {
+  logger: Logger;
+  clock: Clock;
+  authenticator: Authenticator;
+  readiness: ReadinessChecks;
+  routes: AnyRoute[];
+  version: string;
+  trustProxy: boolean;
+  limits: { perMinute: number; agentPerMinute: number };
+  webDist?: string;
+}
+
+export function createApp(options: AppOptions): Koa {
+  const app = new Koa({ proxy: options.trustProxy });
+  const routes: AnyRoute[] = [...healthRoutes(options.readiness), ...options.routes];
+  const openapi = buildOpenApi([...routes], { version: options.version });
+  routes.push({
+    method: 'GET',
+    path: '/openapi.json',
+    auth: 'public',
+    summary: 'This OpenAPI document',
+    tags: ['meta'],
+    responses: { 200: null },
+    rateLimit: 'none',
+    handler: async () => ({ status: 200, body: openapi }),
+  });
+  const router = buildRouter(routes, {
+    auth: options.authenticator,
+    rateLimiter: createRateLimiter(options.clock),
+    limits: options.limits,
+    trustProxy: options.trustProxy,
+  });
+
+  app.use(async (ctx, next) => {
+    const incoming = ctx.get('x-request-id');
+    ctx.state.requestId = /^[A-Za-z0-9._-]{8,64}$/.test(incoming) ? incoming : randomUUID();
+    ctx.set('X-Request-Id', ctx.state.requestId as string);
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      options.logger.info(
+        { requestId: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) },
+        'request',
+      );
+    }
+  });
+  app.use(securityHeaders);
+  app.use(errorMiddleware(options.logger));
+  app.use(serveWebApp(options.webDist ?? WEB_DIST));
+  app.use(router.routes());
+  app.use(routingFallback(router));
+  return app;
+}

@@ -1,0 +1,74 @@
+/**
+ * Finds out who is calling. Agents: `X-API-Key` or `Authorization: Bearer cs_…`
+ * (never the query string). Users: `Authorization: Bearer <JWT>` or the
+ * httpOnly session cookie; cookie-authenticated writes must echo the CSRF
+ * cookie in a header (double-submit), which a cross-site page cannot read.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { Context } from 'koa';
+import { AppError } from '../../lib/errors';
+import {
+  API_KEY_PREFIX,
+  CSRF_COOKIE,
+  CSRF_HEADER,
+  SESSION_COOKIE,
+  type Authenticator,
+  type Principal,
+} from './principal';
+import type { RouteAuth } from './route';
+
+const unauthenticated = () => new AppError('unauthenticated', 'authentication required');
+
+export async function resolvePrincipal(ctx: Context, auth: Authenticator): Promise<Principal | undefined> {
+  if (hasKeyInQuery(ctx)) throw new AppError('unauthenticated', 'credentials in the query string are not accepted; use a header');
+  const apiKeyHeader = ctx.get('x-api-key');
+  const authorization = ctx.get('authorization');
+  if (apiKeyHeader && authorization) throw new AppError('unauthenticated', 'send one credential, not two');
+  if (apiKeyHeader) return agentOrThrow(await auth.verifyApiKey(apiKeyHeader));
+  if (authorization) {
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+    if (!match) throw new AppError('unauthenticated', 'the Authorization header must be "Bearer <token>"');
+    const token = match[1]!;
+    if (token.startsWith(API_KEY_PREFIX)) return agentOrThrow(await auth.verifyApiKey(token));
+    const user = await auth.verifyUserToken(token);
+    if (!user) throw new AppError('unauthenticated', 'the token is invalid, expired or revoked');
+    return { ...user, via: 'bearer' };
+  }
+  const session = ctx.cookies.get(SESSION_COOKIE);
+  if (session) {
+    const user = await auth.verifyUserToken(session);
+    if (!user) return undefined; // a stale cookie is the same as none
+    return { ...user, via: 'cookie' };
+  }
+  return undefined;
+}
+
+function agentOrThrow(agent: Awaited<ReturnType<Authenticator['verifyApiKey']>>) {
+  if (!agent) throw new AppError('unauthenticated', 'the API key is invalid, expired or revoked');
+  return agent;
+}
+
+function hasKeyInQuery(ctx: Context): boolean {
+  return Object.keys(ctx.query).some((name) => /^(api[_-]?key|access[_-]?token|token|jwt)$/i.test(name));
+}
+
+/** 401 without credentials, 403 wrong_principal for the wrong kind (CONTRACT.md, order of checks). */
+export function requireAuth(route: RouteAuth, principal: Principal | undefined): void {
+  if (route === 'public') return;
+  if (!principal) throw unauthenticated();
+  if (route === 'user' && principal.type !== 'user') {
+    throw new AppError('wrong_principal', 'this route is for users; an API key cannot call it');
+  }
+  if (route === 'agent' && principal.type !== 'agent') {
+    throw new AppError('wrong_principal', 'this route is for agents; use an API key');
+  }
+}
+
+export function checkCsrf(ctx: Context, principal: Principal | undefined): void {
+  if (!principal || principal.type !== 'user' || principal.via !== 'cookie') return;
+  if (ctx.method === 'GET' || ctx.method === 'HEAD') return;
+  const cookie = ctx.cookies.get(CSRF_COOKIE) ?? '';
+  const header = ctx.get(CSRF_HEADER);
+  const ok = cookie.length > 0 && cookie.length === header.length && timingSafeEqual(Buffer.from(cookie), Buffer.from(header));
+  if (!ok) throw new AppError('unauthenticated', 'a cookie-authenticated write needs the X-CSRF-Token header');
+}

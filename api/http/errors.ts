@@ -1,0 +1,51 @@
+/**
+ * The one place errors become HTTP answers: `{"error":{"code","message"}}`
+ * (plus `details` / `reason` where CONTRACT.md says). A 5xx body never carries
+ * internals; the request id travels in the X-Request-Id header, not the body,
+ * so two identical failures have identical bodies.
+ */
+import type { Context, Next } from 'koa';
+import { z } from 'zod';
+import { AppError } from '../../lib/errors';
+import type { Logger } from '../../lib/logger';
+
+export function errorBody(code: string, message: string, extra?: Record<string, unknown>) {
+  return { error: { code, message, ...(extra ?? {}) } };
+}
+
+export function errorMiddleware(logger: Logger) {
+  return async (ctx: Context, next: Next) => {
+    try {
+      await next();
+    } catch (err) {
+      const appError = toAppError(err);
+      if (appError.status >= 500) {
+        // Log the cause by name and code only: driver errors can carry SQL parameters.
+        logger.error({ requestId: ctx.state.requestId, err: describeForLog(err) }, 'request failed');
+      }
+      ctx.status = appError.status;
+      for (const [name, value] of Object.entries(appError.headers ?? {})) ctx.set(name, value);
+      ctx.body = errorBody(appError.code, appError.message, appError.extra);
+    }
+  };
+}
+
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof z.ZodError) {
+    return new AppError('invalid_request', 'the request is not valid', { extra: { details: zodDetails(err) } });
+  }
+  return new AppError('internal', 'internal error');
+}
+
+export function zodDetails(error: z.ZodError) {
+  return error.issues.map((issue) => ({ field: issue.path.join('.') || '(body)', message: issue.message }));
+}
+
+function describeForLog(err: unknown) {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return { name: err.name, code: typeof code === 'string' ? code : undefined, message: err.message.slice(0, 200), stack: err.stack?.split('\n').slice(0, 6).join('\n') };
+  }
+  return { name: typeof err };
+}

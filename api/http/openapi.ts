@@ -1,0 +1,132 @@
+/**
+ * The OpenAPI 3.1 document, generated from the same route declarations and
+ * zod schemas that validate requests (CONTRACT.md: "so the two cannot drift").
+ */
+import { z } from 'zod';
+import type { AnyRoute } from './route';
+
+const COMMON_ERRORS = [400, 401, 403, 404, 405, 413, 415, 429, 500, 503];
+const PUBLIC_ERRORS = [400, 404, 405, 413, 415, 429, 500, 503];
+
+const ErrorSchema = z
+  .object({
+    error: z
+      .object({
+        code: z.string(),
+        message: z.string(),
+        reason: z.string().optional(),
+        details: z.array(z.object({ field: z.string(), message: z.string(), in: z.string().optional() })).optional(),
+      })
+      .loose(),
+  })
+  .strict();
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid request',
+  401: 'Not authenticated',
+  403: 'Forbidden (wrong principal, or a failed password / MFA check)',
+  404: 'Not found (unknown, or not yours)',
+  405: 'Method not allowed',
+  409: 'Conflict with the current state',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  422: 'Idempotency key reused with a different body',
+  429: 'Rate limited or locked out',
+  500: 'Internal error',
+  503: 'A dependency is unavailable',
+};
+
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>
+  z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
+
+/** Koa's `/api/agents/:id` → OpenAPI's `/api/agents/{id}`. */
+export const openApiPath = (path: string) => path.replace(/:([A-Za-z_]+)/g, '{$1}');
+
+export function buildOpenApi(routes: AnyRoute[], info: { version: string; serverUrl?: string }) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const operation: Record<string, unknown> = {
+      operationId: operationId(route),
+      summary: route.summary,
+      tags: route.tags,
+      security: security(route.auth),
+      parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
+      responses: responses(route),
+    };
+    if (route.body) {
+      operation.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } };
+    }
+    (paths[openApiPath(route.path)] ??= {})[route.method.toLowerCase()] = operation;
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Countersign API',
+      version: info.version,
+      description: 'Agents propose EVM transactions; the wallet owner countersigns each with a TOTP code before anything is signed.',
+    },
+    ...(info.serverUrl ? { servers: [{ url: info.serverUrl }] } : {}),
+    paths,
+    components: {
+      securitySchemes: {
+        bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A user access token from POST /api/login' },
+        apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An agent API key' },
+        sessionCookie: { type: 'apiKey', in: 'cookie', name: 'cs_session', description: 'The web app session (writes also need X-CSRF-Token)' },
+      },
+      schemas: { Error: jsonSchema(ErrorSchema, 'output') },
+    },
+  };
+}
+
+function operationId(route: AnyRoute) {
+  const words = route.path
+    .replace(/^\/api\//, '')
+    .split('/')
+    .filter(Boolean)
+    .map((part) => (part.startsWith(':') ? `by_${part.slice(1)}` : part));
+  return [route.method.toLowerCase(), ...words].join('_').replace(/[^A-Za-z0-9_]/g, '_');
+}
+
+function security(auth: AnyRoute['auth']) {
+  switch (auth) {
+    case 'public':
+      return [];
+    case 'user':
+      return [{ bearerAuth: [] }, { sessionCookie: [] }];
+    case 'agent':
+      return [{ apiKeyHeader: [] }];
+    case 'principal':
+      return [{ bearerAuth: [] }, { sessionCookie: [] }, { apiKeyHeader: [] }];
+  }
+}
+
+function parameters(schema: z.ZodType | undefined, where: 'path' | 'query') {
+  if (!schema) return [];
+  const json = jsonSchema(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(json.properties ?? {}).map(([name, property]) => ({
+    name,
+    in: where,
+    required: where === 'path' || (json.required ?? []).includes(name),
+    schema: property,
+  }));
+}
+
+function responses(route: AnyRoute) {
+  const out: Record<string, unknown> = {};
+  for (const [status, schema] of Object.entries(route.responses)) {
+    const content: Record<string, unknown> = {};
+    if (schema) content['application/json'] = { schema: jsonSchema(schema, 'output') };
+    for (const type of route.alsoProduces ?? []) content[type] = { schema: { type: 'string' } };
+    out[status] = { description: 'Success', ...(Object.keys(content).length ? { content } : {}) };
+  }
+  const errors = new Set([...(route.auth === 'public' ? PUBLIC_ERRORS : COMMON_ERRORS), ...(route.errors ?? [])]);
+  for (const status of [...errors].sort()) {
+    if (String(status) in out) continue; // the route documents its own body for this status
+    out[String(status)] = {
+      description: ERROR_DESCRIPTIONS[status] ?? 'Error',
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      ...(status === 429 || status === 503 ? { headers: { 'Retry-After': { schema: { type: 'string' } } } } : {}),
+    };
+  }
+  return out;
+}

@@ -1,0 +1,105 @@
+/**
+ * Turns route declarations into a Koa router that checks, in CONTRACT.md's
+ * order: routing (404 / 405 with Allow) → authentication (401) → principal
+ * type (403) → body (413, 415, 400) → the handler (object lookup, factors,
+ * state, idempotency).
+ */
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { AppError } from '../../lib/errors';
+import type { RateLimiter } from './rate-limit';
+import { readJsonBody } from './body';
+import { zodDetails } from './errors';
+import { checkCsrf, requireAuth, resolvePrincipal } from './authenticate';
+import type { Authenticator, Principal } from './principal';
+import type { AnyRoute } from './route';
+
+export interface RouterDeps {
+  auth: Authenticator;
+  rateLimiter: RateLimiter;
+  limits: { perMinute: number; agentPerMinute: number };
+  trustProxy: boolean;
+}
+
+export function buildRouter(routes: AnyRoute[], deps: RouterDeps): Router {
+  const router = new Router();
+  for (const route of routes) {
+    const method = route.method.toLowerCase() as 'get' | 'post' | 'delete';
+    router[method](route.path, async (ctx: Context) => {
+      await runRoute(route, ctx, deps);
+    });
+  }
+  return router;
+}
+
+export function clientIp(ctx: Context, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = ctx.get('x-forwarded-for').split(',')[0]?.trim();
+    if (forwarded) return forwarded;
+  }
+  return ctx.req.socket.remoteAddress ?? 'unknown';
+}
+
+async function runRoute(route: AnyRoute, ctx: Context, deps: RouterDeps) {
+  const ip = clientIp(ctx, deps.trustProxy);
+  applyRateLimit(route, ctx, deps, ip, undefined);
+  const principal = await resolvePrincipal(ctx, deps.auth);
+  requireAuth(route.auth, principal);
+  checkCsrf(ctx, principal);
+  applyRateLimit(route, ctx, deps, ip, principal);
+
+  const rawBody = route.method === 'GET' ? undefined : await readJsonBody(ctx);
+  const body = route.body ? parse(route.body, rawBody ?? {}, 'body') : undefined;
+  if (!route.body && rawBody !== undefined && !isEmptyObject(rawBody)) {
+    throw new AppError('invalid_request', 'this route takes no request body', { extra: { details: [{ field: '(body)', message: 'unexpected body' }] } });
+  }
+  const query = route.query ? parse(route.query, { ...ctx.query }, 'query') : undefined;
+  const params = route.params ? parse(route.params, { ...ctx.params }, 'path') : undefined;
+
+  const result = await route.handler({ principal, body, query, params, ip, requestId: ctx.state.requestId as string, headers: ctx.headers, koa: ctx });
+  if (route.raw) return;
+  ctx.status = result.status;
+  for (const [name, value] of Object.entries(result.headers ?? {})) ctx.set(name, value);
+  if (result.body !== undefined) ctx.body = result.body;
+}
+
+function applyRateLimit(route: AnyRoute, ctx: Context, deps: RouterDeps, ip: string, principal: Principal | undefined) {
+  const bucket = route.rateLimit ?? 'default';
+  if (bucket === 'none') return;
+  if (!principal && (bucket === 'login' || bucket === 'register')) {
+    // Anonymous routes: per client address, before any expensive work (argon2).
+    deps.rateLimiter.hit(`${bucket}:${ip}`, deps.limits.perMinute);
+  } else if (principal && bucket === 'default') {
+    const key = principal.type === 'agent' ? `agent:${principal.agentId}` : `user:${principal.userId}`;
+    deps.rateLimiter.hit(key, principal.type === 'agent' ? deps.limits.agentPerMinute : deps.limits.perMinute * 10);
+  }
+  void ctx;
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query' | 'path'): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const details = zodDetails(result.error).map((d) => ({ ...d, in: where }));
+  throw new AppError('invalid_request', `the request ${where === 'path' ? 'path' : where} is not valid`, { extra: { details } });
+}
+
+const isEmptyObject = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
+
+/**
+ * 404 for unknown paths, 405 (with Allow) for a known path and another method —
+ * as JSON error bodies like every other answer. Runs after the router.
+ */
+export function routingFallback(router: Router) {
+  const allowed = router.allowedMethods();
+  return async (ctx: Context, next: () => Promise<unknown>) => {
+    await allowed(ctx, next);
+    if (ctx.status === 405 || ctx.status === 501) {
+      ctx.status = 405;
+      ctx.body = { error: { code: 'method_not_allowed', message: 'this method is not allowed on this path' } };
+    } else if (ctx.status === 404 && ctx.body === undefined) {
+      ctx.status = 404;
+      ctx.body = { error: { code: 'not_found', message: 'no such route' } };
+    }
+  };
+}

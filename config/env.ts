@@ -1,0 +1,181 @@
+/**
+ * The one place that reads the environment. Every variable is named and typed
+ * here; `loadConfig` fails fast with a single message naming every missing or
+ * invalid variable. `.env.example` documents each one.
+ *
+ * Secrets have no default in production. In development and tests the launcher
+ * (`scripts/dev.ts`, `scripts/test.ts`) generates them and passes them in.
+ */
+import { z } from 'zod';
+
+const DURATION = /^(\d+)\s*(ms|s|m|h|d)?$/;
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** Parses the seed's `30m` / `1h` / `1d` form (a bare number means seconds). */
+export function parseDurationSeconds(value: string): number | undefined {
+  const match = DURATION.exec(value.trim());
+  if (!match) return undefined;
+  const seconds = Number(match[1]) * UNIT_SECONDS[match[2] ?? 's']!;
+  return Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
+}
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const seconds = parseDurationSeconds(value);
+      if (seconds === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'expected a duration like 90s, 30m, 1h or 1d' });
+        return z.NEVER;
+      }
+      return seconds;
+    });
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const url = z.url({ protocol: /^https?$/ });
+const optionalSecret = (minLength: number) => z.string().min(minLength).optional();
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+    HOST: z.string().default('127.0.0.1'),
+    PORT: port(3000),
+    WORKER_HEALTH_PORT: port(3001),
+    /** Honour X-Forwarded-For only behind a proxy you control. */
+    TRUST_PROXY: flag(false),
+    PUBLIC_URL: url.optional(),
+
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL'),
+    DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
+
+    TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+    TEMPORAL_TASK_QUEUE: z.string().min(1).default('countersign'),
+    /** A prebuilt workflow bundle (tests build one per run); otherwise the worker bundles at start-up. */
+    WORKFLOW_BUNDLE_PATH: z.string().optional(),
+
+    /** `vault` (Vault / OpenBao transit) or `local` (AES-256-GCM with a master key). */
+    KEYSTORE: z.enum(['vault', 'local']).default('vault'),
+    VAULT_ADDR: url.optional(),
+    VAULT_TOKEN: z.string().min(1).optional(),
+    VAULT_ROLE_ID: z.string().min(1).optional(),
+    VAULT_SECRET_ID: z.string().min(1).optional(),
+    VAULT_TRANSIT_MOUNT: z.string().min(1).default('transit'),
+    VAULT_WALLET_KEY: z.string().min(1).default('countersign-wallets'),
+    VAULT_MFA_KEY: z.string().min(1).default('countersign-mfa'),
+    VAULT_WEBHOOK_KEY: z.string().min(1).default('countersign-webhooks'),
+    VAULT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(5000),
+    KEYSTORE_PASSPHRASE: optionalSecret(12),
+    KEYSTORE_KEY_FILE: z.string().optional(),
+    KEYSTORE_DIR: z.string().default('.data/keystore'),
+
+    JWT_SECRET_KEY: optionalSecret(32),
+    JWT_ACCESS_TOKEN_EXPIRES: duration('15m'),
+    JWT_ISSUER: z.string().default('countersign'),
+    JWT_AUDIENCE: z.string().default('countersign-api'),
+    /** Keys the audit HMAC chain and API-key digests. */
+    AUDIT_HMAC_KEY: optionalSecret(32),
+    API_KEY_HMAC_KEY: optionalSecret(32),
+
+    WEB3_PROVIDER_URI: url.default('http://127.0.0.1:8545'),
+    CHAIN_ID: z.coerce.number().int().positive().default(31337),
+    /** Extra chains as JSON: {"11155111":"https://..."}; WEB3_PROVIDER_URI serves CHAIN_ID. */
+    CHAIN_RPC_URLS: z.string().optional(),
+    CONFIRMATIONS: z.coerce.number().int().min(1).max(64).default(1),
+
+    APPROVAL_TTL_DEFAULT: duration('24h'),
+    APPROVAL_TTL_MAX: duration('7d'),
+    EXECUTION_WINDOW: duration('1h'),
+
+    LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).default(10),
+    LOGIN_LOCK_DURATION: duration('15m'),
+    MFA_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
+    MFA_FAILURE_WINDOW: duration('15m'),
+    MFA_LOCK_DURATION: duration('15m'),
+    RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(60),
+    AGENT_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+
+    /** Tests only: lets a test move the clock. Refused in production. */
+    ALLOW_TEST_CLOCK: flag(false),
+    /** Development and tests only: webhook receivers on loopback. Refused in production. */
+    WEBHOOK_ALLOW_LOOPBACK: flag(false),
+  })
+  .superRefine((env, ctx) => {
+    const require = (key: keyof typeof env, why: string) => {
+      if (env[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `required ${why}` });
+    };
+    const production = env.NODE_ENV === 'production';
+    // No secret has a default anywhere: `npm run dev` and `npm test` generate them.
+    require('JWT_SECRET_KEY', '(at least 32 characters)');
+    require('AUDIT_HMAC_KEY', '(at least 32 characters)');
+    require('API_KEY_HMAC_KEY', '(at least 32 characters)');
+    if (production) {
+      for (const key of ['ALLOW_TEST_CLOCK', 'WEBHOOK_ALLOW_LOOPBACK'] as const) {
+        if (env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'cannot be enabled in production' });
+      }
+    }
+    if (env.KEYSTORE === 'vault') {
+      require('VAULT_ADDR', 'when KEYSTORE=vault');
+      const approle = env.VAULT_ROLE_ID !== undefined || env.VAULT_SECRET_ID !== undefined;
+      if (!env.VAULT_TOKEN && !approle) {
+        ctx.addIssue({ code: 'custom', path: ['VAULT_TOKEN'], message: 'VAULT_TOKEN or VAULT_ROLE_ID + VAULT_SECRET_ID required when KEYSTORE=vault' });
+      }
+      if (approle) {
+        require('VAULT_ROLE_ID', 'with AppRole authentication');
+        require('VAULT_SECRET_ID', 'with AppRole authentication');
+      }
+    } else if (!env.KEYSTORE_PASSPHRASE && !env.KEYSTORE_KEY_FILE) {
+      ctx.addIssue({ code: 'custom', path: ['KEYSTORE_PASSPHRASE'], message: 'KEYSTORE_PASSPHRASE or KEYSTORE_KEY_FILE required when KEYSTORE=local' });
+    }
+    if (env.CHAIN_RPC_URLS !== undefined && parseChainMap(env.CHAIN_RPC_URLS) === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['CHAIN_RPC_URLS'], message: 'expected JSON like {"1":"https://rpc.example"}' });
+    }
+  });
+
+export type Env = z.output<typeof schema>;
+
+export interface Config extends Env {
+  /** chain id → RPC URL; always contains CHAIN_ID. */
+  chains: ReadonlyMap<number, string>;
+  production: boolean;
+}
+
+function parseChainMap(raw: string): Map<number, string> | undefined {
+  try {
+    const parsed = z.record(z.string().regex(/^[1-9]\d{0,15}$/), url).parse(JSON.parse(raw));
+    return new Map(Object.entries(parsed).map(([id, rpc]) => [Number(id), rpc]));
+  } catch {
+    return undefined;
+  }
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads and validates the environment; throws one ConfigError naming every problem. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset, as in most .env tooling.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const name = issue.path.join('.') || '(environment)';
+      const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+      return `  ${name}: ${message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+  }
+  const env = result.data;
+  const chains = new Map(env.CHAIN_RPC_URLS ? parseChainMap(env.CHAIN_RPC_URLS) : []);
+  chains.set(env.CHAIN_ID, env.WEB3_PROVIDER_URI);
+  return { ...env, chains, production: env.NODE_ENV === 'production' };
+}
