@@ -93,7 +93,7 @@ const isEmptyObject = (value: unknown) => typeof value === 'object' && value !==
 export function routingFallback(router: Router) {
   const allowed = router.allowedMethods();
   return async (ctx: Context, next: () => Promise<unknown>) => {
-    await allowed(ctx, next);
+    await allowed(ctx as Parameters<typeof allowed>[0], next);
     if (ctx.status === 405 || ctx.status === 501) {
       ctx.status = 405;
       ctx.body = { error: { code: 'method_not_allowed', message: 'this method is not allowed on this path' } };

@@ -47,7 +47,8 @@ export function healthRoutes(checks: ReadinessChecks) {
       responses: { 200: ReadySchema, 503: ReadySchema },
       handler: async () => {
         const { ready, checks: results } = await runReadiness(checks);
-        return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', checks: results }, headers: ready ? {} : { 'Retry-After': '5' } };
+        const headers: Record<string, string> = ready ? {} : { 'Retry-After': '5' };
+        return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not_ready', checks: results }, headers };
       },
     }),
   ];

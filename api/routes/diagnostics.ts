@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Client } from '@temporalio/client';
+import { defineRoute } from '../http/route';
+import { pingWorkflowId } from '../../workflows/definitions';
+import { unavailable } from '../../lib/errors';
+
+const PING_DEADLINE_MS = 10_000;
+
+/**
+ * A round trip through the whole pipe — API → Temporal → worker → PostgreSQL —
+ * for operators and the first end-to-end test. Authenticated, so it cannot be
+ * used to flood the task queue anonymously.
+ */
+export function diagnosticsRoutes(deps: { temporal: Client; taskQueue: string }) {
+  return [
+    defineRoute({
+      method: 'POST',
+      path: '/api/diagnostics/ping',
+      auth: 'principal',
+      summary: 'Runs a trivial workflow that records a row in PostgreSQL',
+      tags: ['meta'],
+      responses: { 200: z.object({ ping_id: z.uuid(), recorded_by: z.string() }) },
+      handler: async () => {
+        const pingId = randomUUID();
+        const handle = await deps.temporal.workflow.start('pingWorkflow', {
+          taskQueue: deps.taskQueue,
+          workflowId: pingWorkflowId(pingId),
+          args: [pingId],
+          workflowExecutionTimeout: '1 minute',
+        });
+        const result = await withDeadline(handle.result() as Promise<{ recordedBy: string }>, PING_DEADLINE_MS);
+        return { status: 200, body: { ping_id: pingId, recorded_by: result.recordedBy } };
+      },
+    }),
+  ];
+}
+
+async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(unavailable('no worker answered in time')), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

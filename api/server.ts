@@ -1,0 +1,71 @@
+/**
+ * The API process: configuration, migrations, connections, then listen.
+ * Its Vault credential can encrypt wallet keys but never decrypt them.
+ */
+import 'dotenv/config';
+import { loadConfig, ConfigError } from '../config/env';
+import { createLogger } from '../lib/logger';
+import { createDb, migrateLatest } from '../lib/db';
+import { systemClock } from '../lib/clock';
+import { connectTemporal, assertSearchAttributes } from '../lib/temporal';
+import { chainCheck, postgresCheck, temporalCheck, vaultCheck } from '../lib/readiness';
+import { createApp } from './app';
+import { buildApiRoutes } from './compose';
+
+async function main() {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
+  const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'countersign-api' });
+  const applied = await migrateLatest(db);
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  const { connection, client } = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  await assertSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
+
+  const { routes, authenticator, close } = await buildApiRoutes({ config, db, logger, clock: systemClock, temporal: client });
+  const app = createApp({
+    logger,
+    clock: systemClock,
+    authenticator,
+    routes,
+    version: process.env.npm_package_version ?? '0.1.0',
+    trustProxy: config.TRUST_PROXY,
+    limits: { perMinute: config.RATE_LIMIT_PER_MINUTE, agentPerMinute: config.AGENT_RATE_LIMIT_PER_MINUTE },
+    readiness: {
+      postgres: postgresCheck(db),
+      temporal: temporalCheck(connection),
+      vault: vaultCheck(config),
+      chain: chainCheck(config),
+    },
+  });
+
+  const server = app.listen(config.PORT, config.HOST);
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    logger.fatal({ code: err.code }, err.code === 'EADDRINUSE' ? `port ${config.PORT} is already in use` : 'cannot listen');
+    process.exit(1);
+  });
+  server.on('listening', () => logger.info({ url: `http://${config.HOST}:${config.PORT}` }, 'api listening'));
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'api stopping');
+    server.close();
+    server.closeAllConnections();
+    await close();
+    await connection.close();
+    await db.destroy();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`countersign api: ${err.message}\n`);
+  } else {
+    process.stderr.write(`countersign api failed to start: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}\n`);
+  }
+  process.exit(1);
+});

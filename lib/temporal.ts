@@ -1,0 +1,43 @@
+/**
+ * Temporal connection helpers shared by the API and the worker. Both refuse to
+ * run when the project's search attributes are not registered: an upsert of an
+ * unregistered attribute fails workflow tasks silently.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTE_TYPES } from '../workflows/definitions';
+
+export async function connectTemporal(options: { address: string; namespace: string }) {
+  const connection = await Connection.connect({ address: options.address, connectTimeout: '10s' });
+  const client = new Client({ connection, namespace: options.namespace });
+  return { connection, client };
+}
+
+export class SearchAttributesMissingError extends Error {
+  override name = 'SearchAttributesMissingError';
+}
+
+/** Throws naming every custom search attribute the namespace lacks. */
+export async function assertSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+  const response = await connection.operatorService.listSearchAttributes({ namespace });
+  const registered = response.customAttributes ?? {};
+  const missing = Object.keys(SEARCH_ATTRIBUTE_TYPES).filter((name) => !(name in registered));
+  if (missing.length > 0) {
+    throw new SearchAttributesMissingError(
+      `Temporal namespace "${namespace}" lacks the search attributes ${missing.join(', ')}; register them (temporal operator search-attribute create --name <Name> --type <Type>) before starting Countersign`,
+    );
+  }
+}
+
+/** Registers any missing attribute (test servers and first dev start). */
+export async function registerSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+  const response = await connection.operatorService.listSearchAttributes({ namespace });
+  const registered = response.customAttributes ?? {};
+  const TYPE_ENUM = { Keyword: 2, Int: 3 } as const; // temporal.api.enums.v1.IndexedValueType
+  const searchAttributes = Object.fromEntries(
+    Object.entries(SEARCH_ATTRIBUTE_TYPES)
+      .filter(([name]) => !(name in registered))
+      .map(([name, type]) => [name, TYPE_ENUM[type]]),
+  );
+  if (Object.keys(searchAttributes).length === 0) return;
+  await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
+}

@@ -1,0 +1,89 @@
+/**
+ * The worker process: runs workflows and activities. It is the custody
+ * boundary — its Vault credential can decrypt wallet keys — so keep it off the
+ * internet; it only serves its own /healthz and /readyz on WORKER_HEALTH_PORT.
+ */
+import 'dotenv/config';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { loadConfig, ConfigError } from '../config/env';
+import { createLogger } from '../lib/logger';
+import { createDb, migrateLatest } from '../lib/db';
+import { connectTemporal, assertSearchAttributes } from '../lib/temporal';
+import { chainCheck, postgresCheck, temporalCheck, vaultCheck } from '../lib/readiness';
+import { runReadiness } from '../api/routes/health';
+import { createActivities } from '../activities';
+
+const WORKFLOWS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
+
+async function main() {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
+  const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'countersign-worker' });
+  const applied = await migrateLatest(db);
+  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+
+  const client = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  await assertSearchAttributes(client.connection, config.TEMPORAL_NAMESPACE);
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+
+  const worker = await Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    ...(config.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: createActivities({ db, logger }),
+  });
+
+  const checks = {
+    postgres: postgresCheck(db),
+    temporal: temporalCheck(client.connection),
+    vault: vaultCheck(config),
+    chain: chainCheck(config),
+  };
+  const health = http.createServer((req, res) => {
+    void (async () => {
+      if (req.url === '/healthz') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok' }));
+        return;
+      }
+      if (req.url === '/readyz') {
+        const { ready, checks: results } = await runReadiness({ ...checks, worker: async () => assertRunning(worker) });
+        res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ready ? 'ready' : 'not_ready', checks: results }));
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'not_found', message: 'no such route' } }));
+    })();
+  });
+  health.on('error', (err: NodeJS.ErrnoException) => {
+    logger.fatal({ code: err.code }, err.code === 'EADDRINUSE' ? `worker health port ${config.WORKER_HEALTH_PORT} is already in use` : 'cannot listen');
+    process.exit(1);
+  });
+  health.listen(config.WORKER_HEALTH_PORT, config.HOST, () => logger.info({ port: config.WORKER_HEALTH_PORT, taskQueue: config.TEMPORAL_TASK_QUEUE }, 'worker running'));
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'worker stopping');
+    worker.shutdown();
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+
+  await worker.run();
+  health.close();
+  await connection.close();
+  await client.connection.close();
+  await db.destroy();
+  logger.info('worker stopped');
+}
+
+function assertRunning(worker: Worker) {
+  if (worker.getState() !== 'RUNNING') throw Object.assign(new Error('not running'), { code: 'NOT_RUNNING' });
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof ConfigError ? err.message : `failed to start: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
+  process.stderr.write(`countersign worker: ${message}\n`);
+  process.exit(1);
+});
