@@ -1,0 +1,48 @@
+import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
+import { connectLiveEvents, type LiveMessage, type LiveState } from './events';
+
+interface LiveContextValue {
+  state: LiveState;
+  subscribe(listener: (message: LiveMessage) => void): () => void;
+}
+
+const LiveContext = createContext<LiveContextValue | null>(null);
+
+/** One EventSource per signed-in page; screens subscribe to it. */
+export function LiveProvider({ children }: { children: ReactNode }) {
+  const [state, setState] = useState<LiveState>('connecting');
+  const listeners = useRef(new Set<(message: LiveMessage) => void>());
+  const [value] = useState<Omit<LiveContextValue, 'state'>>(() => ({
+    subscribe(listener) {
+      listeners.current.add(listener);
+      return () => listeners.current.delete(listener);
+    },
+  }));
+
+  useEffect(() => {
+    const connection = connectLiveEvents({
+      onState: setState,
+      onMessage: (message) => {
+        for (const listener of listeners.current) listener(message);
+      },
+    });
+    return () => connection.close();
+  }, []);
+
+  return <LiveContext.Provider value={{ state, subscribe: value.subscribe }}>{children}</LiveContext.Provider>;
+}
+
+export function useLiveState(): LiveState {
+  return useContext(LiveContext)?.state ?? 'offline';
+}
+
+/** Calls `listener` for every live message; the latest listener is always used. */
+export function useLiveMessages(listener: (message: LiveMessage) => void): void {
+  const context = useContext(LiveContext);
+  const latest = useRef(listener);
+  latest.current = listener;
+  useEffect(() => {
+    if (!context) return undefined;
+    return context.subscribe((message) => latest.current(message));
+  }, [context?.subscribe]);
+}

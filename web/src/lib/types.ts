@@ -1,0 +1,121 @@
+/**
+ * Shapes of the API's answers (CONTRACT.md). Everything is optional/nullable on
+ * purpose: the page renders defensively and never trusts a field to be present.
+ */
+
+export type TxStatus =
+  | 'pending_approval'
+  | 'approved'
+  | 'signing'
+  | 'broadcast'
+  | 'confirmed'
+  | 'failed'
+  | 'rejected'
+  | 'expired'
+  | 'cancelled';
+
+export const TX_STATUSES: readonly TxStatus[] = [
+  'pending_approval',
+  'approved',
+  'signing',
+  'broadcast',
+  'confirmed',
+  'failed',
+  'rejected',
+  'expired',
+  'cancelled',
+];
+
+export interface Token {
+  address?: string | null;
+  symbol?: string | null;
+  decimals?: number | null;
+}
+
+export interface DecodedCall {
+  function?: string | null;
+  args?: unknown[] | null;
+}
+
+export interface Summary {
+  title?: string | null;
+  recipient?: string | null;
+  amount_formatted?: string | null;
+  token?: Token | null;
+  decoded_call?: DecodedCall | null;
+  simulation?: { ok?: boolean | null; revert_reason?: string | null } | null;
+  warnings?: string[] | null;
+  fee_cap_wei?: string | null;
+}
+
+export interface Transaction {
+  transaction_id: string;
+  status?: TxStatus | string | null;
+  kind?: string | null;
+  wallet_address?: string | null;
+  chain_id?: string | number | null;
+  to?: string | null;
+  amount?: string | null;
+  value?: string | null;
+  data?: string | null;
+  gas_limit?: string | number | null;
+  max_fee_per_gas?: string | null;
+  max_priority_fee_per_gas?: string | null;
+  approval_expires_at?: string | null;
+  expires_at?: string | null;
+  digest?: string | null;
+  memo?: string | null;
+  agent?: { agent_id?: string | null; name?: string | null } | null;
+  summary?: Summary | null;
+  created_at?: string | null;
+  approved_at?: string | null;
+  executed_at?: string | null;
+  tx_hash?: string | null;
+  nonce?: number | string | null;
+  block_number?: number | string | null;
+  confirmations?: number | null;
+  error?: unknown;
+}
+
+export interface TransactionPage {
+  transactions?: Transaction[] | null;
+  next_cursor?: string | null;
+}
+
+export interface Wallet {
+  wallet_id?: string;
+  address: string;
+  label?: string | null;
+  balance?: string | null;
+  chain_id?: string | number | null;
+  created_at?: string | null;
+}
+
+export interface Agent {
+  agent_id: string;
+  name?: string | null;
+  wallets?: string[] | null;
+  created_at?: string | null;
+  expires_at?: string | null;
+  revoked_at?: string | null;
+  last_used_at?: string | null;
+}
+
+export interface MfaSetup {
+  mfa_uri?: string;
+  secret?: string;
+  qr_code?: string;
+}
+
+export interface ApprovalResult {
+  transaction_id: string;
+  status?: string | null;
+  error?: { code?: string; message?: string; reason?: string } | string | null;
+}
+
+/** SSE payload of `transaction.<status>` events. */
+export interface TransactionEvent {
+  transaction_id: string;
+  status: string;
+  version?: number;
+}

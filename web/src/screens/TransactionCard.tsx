@@ -1,0 +1,328 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import { checkDigest, digestInput, type DigestCheck } from '../lib/digest';
+import { chainName, formatUnits, isHugeAmount, nativeSymbol, shortHex, statusLabel, timeLeft, WARNING_LABEL } from '../lib/format';
+import { cleanText, wasAltered } from '../lib/sanitize';
+import type { Transaction } from '../lib/types';
+import { Address } from '../ui';
+
+export interface CardOutcome {
+  ok: boolean;
+  message: string;
+}
+
+interface Props {
+  tx: Transaction;
+  now: number;
+  selected: boolean;
+  onSelect(selected: boolean): void;
+  onReject(reason: string): Promise<void>;
+  onDismiss(): void;
+  outcome: CardOutcome | undefined;
+  busy: boolean;
+}
+
+function warningsOf(tx: Transaction): string[] {
+  const list = tx.summary?.warnings;
+  return Array.isArray(list) ? list.filter((w): w is string => typeof w === 'string').slice(0, 10) : [];
+}
+
+export function amountText(tx: Transaction): string {
+  const token = tx.summary?.token;
+  if (token && typeof token === 'object' && token.address) {
+    const symbol = cleanText(token.symbol, 12) || 'tokens';
+    const decimals = typeof token.decimals === 'number' ? token.decimals : NaN;
+    if (isHugeAmount(tx.amount) && warningsOf(tx).includes('unlimited_approval')) return `Unlimited ${symbol}`;
+    const formatted = formatUnits(tx.amount, decimals);
+    if (formatted) return `${formatted} ${symbol}`;
+    const raw = cleanText(tx.amount, 80);
+    return raw ? `${raw} base units of ${symbol} (decimals unknown)` : '—';
+  }
+  const formatted = formatUnits(tx.value ?? tx.amount, 18);
+  if (formatted) return `${formatted} ${nativeSymbol(tx.chain_id)}`;
+  return cleanText(tx.summary?.amount_formatted, 80) || '—';
+}
+
+function argText(arg: unknown): string {
+  if (arg === null || arg === undefined) return '—';
+  if (typeof arg === 'string' || typeof arg === 'number' || typeof arg === 'boolean') return cleanText(String(arg), 120);
+  if (typeof arg === 'object') {
+    const { name, type, value } = arg as { name?: unknown; type?: unknown; value?: unknown };
+    if (value !== undefined) {
+      const label = [cleanText(name, 40), cleanText(type, 40)].filter(Boolean).join(' ');
+      const shown = typeof value === 'object' && value !== null ? safeJson(value) : cleanText(String(value), 120);
+      return label ? `${label}: ${shown}` : shown;
+    }
+    return safeJson(arg);
+  }
+  return '—';
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return cleanText(JSON.stringify(value), 160);
+  } catch {
+    return '—';
+  }
+}
+
+/** One transaction as the approver sees it. Every agent- or chain-supplied string goes through cleanText. */
+export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismiss, outcome, busy }: Props) {
+  const [check, setCheck] = useState<DigestCheck | null>(null);
+  const [rejecting, setRejecting] = useState(false);
+  const [reason, setReason] = useState('');
+  const [rejectBusy, setRejectBusy] = useState(false);
+
+  const id = tx.transaction_id;
+  const pending = tx.status === 'pending_approval';
+  const expiry = timeLeft(tx.approval_expires_at ?? tx.expires_at, now);
+  const selectable = pending && !expiry.expired && check?.state === 'ok';
+  const summary = tx.summary ?? {};
+  const warnings = warningsOf(tx);
+  const call = summary.decoded_call;
+  const args = Array.isArray(call?.args) ? call.args.slice(0, 12) : [];
+  const hasData = typeof tx.data === 'string' && tx.data !== '0x' && tx.data !== '';
+  const simulation = summary.simulation;
+  const fee = formatUnits(summary.fee_cap_wei, 18);
+  const title = cleanText(summary.title, 120) || (tx.kind ? `${cleanText(tx.kind, 30)} transaction` : 'Transaction');
+  const agentName = cleanText(tx.agent?.name, 60);
+  const memo = cleanText(tx.memo, 280);
+  const token = summary.token && typeof summary.token === 'object' ? summary.token : null;
+
+  useEffect(() => {
+    let live = true;
+    void checkDigest(tx).then((result) => {
+      if (live) setCheck(result);
+    });
+    return () => {
+      live = false;
+    };
+  }, [tx]);
+
+  useEffect(() => {
+    if (selected && !selectable) onSelect(false);
+  }, [selected, selectable]);
+
+  let fields: Record<string, string> | null = null;
+  try {
+    fields = digestInput(tx);
+  } catch {
+    fields = null;
+  }
+
+  const submitReject = (event: FormEvent) => {
+    event.preventDefault();
+    setRejectBusy(true);
+    onReject(reason.trim())
+      .then(() => setRejecting(false))
+      .catch(() => undefined)
+      .finally(() => setRejectBusy(false));
+  };
+
+  const headingId = `tx-${id}-title`;
+  return (
+    <article
+      className={`card tx ${pending ? '' : 'tx-decided'} ${selected ? 'tx-selected' : ''}`}
+      data-testid="tx-card"
+      data-transaction-id={id}
+      data-status={tx.status ?? ''}
+      aria-labelledby={headingId}
+    >
+      <header className="tx-head">
+        <h2 id={headingId} className="tx-title" data-testid="tx-title">
+          {title}
+        </h2>
+        <span className={`badge status-${pending ? 'pending' : 'done'}`} data-testid="tx-status">
+          {statusLabel(tx.status)}
+        </span>
+      </header>
+
+      {pending && (
+        <p className={`expiry ${expiry.expired ? 'expired' : expiry.seconds < 300 ? 'soon' : ''}`} data-testid="tx-expiry">
+          {expiry.expired ? 'Expired — can no longer be approved' : `Approve within ${expiry.text.replace(/ left$/, '')}`}
+        </p>
+      )}
+
+      <dl className="facts">
+        <dt>Proposed by</dt>
+        <dd data-testid="tx-agent">{agentName || 'Unknown agent'}</dd>
+
+        {memo && (
+          <>
+            <dt>Agent’s note (unverified)</dt>
+            <dd className="memo" data-testid="tx-memo">
+              “{memo}”{wasAltered(tx.memo, 280) && <span className="hint"> (hidden characters or excess text removed)</span>}
+            </dd>
+          </>
+        )}
+
+        <dt>Amount</dt>
+        <dd className="amount" data-testid="tx-amount">
+          {amountText(tx)}
+        </dd>
+
+        <dt>Recipient</dt>
+        <dd>
+          <Address value={summary.recipient ?? tx.to} testId="tx-recipient" />
+          {warnings.includes('new_recipient') && (
+            <span className="badge badge-warn" data-testid="tx-new-recipient">
+              New recipient
+            </span>
+          )}
+        </dd>
+
+        {token && (
+          <>
+            <dt>Token contract</dt>
+            <dd>
+              <Address value={token.address} testId="tx-token-address" />
+            </dd>
+          </>
+        )}
+
+        <dt>From wallet</dt>
+        <dd>
+          <Address value={tx.wallet_address} testId="tx-wallet" />
+        </dd>
+
+        <dt>Network</dt>
+        <dd data-testid="tx-chain">{chainName(tx.chain_id)}</dd>
+
+        {(call || hasData) && (
+          <>
+            <dt>Contract call</dt>
+            <dd data-testid="tx-call">
+              {call && call.function ? (
+                <>
+                  <code className="mono">{cleanText(call.function, 80)}</code>
+                  {args.length > 0 && (
+                    <ol className="args">
+                      {args.map((arg, index) => (
+                        <li key={index} className="mono">
+                          {argText(arg)}
+                        </li>
+                      ))}
+                    </ol>
+                  )}
+                </>
+              ) : (
+                <span className="warn-text">Call data could not be decoded — approve only if you know what it does.</span>
+              )}
+            </dd>
+          </>
+        )}
+
+        <dt>Simulation</dt>
+        <dd data-testid="tx-simulation" className={simulation?.ok === false ? 'warn-text' : ''}>
+          {simulation?.ok === true
+            ? 'Succeeds'
+            : simulation?.ok === false
+              ? `Would revert${simulation.revert_reason ? `: ${cleanText(simulation.revert_reason, 160)}` : ''}`
+              : 'Not available'}
+        </dd>
+
+        <dt>Max network fee</dt>
+        <dd data-testid="tx-fee-cap">{fee ? `${fee} ${nativeSymbol(tx.chain_id)}` : '—'}</dd>
+      </dl>
+
+      {warnings.length > 0 && (
+        <ul className="warnings" aria-label="Warnings">
+          {warnings.map((code) => (
+            <li key={code} className="warning" data-testid="tx-warning" data-code={cleanText(code, 40)}>
+              {WARNING_LABEL[code] ?? cleanText(code, 60)}
+            </li>
+          ))}
+        </ul>
+      )}
+
+      <details className="raw" data-testid="tx-details">
+        <summary>Exactly what you approve</summary>
+        {fields ? (
+          <dl className="facts mono small">
+            {Object.entries(fields).map(([key, value]) => (
+              <div key={key} className="fact-row">
+                <dt>{key}</dt>
+                <dd className="address">{value}</dd>
+              </div>
+            ))}
+            <div className="fact-row">
+              <dt>digest</dt>
+              <dd className="address">{cleanText(tx.digest, 80) || '—'}</dd>
+            </div>
+          </dl>
+        ) : (
+          <p>Some fields are missing.</p>
+        )}
+      </details>
+
+      {check?.state === 'ok' && (
+        <p className="digest-ok small" data-testid="tx-digest-ok">
+          Digest {shortHex(check.digest, 6)} matches what is shown.
+        </p>
+      )}
+      {check && check.state !== 'ok' && (
+        <p className="notice notice-error" role="alert" data-testid="tx-digest-mismatch">
+          {check.state === 'mismatch'
+            ? 'The server’s digest does not match the transaction shown. Do not approve; report this.'
+            : `Cannot verify this transaction: ${check.message}. It cannot be approved here.`}
+        </p>
+      )}
+
+      {outcome && (
+        <p className={`notice ${outcome.ok ? 'notice-ok' : 'notice-error'}`} role={outcome.ok ? 'status' : 'alert'} data-testid="tx-result">
+          {outcome.message}
+        </p>
+      )}
+
+      <div className="actions tx-actions">
+        {pending ? (
+          <>
+            <label className={`select ${selectable ? '' : 'disabled'}`}>
+              <input
+                type="checkbox"
+                data-testid="tx-select"
+                checked={selected}
+                disabled={!selectable || busy}
+                onChange={(e) => onSelect(e.target.checked)}
+              />
+              Select to approve
+            </label>
+            {!rejecting && (
+              <button type="button" className="button button-danger-outline" data-testid="reject-open" disabled={busy} onClick={() => setRejecting(true)}>
+                Reject…
+              </button>
+            )}
+          </>
+        ) : (
+          <button type="button" className="button button-secondary" data-testid="tx-dismiss" onClick={onDismiss}>
+            Dismiss
+          </button>
+        )}
+      </div>
+
+      {pending && rejecting && (
+        <form className="form reject-form" onSubmit={submitReject}>
+          <div className="field">
+            <label htmlFor={`reject-${id}`}>Reason for rejecting (the agent will see it)</label>
+            <textarea
+              id={`reject-${id}`}
+              data-testid="reject-reason"
+              required
+              maxLength={500}
+              rows={2}
+              value={reason}
+              onChange={(e) => setReason(e.target.value)}
+            />
+          </div>
+          <div className="actions">
+            <button type="submit" className="button button-danger" data-testid="reject-submit" disabled={rejectBusy || reason.trim() === ''}>
+              Reject request
+            </button>
+            <button type="button" className="button button-secondary" data-testid="reject-cancel" onClick={() => setRejecting(false)}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      )}
+    </article>
+  );
+}
