@@ -8,12 +8,17 @@
  * token can only encrypt wallet keys, the worker token can only decrypt them,
  * the operator token can rotate, configure, read and rewrap — never decrypt.
  *
- * node-vault is axios-based and its errors carry the request: the
- * `X-Vault-Token` header and the JSON body with the plaintext. Every call goes
- * through `call()`, which replaces any failure with a KeyStoreError (no cause)
- * and never lets the raw rejection escape, even one that settles after our
- * deadline. node-vault's `debug` output (which prints request bodies) is
- * switched off for the same reason.
+ * node-vault is axios-based, and axios' errors carry the request: the
+ * `X-Vault-Token` header and the JSON body with the plaintext; its redirect
+ * layer (follow-redirects) even prints the headers, token included, whenever
+ * DEBUG is set. So node-vault keeps its API, auth and response handling, but
+ * its HTTP goes through `fetchTransport` below (node-vault's documented
+ * `request-promise` hook): Node's fetch, a hard timeout, no redirects
+ * followed, and failures reduced to a bare error code before anything can
+ * hold them. Every call also goes through `call()`, which turns any failure
+ * into a KeyStoreError without a cause, and never lets a rejection escape
+ * unhandled, even one that settles after our deadline. node-vault's own
+ * `debug` output (which prints request bodies) is switched off.
  */
 import vaultFactory from 'node-vault';
 import type { Logger } from '../../lib/logger';
@@ -43,7 +48,7 @@ export type VaultOperation = 'encrypt' | 'decrypt' | 'rewrap' | 'rotate' | 'conf
 
 const PATH_SEGMENT = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 const VAULT_CIPHERTEXT = /^vault:v[1-9]\d{0,8}:[A-Za-z0-9+/=]+$/;
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ERR_SOCKET_CONNECTION_TIMEOUT', 'ERR_NETWORK']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ERR_SOCKET_CONNECTION_TIMEOUT', 'ERR_NETWORK']);
 const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ESOCKETTIMEDOUT', 'ERR_CANCELED']);
 
 /** Our own deadline fired (axios' timeout is per socket inactivity; this one bounds the whole call). */
@@ -110,6 +115,57 @@ function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
 }
 
+/** What the transport rejects with: a code and nothing else (no request, no headers, no body). */
+class TransportError extends Error {
+  constructor(readonly code: string) {
+    super(`key store transport failed (${code})`);
+  }
+}
+
+interface TransportRequest {
+  method: string;
+  uri: string;
+  headers?: Record<string, string>;
+  json?: unknown;
+  timeout?: number;
+}
+
+/**
+ * node-vault's `request-promise` hook: `defaults()` returns the function it
+ * calls with each request, expecting `{ statusCode, body, request: { path } }`.
+ */
+export function fetchTransport(timeoutMs: number) {
+  const send = async (options: TransportRequest) => {
+    const body = typeof options.json === 'object' && options.json !== null ? JSON.stringify(options.json) : undefined;
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(options.uri, {
+        method: options.method,
+        headers: { accept: 'application/json', ...options.headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body }),
+        // A redirect would carry the token to wherever it points; a standby's 307 is an error here.
+        redirect: 'manual',
+        signal: AbortSignal.timeout(options.timeout ?? timeoutMs),
+      });
+      text = await response.text();
+    } catch (error) {
+      const cause = (error as { cause?: { code?: unknown } }).cause;
+      const name = (error as { name?: unknown }).name;
+      const code = name === 'TimeoutError' || name === 'AbortError' ? 'ETIMEDOUT' : typeof cause?.code === 'string' ? cause.code : 'ERR_NETWORK';
+      throw new TransportError(code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'ETIMEDOUT' : code);
+    }
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    return { statusCode: response.status, body: parsed, request: { path: new URL(options.uri).pathname } };
+  };
+  return { defaults: () => send };
+}
+
 function checkOptions(options: VaultKeyStoreOptions): void {
   const approle = options.roleId !== undefined || options.secretId !== undefined;
   if (approle && (!options.roleId || !options.secretId)) throw new TypeError('AppRole authentication needs both roleId and secretId');
@@ -141,6 +197,8 @@ export function createVaultKeyStore(options: VaultKeyStoreOptions): VaultKeyStor
   const client = vaultFactory({
     endpoint: options.addr,
     requestOptions: { timeout: timeoutMs },
+    // Our transport instead of axios (see the file comment).
+    'request-promise': fetchTransport(timeoutMs),
     // node-vault's debug channel prints request bodies (plaintext) when DEBUG is set.
     debug: () => undefined,
   });
