@@ -2,18 +2,15 @@
  * All activities, built by one factory from their dependencies, so tests pass
  * fakes only where a fake is honest. Workflows import the *type* only.
  */
-import type { Db } from '../lib/db';
-import type { Logger } from '../lib/logger';
 import { createPingActivities } from './ping';
+import { createTransactionActivities, type TransactionActivityDeps } from './transactions';
 
-export interface ActivityDeps {
-  db: Db;
-  logger: Logger;
-}
+export type ActivityDeps = TransactionActivityDeps;
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createPingActivities(deps),
+    ...createTransactionActivities(deps),
   };
 }
 

@@ -10,6 +10,8 @@ const STATUSES = ['pending_approval', 'approved', 'signing', 'broadcast', 'confi
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('transactions', (t) => {
     t.uuid('id').primary();
+    // List position (newest first) behind the opaque cursor.
+    t.specificType('seq', 'bigserial').notNullable().unique();
     t.uuid('wallet_id').notNullable().references('wallets.id').onDelete('RESTRICT');
     t.uuid('user_id').notNullable().references('users.id').onDelete('RESTRICT');
     t.uuid('agent_id').references('agents.id').onDelete('RESTRICT');
@@ -52,8 +54,8 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('updated_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.unique(['agent_id', 'idempotency_key']);
-    t.index(['user_id', 'created_at']);
-    t.index(['agent_id', 'created_at']);
+    t.index(['user_id', 'seq']);
+    t.index(['agent_id', 'seq']);
     t.index(['wallet_id', 'status']);
   });
   await knex.raw(`ALTER TABLE transactions ADD CONSTRAINT transactions_status CHECK (status IN (${STATUSES.map((s) => `'${s}'`).join(', ')}))`);
@@ -64,11 +66,11 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     CREATE OR REPLACE FUNCTION countersign_freeze_transaction_request() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      IF (NEW.id, NEW.wallet_id, NEW.user_id, NEW.agent_id, NEW.origin, NEW.kind, NEW.chain_id, NEW.from_address,
+      IF (NEW.id, NEW.seq, NEW.wallet_id, NEW.user_id, NEW.agent_id, NEW.origin, NEW.kind, NEW.chain_id, NEW.from_address,
           NEW.to_address, NEW.value, NEW.data, NEW.gas_limit, NEW.max_fee_per_gas, NEW.max_priority_fee_per_gas,
           NEW.approval_expires_at, NEW.digest, NEW.idempotency_key, NEW.request_hash)
          IS DISTINCT FROM
-         (OLD.id, OLD.wallet_id, OLD.user_id, OLD.agent_id, OLD.origin, OLD.kind, OLD.chain_id, OLD.from_address,
+         (OLD.id, OLD.seq, OLD.wallet_id, OLD.user_id, OLD.agent_id, OLD.origin, OLD.kind, OLD.chain_id, OLD.from_address,
           OLD.to_address, OLD.value, OLD.data, OLD.gas_limit, OLD.max_fee_per_gas, OLD.max_priority_fee_per_gas,
           OLD.approval_expires_at, OLD.digest, OLD.idempotency_key, OLD.request_hash) THEN
         RAISE EXCEPTION 'the request of transaction % is frozen', OLD.id USING ERRCODE = 'insufficient_privilege';

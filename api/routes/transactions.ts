@@ -1,0 +1,157 @@
+/** The seed's transaction routes plus reads and cancel (CONTRACT.md, "Who may call what"). */
+import { z } from 'zod';
+import { AppError } from '../../lib/errors';
+import { defineRoute, type AnyRoute } from '../http/route';
+import type { Principal } from '../http/principal';
+import type { Caller } from '../../workflows/definitions';
+import {
+  AuthorizeBody,
+  AuthorizeResponse,
+  ExecuteBody,
+  IdempotencyKey,
+  ListQuery,
+  ListResponse,
+  PrepareResponse,
+  prepareSchemas,
+  RejectBody,
+  TransactionIdParams,
+  TransactionIdQuery,
+  TransactionView,
+  userTransferSchemas,
+  UserTransferResponse,
+} from '../../domains/transactions/schemas';
+import type { TransactionService } from '../../domains/transactions/service';
+
+const callerOf = (principal: Principal): Caller =>
+  principal.type === 'user' ? { type: 'user', id: principal.userId } : { type: 'agent', id: principal.agentId };
+
+export function transactionRoutes(deps: { transactions: TransactionService; chainIds: readonly number[] }): AnyRoute[] {
+  const { transactions } = deps;
+  const transfers = userTransferSchemas(deps.chainIds);
+  const tags = ['transactions'];
+
+  const userTransferRoute = <B extends Record<string, unknown> & { wallet_address: string; password: string; mfa_code: string }>(
+    path: string,
+    kind: 'native' | 'erc20' | 'contract_call',
+    body: z.ZodType<B>,
+    summary: string,
+  ) =>
+    defineRoute({
+      method: 'POST',
+      path,
+      auth: 'user',
+      summary,
+      tags,
+      body,
+      responses: { 201: UserTransferResponse, 202: UserTransferResponse },
+      errors: [409],
+      handler: async ({ principal, body: input, ip, requestId }) => {
+        const result = await transactions.userTransfer(principal.userId, kind, input, { ip, requestId });
+        return { status: result.httpStatus, body: result.body };
+      },
+    });
+
+  return [
+    defineRoute({
+      method: 'POST',
+      path: '/api/prepare_transaction',
+      auth: 'agent',
+      summary: 'An agent proposes a transaction; nothing is signed until the owner approves it with TOTP',
+      tags,
+      body: prepareSchemas(deps.chainIds),
+      responses: { 202: PrepareResponse },
+      errors: [422],
+      handler: async ({ principal, body, headers, ip, requestId }) => {
+        const header = headers['idempotency-key'];
+        const key = typeof header === 'string' && header.length > 0 ? header : undefined;
+        if (key !== undefined && !IdempotencyKey.safeParse(key).success) {
+          throw new AppError('invalid_request', 'the Idempotency-Key header is not valid', {
+            extra: { details: [{ field: 'Idempotency-Key', message: 'expected 1–128 characters of A-Z a-z 0-9 _ . : -', in: 'header' }] },
+          });
+        }
+        const answer = await transactions.prepare(principal, body, key, { ip, requestId });
+        return { status: 202, body: answer };
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/api/authorize_transaction',
+      auth: 'user',
+      summary: 'The owner approves one or several pending transactions with one TOTP code',
+      tags,
+      body: AuthorizeBody,
+      responses: { 200: AuthorizeResponse },
+      errors: [409],
+      handler: async ({ principal, body, ip, requestId }) => ({ status: 200, body: await transactions.authorize(principal.userId, body, { ip, requestId }) }),
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/api/reject_transaction',
+      auth: 'user',
+      summary: 'The owner rejects a pending transaction, with a reason',
+      tags,
+      body: RejectBody,
+      responses: { 200: TransactionView },
+      errors: [409],
+      handler: async ({ principal, body, ip, requestId }) => ({
+        status: 200,
+        body: await transactions.reject(principal.userId, body.transaction_id, body.reason, { ip, requestId }),
+      }),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/transaction_status',
+      auth: 'principal',
+      summary: "A transaction's status (its preparing agent or its owner)",
+      tags,
+      query: TransactionIdQuery,
+      responses: { 200: TransactionView },
+      handler: async ({ principal, query }) => ({ status: 200, body: await transactions.get(callerOf(principal), query.transaction_id) }),
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/api/execute_transaction',
+      auth: 'agent',
+      summary: 'The preparing agent executes an approved transaction',
+      tags,
+      body: ExecuteBody,
+      responses: { 202: TransactionView },
+      errors: [409],
+      handler: async ({ principal, body, ip, requestId }) => ({ status: 202, body: await transactions.execute(principal, body.transaction_id, { ip, requestId }) }),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/transactions',
+      auth: 'principal',
+      summary: "Transactions, newest first: a user's own, or those an agent prepared",
+      tags,
+      query: ListQuery,
+      responses: { 200: ListResponse },
+      handler: async ({ principal, query }) => ({ status: 200, body: await transactions.list(callerOf(principal), query) }),
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/transactions/:id',
+      auth: 'principal',
+      summary: 'One transaction',
+      tags,
+      params: TransactionIdParams,
+      responses: { 200: TransactionView },
+      handler: async ({ principal, params }) => ({ status: 200, body: await transactions.get(callerOf(principal), params.id) }),
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/api/transactions/:id/cancel',
+      auth: 'principal',
+      summary: 'Cancel a transaction until signing starts (owner or preparing agent)',
+      tags,
+      params: TransactionIdParams,
+      responses: { 200: TransactionView },
+      errors: [409],
+      handler: async ({ principal, params, ip, requestId }) => ({ status: 200, body: await transactions.cancel(callerOf(principal), params.id, { ip, requestId }) }),
+    }),
+    userTransferRoute('/api/transfer', 'native', transfers.transfer, 'The owner sends native currency (password + TOTP)'),
+    userTransferRoute('/api/transfer_erc20', 'erc20', transfers.transferErc20, 'The owner sends ERC-20 tokens (password + TOTP)'),
+    userTransferRoute('/api/contract_call', 'contract_call', transfers.contractCall, 'The owner calls a contract (password + TOTP)'),
+  ];
+}

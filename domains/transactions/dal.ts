@@ -1,0 +1,186 @@
+/**
+ * Data access for transactions: the projection, approvals, events. Every
+ * function takes an optional knex transaction so services compose writes.
+ */
+import type { Knex } from 'knex';
+import type { DbOrTx } from '../../lib/db';
+import type { TransactionStatus } from '../../workflows/definitions';
+import type { Summary } from './schemas';
+
+export interface TransactionRow {
+  id: string;
+  seq: string;
+  wallet_id: string;
+  user_id: string;
+  agent_id: string | null;
+  origin: 'agent' | 'user';
+  kind: 'native' | 'erc20' | 'contract_call';
+  chain_id: number;
+  from_address: string;
+  to_address: string;
+  value: string;
+  data: string;
+  gas_limit: string;
+  max_fee_per_gas: string;
+  max_priority_fee_per_gas: string;
+  approval_expires_at: Date;
+  digest: string;
+  recipient: string | null;
+  token_address: string | null;
+  amount: string | null;
+  memo: string | null;
+  summary: Summary;
+  auto_execute: boolean;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  status: TransactionStatus;
+  version: number;
+  execution_expires_at: Date | null;
+  approved_at: Date | null;
+  executed_at: Date | null;
+  decided_at: Date | null;
+  rejection_reason: string | null;
+  nonce: string | null;
+  tx_hash: string | null;
+  block_number: string | null;
+  confirmations: number;
+  error: string | null;
+  last_error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type NewTransaction = Omit<
+  TransactionRow,
+  | 'version'
+  | 'execution_expires_at'
+  | 'approved_at'
+  | 'executed_at'
+  | 'decided_at'
+  | 'rejection_reason'
+  | 'nonce'
+  | 'tx_hash'
+  | 'block_number'
+  | 'confirmations'
+  | 'error'
+  | 'last_error'
+  | 'created_at'
+  | 'updated_at'
+  | 'status'
+  | 'seq'
+>;
+
+export const TX = 'transactions';
+
+export async function insertTransaction(db: DbOrTx, row: NewTransaction, now: Date): Promise<TransactionRow> {
+  const [inserted] = await db(TX)
+    .insert({ ...row, summary: JSON.stringify(row.summary), status: 'pending_approval', version: 1, created_at: now, updated_at: now })
+    .returning('*');
+  await db('transaction_events').insert({
+    transaction_id: row.id,
+    user_id: row.user_id,
+    agent_id: row.agent_id,
+    status: 'pending_approval',
+    version: 1,
+    created_at: now,
+  });
+  return inserted as TransactionRow;
+}
+
+export async function findTransaction(db: DbOrTx, id: string): Promise<TransactionRow | undefined> {
+  return (await db(TX).where({ id }).first()) as TransactionRow | undefined;
+}
+
+export async function findByIdempotencyKey(db: DbOrTx, agentId: string, key: string): Promise<TransactionRow | undefined> {
+  return (await db(TX).where({ agent_id: agentId, idempotency_key: key }).first()) as TransactionRow | undefined;
+}
+
+export interface ProjectionUpdate {
+  transactionId: string;
+  status: TransactionStatus;
+  version: number;
+  at: Date;
+  fields?: Partial<Pick<TransactionRow, 'approved_at' | 'executed_at' | 'decided_at' | 'execution_expires_at' | 'nonce' | 'tx_hash' | 'error' | 'rejection_reason' | 'last_error'>>;
+}
+
+/**
+ * Writes a status carried by the workflow's version; never moves backwards
+ * (a stale or repeated write changes nothing). Returns whether it applied.
+ * Each applied change is one row in transaction_events (SSE and webhooks).
+ */
+export async function projectStatus(db: DbOrTx, update: ProjectionUpdate): Promise<boolean> {
+  const rows = (await db(TX)
+    .where({ id: update.transactionId })
+    .andWhere('version', '<', update.version)
+    .update({ status: update.status, version: update.version, updated_at: update.at, ...(update.fields ?? {}) })
+    .returning(['user_id', 'agent_id'])) as { user_id: string; agent_id: string | null }[];
+  const row = rows[0];
+  if (!row) return false;
+  await db('transaction_events')
+    .insert({ transaction_id: update.transactionId, user_id: row.user_id, agent_id: row.agent_id, status: update.status, version: update.version, created_at: update.at })
+    .onConflict(['transaction_id', 'version'])
+    .ignore();
+  return true;
+}
+
+/** Non-status fields (confirmations, last_error) that may change without a transition. */
+export async function updateDetails(
+  db: DbOrTx,
+  transactionId: string,
+  fields: Partial<Pick<TransactionRow, 'block_number' | 'confirmations' | 'last_error' | 'executed_at'>>,
+  at: Date,
+): Promise<void> {
+  await db(TX).where({ id: transactionId }).update({ ...fields, updated_at: at });
+}
+
+export interface ApprovalRow {
+  id: string;
+  transaction_id: string;
+  user_id: string;
+  mfa_use_id: string;
+  digest: string;
+  created_at: Date;
+}
+
+export async function insertApproval(db: DbOrTx, row: ApprovalRow): Promise<void> {
+  await db('approvals').insert(row);
+}
+
+export async function findApproval(db: DbOrTx, transactionId: string): Promise<ApprovalRow | undefined> {
+  return (await db('approvals').where({ transaction_id: transactionId }).first()) as ApprovalRow | undefined;
+}
+
+export interface ListFilter {
+  userId?: string;
+  agentId?: string;
+  status?: TransactionStatus;
+  walletAddress?: string;
+  /** Exclusive upper bound on the list position (newest first). */
+  before?: string;
+  limit: number;
+  /** Pending or approved rows past their window read as expired (see view.ts). */
+  now: Date;
+}
+
+/** Newest first; the cursor is the `seq` of the last row returned. */
+export async function listTransactions(db: DbOrTx, filter: ListFilter): Promise<TransactionRow[]> {
+  const query = db(TX).select('*').orderBy('seq', 'desc').limit(filter.limit);
+  if (filter.userId) query.where('user_id', filter.userId);
+  if (filter.agentId) query.where('agent_id', filter.agentId);
+  if (filter.status === 'pending_approval') query.where('status', 'pending_approval').andWhere('approval_expires_at', '>', filter.now);
+  else if (filter.status === 'approved') {
+    query.where('status', 'approved').andWhere((q) => q.whereNull('execution_expires_at').orWhere('execution_expires_at', '>', filter.now));
+  } else if (filter.status === 'expired') {
+    query.where((q) =>
+      q
+        .where('status', 'expired')
+        .orWhere((p) => p.where('status', 'pending_approval').andWhere('approval_expires_at', '<=', filter.now))
+        .orWhere((p) => p.where('status', 'approved').andWhere('execution_expires_at', '<=', filter.now)),
+    );
+  } else if (filter.status) query.where('status', filter.status);
+  if (filter.walletAddress) query.where('from_address', filter.walletAddress.toLowerCase());
+  if (filter.before) query.where('seq', '<', filter.before);
+  return (await query) as TransactionRow[];
+}
+
+export type Trx = Knex.Transaction;

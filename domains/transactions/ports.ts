@@ -1,0 +1,27 @@
+/** What the transaction domain needs from the chain domain, in its own words. */
+import type { DecodedCall } from '../chain/types';
+
+export type TxIntent =
+  | { kind: 'native'; to: string; amount: string }
+  | { kind: 'erc20'; token: string; to: string; amount: string }
+  | { kind: 'contract_call'; contract: string; data: string; value: string }
+  | { kind: 'contract_call'; contract: string; abi: unknown[]; functionName: string; args: unknown[]; value: string };
+
+export interface PreparedRequest {
+  /** Lowercase target, value and calldata: exactly what will be signed. */
+  call: { to: string; value: bigint; data: string };
+  gasLimit: bigint;
+  maxFeePerGas: bigint;
+  maxPriorityFeePerGas: bigint;
+  simulation: { ok: boolean; revertReason?: string | undefined };
+  decoded: DecodedCall;
+  token?: { address: string; symbol: string; decimals: number } | undefined;
+  /** Who receives value or tokens, for the "new recipient" check. */
+  recipient?: string | undefined;
+  warnings: string[];
+}
+
+export interface TransactionChain {
+  /** Validates, simulates and prices a call; 400 for an impossible request, 503 when the node is away. */
+  prepare(chainId: number, from: string, intent: TxIntent): Promise<PreparedRequest>;
+}

@@ -1,0 +1,96 @@
+/**
+ * The API's side of the transaction workflow: start it, and send Updates with
+ * a deadline (an Update waits forever if no worker polls). Validator refusals
+ * become 409s; a finished or missing workflow is reported as such so the
+ * caller can answer from the state stored in PostgreSQL; a deadline is a 503.
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { UpdateDefinition } from '@temporalio/common';
+import { AppError, invalidState, unavailable, type InvalidStateReason } from '../../lib/errors';
+import {
+  SEARCH_ATTRIBUTES,
+  transactionWorkflowId,
+  type RefusalReason,
+  type TransactionState,
+  type TransactionWorkflowInput,
+} from '../../workflows/definitions';
+
+const REFUSAL_MESSAGES: Record<RefusalReason, string> = {
+  not_approved: 'the transaction has not been approved',
+  already_decided: 'the transaction has already been decided',
+  expired: 'the transaction has expired',
+  signing_started: 'signing has already started',
+  execution_window_passed: 'the execution window has passed',
+};
+
+export class WorkflowGoneError extends Error {
+  override name = 'WorkflowGoneError';
+}
+
+export interface TransactionWorkflows {
+  start(input: TransactionWorkflowInput, attributes: { wallet: string; agent: string | null; owner: string; chainId: number }): Promise<void>;
+  /** Runs an Update; throws AppError (409 / 503) or WorkflowGoneError. */
+  update<Arg>(transactionId: string, def: UpdateDefinition<TransactionState, [Arg]>, arg: Arg, updateId?: string): Promise<TransactionState>;
+}
+
+export function createTransactionWorkflows(deps: { client: Client; taskQueue: string; updateDeadlineMs?: number }): TransactionWorkflows {
+  const deadlineMs = deps.updateDeadlineMs ?? 10_000;
+  return {
+    async start(input, attributes) {
+      try {
+        await deps.client.workflow.start('transactionWorkflow', {
+          taskQueue: deps.taskQueue,
+          workflowId: transactionWorkflowId(input.transactionId),
+          args: [input],
+          typedSearchAttributes: [
+            { key: SEARCH_ATTRIBUTES.status, value: 'pending_approval' },
+            { key: SEARCH_ATTRIBUTES.wallet, value: attributes.wallet.toLowerCase() },
+            { key: SEARCH_ATTRIBUTES.owner, value: attributes.owner },
+            { key: SEARCH_ATTRIBUTES.chainId, value: attributes.chainId },
+            ...(attributes.agent ? [{ key: SEARCH_ATTRIBUTES.agent, value: attributes.agent }] : []),
+          ],
+        });
+      } catch (err) {
+        // Starting twice (a retried request) is fine: the id is the transaction's.
+        if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+        throw err;
+      }
+    },
+
+    async update(transactionId, def, arg, updateId) {
+      const handle = deps.client.workflow.getHandle(transactionWorkflowId(transactionId));
+      try {
+        return await deps.client.connection.withDeadline(Date.now() + deadlineMs, () =>
+          handle.executeUpdate(def, { args: [arg], ...(updateId ? { updateId } : {}) }),
+        );
+      } catch (err) {
+        throw mapUpdateError(err);
+      }
+    },
+  };
+}
+
+function mapUpdateError(err: unknown): Error {
+  if (err instanceof WorkflowUpdateFailedError) {
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure && cause.type === 'Refused') {
+      const reason = cause.message as RefusalReason;
+      if (reason in REFUSAL_MESSAGES) return invalidState(reason as InvalidStateReason, REFUSAL_MESSAGES[reason]);
+      return invalidState('already_decided', 'the workflow refused this request');
+    }
+    return new AppError('internal', 'the update failed');
+  }
+  if (err instanceof WorkflowNotFoundError) return new WorkflowGoneError('workflow not found');
+  const message = err instanceof Error ? err.message : '';
+  if (/workflow execution already completed|already completed/i.test(message)) return new WorkflowGoneError('workflow completed');
+  const code = (err as { code?: number }).code;
+  // gRPC DEADLINE_EXCEEDED (4) / UNAVAILABLE (14): nobody answered in time.
+  if (code === 4 || code === 14 || /deadline|unavailable|timed? ?out/i.test(message)) return unavailable('the orchestrator did not answer in time');
+  return unavailable('the orchestrator failed to answer');
+}

@@ -1,0 +1,225 @@
+/**
+ * One countersigned transaction = one workflow, id `tx-<uuid>`.
+ *
+ *   pending_approval ─approve─▶ approved ─execute─▶ signing ─▶ broadcast ─▶ confirmed | failed
+ *        ├─reject─▶ rejected      └─window─▶ expired
+ *        ├─window─▶ expired
+ *        └─cancel─▶ cancelled   (never once signing has begun)
+ *
+ * The workflow orders the steps; PostgreSQL decides whether a step may happen.
+ * An approve message only moves the workflow once a local activity has found
+ * the approval row the API wrote after the TOTP gate, and the sign activity
+ * checks everything again in one database transaction, so a message sent from
+ * the Temporal UI or CLI alone never leads to a signature.
+ */
+import {
+  ApplicationFailure,
+  ActivityFailure,
+  condition,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+  allHandlersFinished,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  approveUpdate,
+  cancelUpdate,
+  executeUpdate,
+  rejectUpdate,
+  SEARCH_ATTRIBUTES,
+  statusQuery,
+  type ApproveArgs,
+  type CancelArgs,
+  type ExecuteArgs,
+  type RefusalReason,
+  type RejectArgs,
+  type TransactionState,
+  type TransactionStatus,
+  type TransactionWorkflowInput,
+} from './definitions';
+
+const local = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds', backoffCoefficient: 2 },
+});
+
+/** Signing: Vault or PostgreSQL may be away for a while; the status shows why it waits. */
+const signing = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2, nonRetryableErrorTypes: ['SigningRefused'] },
+});
+
+const broadcasting = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '30 seconds',
+    backoffCoefficient: 2,
+    nonRetryableErrorTypes: ['BroadcastRejected', 'NonceConsumed'],
+  },
+});
+
+const confirming = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
+});
+
+const refuse = (reason: RefusalReason): never => {
+  throw ApplicationFailure.nonRetryable(reason, 'Refused');
+};
+
+export async function transactionWorkflow(input: TransactionWorkflowInput): Promise<TransactionState> {
+  const state: TransactionState = { status: 'pending_approval', version: 1 };
+  /** An approve Update is verifying its approval row; timers wait for it. */
+  let approving = false;
+  let executeRequested = input.autoExecute;
+
+  const transition = (status: TransactionStatus) => {
+    state.status = status;
+    state.version += 1;
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: status }]);
+  };
+  const snapshot = (): TransactionState => ({ ...state });
+  const project = () => local.projectStatus({ transactionId: input.transactionId, status: state.status, version: state.version });
+
+  // Handlers are registered before the first await.
+  setHandler(statusQuery, snapshot);
+
+  setHandler(
+    approveUpdate,
+    async ({ approvalId }: ApproveArgs) => {
+      approving = true;
+      try {
+        // The approval must exist in PostgreSQL, for this request, with its digest.
+        const found = await local.verifyApproval({ transactionId: input.transactionId, approvalId });
+        if (!found) throw ApplicationFailure.nonRetryable('no such approval', 'Refused');
+        if (state.status !== 'pending_approval') refuse('already_decided');
+        state.approvalId = approvalId;
+        state.executionDeadlineMs = Date.now() + input.executionWindowMs;
+        transition('approved');
+        return snapshot();
+      } finally {
+        approving = false;
+      }
+    },
+    {
+      validator: (_args: ApproveArgs) => {
+        if (approving) refuse('already_decided');
+        if (state.status !== 'pending_approval') refuse('already_decided');
+        if (Date.now() >= input.approvalExpiresAtMs) refuse('expired');
+      },
+    },
+  );
+
+  setHandler(
+    rejectUpdate,
+    async (_args: RejectArgs) => {
+      transition('rejected');
+      return snapshot();
+    },
+    {
+      validator: (_args: RejectArgs) => {
+        if (approving || state.status !== 'pending_approval') refuse('already_decided');
+        if (Date.now() >= input.approvalExpiresAtMs) refuse('expired');
+      },
+    },
+  );
+
+  setHandler(
+    executeUpdate,
+    async (_args: ExecuteArgs) => {
+      executeRequested = true;
+      return snapshot();
+    },
+    {
+      validator: (_args: ExecuteArgs) => {
+        if (state.status === 'pending_approval') refuse('not_approved');
+        if (state.status !== 'approved') refuse(state.status === 'expired' ? 'expired' : 'signing_started');
+        if (state.executionDeadlineMs !== undefined && Date.now() >= state.executionDeadlineMs) refuse('execution_window_passed');
+      },
+    },
+  );
+
+  setHandler(
+    cancelUpdate,
+    async (_args: CancelArgs) => {
+      transition('cancelled');
+      return snapshot();
+    },
+    {
+      validator: (_args: CancelArgs) => {
+        if (approving) refuse('already_decided');
+        if (state.status === 'pending_approval' || state.status === 'approved') return;
+        refuse(['signing', 'broadcast', 'confirmed', 'failed'].includes(state.status) ? 'signing_started' : 'already_decided');
+      },
+    },
+  );
+
+  // 1. The approval window.
+  await condition(() => state.status !== 'pending_approval' && !approving, Math.max(0, input.approvalExpiresAtMs - Date.now()));
+  // The timer and an Update can land together: a decision that got in wins.
+  await condition(() => !approving);
+  if (state.status === 'pending_approval') transition('expired');
+  if (state.status !== 'approved') return finish();
+  await project();
+
+  // 2. The execution window: the agent executes, or the request was prepared to run at once.
+  const executionRemaining = Math.max(0, (state.executionDeadlineMs ?? 0) - Date.now());
+  await condition(() => executeRequested || state.status !== 'approved', executionRemaining);
+  if (state.status !== 'approved') return finish();
+  if (!executeRequested) {
+    transition('expired');
+    return finish();
+  }
+
+  // 3. Sign. From here on the request is driven to an on-chain outcome.
+  transition('signing');
+  try {
+    const signed = await signing.signTransaction({ transactionId: input.transactionId, version: state.version });
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.txHash, value: signed.txHash }]);
+  } catch (err) {
+    // Refused by the database's checks (not approved there, window passed, wallet frozen): nothing was signed.
+    const reason = failureReason(err);
+    if (reason === 'execution_window_passed') {
+      transition('expired');
+      return finish();
+    }
+    return fail(reason);
+  }
+
+  // 4. Broadcast the stored bytes.
+  transition('broadcast');
+  try {
+    await broadcasting.broadcastTransaction({ transactionId: input.transactionId, version: state.version });
+  } catch (err) {
+    return fail(failureReason(err));
+  }
+
+  // 5. Wait for the receipt and confirmations (rebroadcasting the same bytes if dropped).
+  const outcome = await confirming.confirmTransaction({ transactionId: input.transactionId });
+  if (outcome.status === 'failed') return fail(outcome.reason ?? 'reverted');
+  transition('confirmed');
+  return finish();
+
+  async function fail(reason: string): Promise<TransactionState> {
+    transition('failed');
+    await local.recordFailure({ transactionId: input.transactionId, version: state.version, reason });
+    return finish();
+  }
+
+  async function finish(): Promise<TransactionState> {
+    await project();
+    await condition(allHandlersFinished);
+    return snapshot();
+  }
+}
+
+/** The machine reason carried by an activity's non-retryable failure. */
+function failureReason(err: unknown): string {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  if (cause instanceof ApplicationFailure) return cause.message || cause.type || 'failed';
+  return 'failed';
+}
