@@ -1,0 +1,64 @@
+/**
+ * docker-compose.yml cannot run here (no Docker engine), so it is checked by
+ * parsing: every service the product needs, its wiring, and consistency with
+ * the configuration schema and .env.example.
+ */
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parse } from 'yaml';
+
+const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as {
+  services: Record<string, { environment?: Record<string, unknown>; ports?: string[]; healthcheck?: unknown; depends_on?: Record<string, unknown>; command?: unknown; build?: unknown; image?: string }>;
+};
+const envExample = readFileSync('.env.example', 'utf8');
+const exampleKeys = new Set([...envExample.matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]!));
+const configSource = readFileSync('config/env.ts', 'utf8');
+const configKeys = [...configSource.matchAll(/^ {4}([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]!);
+
+test('every service the product needs is defined', () => {
+  for (const name of ['postgres', 'temporal', 'temporal-ui', 'openbao', 'anvil', 'migrate', 'api', 'worker']) {
+    assert.ok(compose.services[name], `service ${name} is missing`);
+  }
+});
+
+test('long-running services have health checks', () => {
+  for (const name of ['postgres', 'temporal', 'openbao', 'anvil', 'api', 'worker']) {
+    assert.ok(compose.services[name]!.healthcheck, `${name} has no healthcheck`);
+  }
+});
+
+test('api and worker run after migrations and get separate Vault credentials', () => {
+  const { api, worker, migrate } = compose.services as Record<string, { environment: Record<string, string>; depends_on: Record<string, { condition: string }> }>;
+  assert.equal(api!.depends_on.migrate!.condition, 'service_completed_successfully');
+  assert.equal(worker!.depends_on.migrate!.condition, 'service_completed_successfully');
+  assert.ok(migrate);
+  assert.match(api!.environment.VAULT_TOKEN!, /VAULT_API_TOKEN/);
+  assert.match(worker!.environment.VAULT_TOKEN!, /VAULT_WORKER_TOKEN/);
+  assert.equal((worker as { ports?: unknown }).ports, undefined, 'the worker (custody boundary) publishes no ports');
+});
+
+test('every variable the code requires in production is wired into api and worker', () => {
+  for (const name of ['api', 'worker']) {
+    const env = compose.services[name]!.environment!;
+    for (const key of ['NODE_ENV', 'DATABASE_URL', 'TEMPORAL_ADDRESS', 'KEYSTORE', 'VAULT_ADDR', 'VAULT_TOKEN', 'JWT_SECRET_KEY', 'AUDIT_HMAC_KEY', 'API_KEY_HMAC_KEY', 'WEB3_PROVIDER_URI']) {
+      assert.ok(key in env, `${name} lacks ${key}`);
+    }
+    assert.equal(env.NODE_ENV, 'production');
+    for (const key of Object.keys(env)) assert.ok(configKeys.includes(key), `${name} sets ${key}, which the configuration does not know`);
+  }
+});
+
+test('.env.example documents every configuration variable', () => {
+  assert.ok(configKeys.length > 30, 'expected to find the configuration keys');
+  for (const key of configKeys) assert.ok(exampleKeys.has(key), `.env.example lacks ${key}`);
+});
+
+test('published ports match the configuration defaults', () => {
+  assert.ok(compose.services.api!.ports!.some((p) => p.endsWith(':3000')));
+  assert.ok(compose.services.temporal!.ports!.some((p) => p.endsWith(':7233')));
+  assert.ok(compose.services['temporal-ui']!.ports!.some((p) => p.includes(':8233:')));
+  assert.ok(compose.services.openbao!.ports!.some((p) => p.endsWith(':8200')));
+  assert.ok(compose.services.anvil!.ports!.some((p) => p.endsWith(':8545')));
+  assert.match(configSource, /PORT: port\(3000\)/);
+});
