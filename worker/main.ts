@@ -15,6 +15,11 @@ import { connectTemporal, assertSearchAttributes } from '../lib/temporal';
 import { chainCheck, postgresCheck, temporalCheck, vaultCheck } from '../lib/readiness';
 import { runReadiness } from '../api/routes/health';
 import { createActivities } from '../activities';
+import { createKeyStore } from '../domains/keystore';
+import { createChainClients } from '../domains/chain';
+import { createChainAdapter } from '../domains/transactions/chain-adapter';
+import { createAuditLog } from '../domains/audit';
+import { systemClock } from '../lib/clock';
 
 const WORKFLOWS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 
@@ -28,13 +33,24 @@ async function main() {
   const client = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
   await assertSearchAttributes(client.connection, config.TEMPORAL_NAMESPACE);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  // The worker's credential may decrypt wallet keys (and webhook secrets), nothing else.
+  const keystore = await createKeyStore(config, { logger });
+  const chains = createChainClients(config.chains);
 
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     ...(config.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities({ db, logger }),
+    activities: createActivities({
+      db,
+      logger,
+      clock: systemClock,
+      keystore,
+      chain: createChainAdapter(chains),
+      audit: createAuditLog({ db, hmacKey: config.AUDIT_HMAC_KEY! }),
+      config,
+    }),
   });
 
   const checks = {
@@ -72,6 +88,8 @@ async function main() {
 
   await worker.run();
   health.close();
+  chains.destroy();
+  await keystore.close?.();
   await connection.close();
   await client.connection.close();
   await db.destroy();
