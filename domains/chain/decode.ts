@@ -10,7 +10,7 @@
 import { Interface, type FunctionFragment, type ParamType, type Result } from 'ethers';
 import { sanitizeDisplayText, MAX_ARGUMENT_TEXT_LENGTH } from './display';
 import { checksumAddress } from './formats';
-import type { Abi } from './request';
+import { parseAbi, type Abi } from './request';
 import type { Call, DecodedArgument, DecodedCall, DisplayValue } from './types';
 
 const KNOWN = new Interface([
@@ -84,7 +84,7 @@ function decodeExactly(iface: Interface, data: string): ExactDecoding | undefine
 
 function tryInterface(abi: Abi): Interface | undefined {
   try {
-    return new Interface(abi);
+    return parseAbi(abi);
   } catch {
     return undefined;
   }

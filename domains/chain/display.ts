@@ -8,9 +8,11 @@
  * surrogates and unassigned code points. Length counts code points.
  */
 const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cs}\p{Cn}]/gu;
+/** Line breaks and tabs separate words: they become a space rather than vanish. */
+const BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]/g;
 
 export function sanitizeDisplayText(text: string, maxCodePoints: number): string {
-  const cleaned = text.replace(UNSAFE, '').replace(/\s+/gu, ' ').trim();
+  const cleaned = text.replace(BREAKS, ' ').replace(UNSAFE, '').replace(/\s+/gu, ' ').trim();
   const codePoints = Array.from(cleaned);
   if (codePoints.length <= maxCodePoints) return cleaned;
   return `${codePoints.slice(0, Math.max(0, maxCodePoints - 1)).join('')}…`;

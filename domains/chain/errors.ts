@@ -284,12 +284,10 @@ const MAX_MESSAGE = 300;
 /** A short, URL-free description of a node error, fit for logs, `last_error` and failures. */
 export function describeNodeError(err: unknown): string {
   const obj = asObject(err);
-  const text =
-    nodeMessages(err)[0] ??
-    asString(obj?.shortMessage) ??
-    asString(obj?.message) ??
-    (typeof err === 'string' ? err : 'unknown error');
-  const code = asString(obj?.code);
+  const node = nodeMessages(err)[0];
+  const text = node ?? asString(obj?.shortMessage) ?? asString(obj?.message) ?? (typeof err === 'string' ? err : 'unknown error');
+  // The node's own words are enough; otherwise ethers' or Node's code helps (TIMEOUT, ECONNREFUSED).
+  const code = node === undefined ? asString(obj?.code) : undefined;
   const described = code && !text.includes(code) && /^[A-Z_]+$/.test(code) ? `${text} (${code})` : text;
   const scrubbed = scrubUrls(described).replace(/\s+/g, ' ').trim();
   return scrubbed.length > MAX_MESSAGE ? `${scrubbed.slice(0, MAX_MESSAGE)}…` : scrubbed;

@@ -5,7 +5,7 @@
  * API's field names (`to_address`, `function_args`, …) because the agent reads them.
  * Only calls with a target are built: contract creation is never signed.
  */
-import { AbiCoder, Interface, type FunctionFragment, type InterfaceAbi, type ParamType } from 'ethers';
+import { AbiCoder, Fragment, Interface, type FunctionFragment, type InterfaceAbi, type JsonFragment, type ParamType } from 'ethers';
 import { InvalidIntentError } from './errors';
 import {
   ADDRESS_PATTERN,
@@ -112,12 +112,36 @@ function buildContractCall(intent: ContractCallIntent): Call {
   return { to, value, data: iface.encodeFunctionData(fragment, coerced).toLowerCase() as Hex };
 }
 
-/** Parses an ABI (a JSON array, its JSON text, or human-readable fragments). */
+export const MAX_ABI_FRAGMENTS = 500;
+
+/**
+ * Parses an ABI (a JSON array, its JSON text, or human-readable fragments).
+ * Fragment by fragment: ethers' Interface silently skips an invalid fragment
+ * (and prints it to the console), which would turn a typo into "not in the ABI".
+ */
 export function parseAbi(abi: Abi): Interface {
+  const invalid = (why: string) => new InvalidIntentError('contract_abi', `contract_abi is not a valid ABI: ${why}`);
+  let items: unknown;
+  if (typeof abi === 'string') {
+    try {
+      items = JSON.parse(abi);
+    } catch {
+      throw invalid('not JSON');
+    }
+  } else items = abi;
+  if (!Array.isArray(items)) throw invalid('expected an array of fragments');
+  if (items.length > MAX_ABI_FRAGMENTS) throw invalid(`more than ${MAX_ABI_FRAGMENTS} fragments`);
+  const fragments = items.map((item, i) => {
+    try {
+      return Fragment.from(item as JsonFragment | string);
+    } catch (err) {
+      throw invalid(`fragment ${i}: ${shortMessage(err)}`);
+    }
+  });
   try {
-    return new Interface(abi);
+    return new Interface(fragments);
   } catch (err) {
-    throw new InvalidIntentError('contract_abi', `contract_abi is not a valid ABI: ${shortMessage(err)}`);
+    throw invalid(shortMessage(err));
   }
 }
 
@@ -138,7 +162,7 @@ export function findFunction(iface: Interface, functionName: string, argCount: n
   if (named.length === 1) return checkArity(named[0]!, argCount);
   const byArity = named.filter((fragment) => fragment.inputs.length === argCount);
   if (byArity.length === 1) return byArity[0]!;
-  const signatures = named.map((fragment) => fragment.format('sighash')).join(', ');
+  const signatures = named.map((fragment) => fragment.format('sighash')).sort().join(', ');
   throw new InvalidIntentError('function_name', `function "${clip(functionName)}" is overloaded; give the full signature, one of: ${signatures}`);
 }
 

@@ -1,0 +1,186 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { AbiCoder, Interface, MaxUint256, encodeBytes32String } from 'ethers';
+import { counterpartyOf, decodeCall, isUnlimitedApproval, UNLIMITED_APPROVAL_THRESHOLD } from '../../domains/chain/decode';
+import { sanitizeDisplayText, sanitizeSymbol } from '../../domains/chain/display';
+import { parseDecimals, parseSymbol } from '../../domains/chain/tokens';
+import { feeCapsFor, feesWithinCaps } from '../../domains/chain/fees';
+import { newRecipientWarnings, sortWarnings, withMargin, withNewRecipient } from '../../domains/chain/simulate';
+import { revertReasonOf } from '../../domains/chain/revert';
+import type { Call, Hex } from '../../domains/chain/types';
+
+const ALICE = '0x70997970C51812dc3A010C7d01b50e0d17dc79C8';
+const BOB = '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC';
+const TOKEN = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
+const erc20 = new Interface([
+  'function transfer(address to, uint256 amount)',
+  'function approve(address spender, uint256 amount)',
+  'function transferFrom(address from, address to, uint256 amount)',
+  'function setApprovalForAll(address operator, bool approved)',
+]);
+const call = (data: string, value = 0n, to = TOKEN): Call => ({ to: to.toLowerCase() as Hex, value, data: data.toLowerCase() as Hex });
+
+describe('decodeCall', () => {
+  test('native transfer', () => {
+    assert.deepEqual(decodeCall(call('0x', 5n, ALICE)), { type: 'native_transfer', to: ALICE, value: '5' });
+  });
+
+  test('ERC-20 transfer / approve / transferFrom / setApprovalForAll are recognised by selector', () => {
+    assert.deepEqual(decodeCall(call(erc20.encodeFunctionData('transfer', [ALICE, 10n]))), { type: 'erc20_transfer', token: TOKEN, to: ALICE, amount: '10', value: '0' });
+    assert.deepEqual(decodeCall(call(erc20.encodeFunctionData('approve', [BOB, 10n]))), {
+      type: 'erc20_approve',
+      token: TOKEN,
+      spender: BOB,
+      amount: '10',
+      unlimited: false,
+      value: '0',
+    });
+    assert.deepEqual(decodeCall(call(erc20.encodeFunctionData('transferFrom', [ALICE, BOB, 3n]))), {
+      type: 'erc20_transfer_from',
+      token: TOKEN,
+      from: ALICE,
+      to: BOB,
+      amount: '3',
+      value: '0',
+    });
+    assert.deepEqual(decodeCall(call(erc20.encodeFunctionData('setApprovalForAll', [BOB, true]))), {
+      type: 'set_approval_for_all',
+      contract: TOKEN,
+      operator: BOB,
+      approved: true,
+      value: '0',
+    });
+  });
+
+  test('unlimited approvals: max uint256 and the uint96 sentinel, not ordinary amounts', () => {
+    const approve = (amount: bigint) => decodeCall(call(erc20.encodeFunctionData('approve', [BOB, amount])));
+    assert.equal((approve(MaxUint256) as { unlimited: boolean }).unlimited, true);
+    assert.equal((approve((1n << 96n) - 1n) as { unlimited: boolean }).unlimited, true);
+    assert.equal((approve(10n ** 24n) as { unlimited: boolean }).unlimited, false);
+    assert.equal(isUnlimitedApproval(UNLIMITED_APPROVAL_THRESHOLD - 1n), false);
+  });
+
+  test('non-canonical encodings are not shown as a transfer (dirty address bits, trailing bytes)', () => {
+    const clean = erc20.encodeFunctionData('transfer', [ALICE, 10n]);
+    const dirty = `${clean.slice(0, 10)}ff${clean.slice(12)}`;
+    const trailing = `${clean}00`;
+    for (const data of [dirty, trailing]) {
+      const decoded = decodeCall(call(data));
+      assert.equal(decoded.type, 'contract_call');
+      assert.equal((decoded as { selector: string }).selector, '0xa9059cbb');
+    }
+  });
+
+  test('contract calls decode with the supplied ABI; arguments are display-safe', () => {
+    const abi = ['function post(string memo, uint256 amount, address[] to, (bool ok, bytes32 tag) meta)'];
+    const iface = new Interface(abi);
+    const memo = 'pay \u202Eevil\u202C\nnow';
+    const data = iface.encodeFunctionData('post', [memo, 7n, [ALICE.toLowerCase()], [true, encodeBytes32String('x')]]);
+    const decoded = decodeCall(call(data, 1n), abi);
+    assert.equal(decoded.type, 'contract_call');
+    if (decoded.type !== 'contract_call') return;
+    assert.equal(decoded.value, '1');
+    assert.equal(decoded.selector, data.slice(0, 10));
+    assert.equal(decoded.function?.signature, 'post(string,uint256,address[],(bool,bytes32))');
+    assert.deepEqual(decoded.function?.args, [
+      { name: 'memo', type: 'string', value: 'pay evil now' },
+      { name: 'amount', type: 'uint256', value: '7' },
+      { name: 'to', type: 'address[]', value: [ALICE] },
+      { name: 'meta', type: 'tuple(bool,bytes32)', value: { ok: true, tag: encodeBytes32String('x') } },
+    ]);
+  });
+
+  test('unknown selector without ABI, and short data', () => {
+    assert.deepEqual(decodeCall(call('0xdeadbeef00')), { type: 'contract_call', contract: TOKEN, value: '0', selector: '0xdeadbeef' });
+    assert.deepEqual(decodeCall(call('0x01')), { type: 'contract_call', contract: TOKEN, value: '0', selector: '' });
+    assert.equal((decodeCall(call('0xdeadbeef'), ['function other()']) as { function?: unknown }).function, undefined);
+  });
+
+  test('counterpartyOf: the recipient, not the token contract', () => {
+    assert.equal(counterpartyOf(decodeCall(call(erc20.encodeFunctionData('transfer', [ALICE, 1n])))), ALICE);
+    assert.equal(counterpartyOf(decodeCall(call(erc20.encodeFunctionData('approve', [BOB, 1n])))), BOB);
+    assert.equal(counterpartyOf(decodeCall(call('0x', 1n, ALICE))), ALICE);
+    assert.equal(counterpartyOf(decodeCall(call('0xdeadbeef'))), TOKEN);
+  });
+});
+
+describe('display sanitising', () => {
+  test('control, bidi, zero-width and separator characters are stripped; length capped in code points', () => {
+    assert.equal(sanitizeDisplayText('US\u0000D\u202EC\u200B\u2066\u2028X', 50), 'USDC X');
+    assert.equal(sanitizeDisplayText('a\tb\nc', 50), 'a b c');
+    assert.equal(sanitizeDisplayText('😀'.repeat(20), 5), '😀😀😀😀…');
+    assert.equal(sanitizeSymbol('X'.repeat(100)).length, 16);
+    assert.equal(sanitizeSymbol('  \u202E  '), '');
+  });
+});
+
+describe('token metadata parsing', () => {
+  const coder = AbiCoder.defaultAbiCoder();
+  test('symbol as string or bytes32; hostile symbols sanitised', () => {
+    assert.equal(parseSymbol(coder.encode(['string'], ['USDC'])), 'USDC');
+    assert.equal(parseSymbol(encodeBytes32String('MKR')), 'MKR');
+    assert.equal(parseSymbol(coder.encode(['string'], ['US\u202EDC\u0007'])), 'USDC');
+    assert.equal(parseSymbol(coder.encode(['string'], ['A'.repeat(5000)])), `${'A'.repeat(15)}…`);
+    assert.equal(parseSymbol(undefined), '');
+    assert.equal(parseSymbol('0x'), '');
+    assert.equal(parseSymbol('0x1234'), '');
+  });
+
+  test('decimals must fit a uint8', () => {
+    assert.equal(parseDecimals(coder.encode(['uint8'], [6])), 6);
+    assert.equal(parseDecimals(coder.encode(['uint256'], [256])), undefined);
+    assert.equal(parseDecimals('0x'), undefined);
+    assert.equal(parseDecimals(undefined), undefined);
+  });
+});
+
+describe('fees and gas', () => {
+  test('caps: base × multiplier + tip, with a tip floor', () => {
+    assert.deepEqual(feeCapsFor({ baseFeePerGas: 10n, priorityFeePerGas: 2n }), { maxFeePerGas: 22n, maxPriorityFeePerGas: 2n });
+    assert.deepEqual(feeCapsFor({ baseFeePerGas: 10n, priorityFeePerGas: 0n }, { baseFeeMultiplier: 3n, minPriorityFeePerGas: 5n }), {
+      maxFeePerGas: 35n,
+      maxPriorityFeePerGas: 5n,
+    });
+  });
+
+  test('signing fees never exceed the approved caps; tip never above max fee', () => {
+    const caps = { maxFeePerGas: 100n, maxPriorityFeePerGas: 10n };
+    assert.deepEqual(feesWithinCaps({ maxFeePerGas: 150n, maxPriorityFeePerGas: 20n }, caps, 60n), { maxFeePerGas: 100n, maxPriorityFeePerGas: 10n, belowBaseFee: false });
+    assert.deepEqual(feesWithinCaps({ maxFeePerGas: 50n, maxPriorityFeePerGas: 5n }, caps), { maxFeePerGas: 50n, maxPriorityFeePerGas: 5n, belowBaseFee: false });
+    assert.deepEqual(feesWithinCaps({ maxFeePerGas: 300n, maxPriorityFeePerGas: 200n }, { maxFeePerGas: 8n, maxPriorityFeePerGas: 10n }, 20n), {
+      maxFeePerGas: 8n,
+      maxPriorityFeePerGas: 8n,
+      belowBaseFee: true,
+    });
+  });
+
+  test('gas margin rounds up', () => {
+    assert.equal(withMargin(21000n, 20), 25200n);
+    assert.equal(withMargin(1n, 20), 2n);
+    assert.equal(withMargin(100n, 0), 100n);
+  });
+});
+
+describe('warnings', () => {
+  test('new_recipient is the caller’s verdict; order is stable', () => {
+    assert.deepEqual(newRecipientWarnings(true), ['new_recipient']);
+    assert.deepEqual(newRecipientWarnings(false), []);
+    assert.deepEqual(withNewRecipient(['unknown_contract', 'would_revert'], true), ['would_revert', 'unknown_contract', 'new_recipient']);
+    assert.deepEqual(sortWarnings(['unlimited_approval', 'would_revert', 'would_revert']), ['would_revert', 'unlimited_approval']);
+  });
+});
+
+describe('revert reasons', () => {
+  const coder = AbiCoder.defaultAbiCoder();
+  test('custom errors with the ABI, selector without, node text as last resort; sanitised', () => {
+    const iface = new Interface(['error NotAllowed(address caller, uint256 code)']);
+    const data = iface.encodeErrorResult('NotAllowed', [ALICE, 7n]);
+    assert.equal(revertReasonOf({ code: 'CALL_EXCEPTION', data }, iface), `NotAllowed(${ALICE}, 7)`);
+    assert.equal(revertReasonOf({ code: 'CALL_EXCEPTION', data }), `custom error ${data.slice(0, 10)}`);
+    assert.equal(revertReasonOf({ code: 'CALL_EXCEPTION', reason: 'no\u202Epe\n' }), 'nope');
+    assert.equal(revertReasonOf({ info: { error: { code: -32000, message: 'out of gas' } } }), 'out of gas');
+    assert.equal(revertReasonOf({}), 'execution reverted');
+    const errorString = `0x08c379a0${coder.encode(['string'], ['boom']).slice(2)}`;
+    assert.equal(revertReasonOf({ info: { error: { code: 3, message: 'execution reverted', data: errorString } }, reason: 'boom' }, iface), 'boom');
+  });
+});
