@@ -12,6 +12,9 @@
  * local store (KEYSTORE=local) has no such service and decrypts/re-encrypts in
  * this process, zeroing each plaintext at once.
  *
+ * Audit: one `keys.rotated` event per purpose and one `wallet.key_rotated`
+ * per rewrapped wallet (in the same transaction as its new ciphertext).
+ *
  * Exit status: 0 done; 2 finished but rows remain below the new version
  * (locked throughout or failed — run again with --rewrap-only); 1 error.
  */
@@ -20,7 +23,7 @@ import { loadConfig } from '../config/env';
 import { createDb } from '../lib/db';
 import { createLogger } from '../lib/logger';
 import { createKeyAdmin, KEY_PURPOSES, KeyStoreError, type KeyPurpose } from '../domains/keystore';
-import { ROTATION_AUDIT_CONNECTED, createRotationAudit } from '../domains/keystore/audit';
+import { createAuditLog } from '../domains/audit';
 import { RotationError, rotateKeys, type RotateOptions } from '../domains/keystore/rotation';
 
 const USAGE = `usage: npm run keys:rotate -- [--purpose wallet|mfa|webhook]... [--rewrap-only]
@@ -74,8 +77,9 @@ async function main(): Promise<number> {
   const db = createDb({ url: config.DATABASE_URL, poolMax: 2, applicationName: 'countersign-keys-rotate' });
   const keystore = await createKeyAdmin(config, { logger });
   try {
-    if (!ROTATION_AUDIT_CONNECTED) logger.warn('the audit log is not connected to key rotation yet; this run is recorded only in this output');
-    const report = await rotateKeys({ db, keystore, audit: createRotationAudit(db), logger }, options);
+    if (!config.AUDIT_HMAC_KEY) throw new RotationError('AUDIT_HMAC_KEY is required: rotation is written to the audit log');
+    const audit = createAuditLog({ db, hmacKey: config.AUDIT_HMAC_KEY });
+    const report = await rotateKeys({ db, keystore, audit, logger }, options);
     let incomplete = false;
     for (const p of report.purposes) {
       console.log(

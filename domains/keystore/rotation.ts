@@ -16,7 +16,7 @@
  * * The minimum decryption version is raised only when no row of that purpose
  *   still needs an older version — raising it earlier would destroy keys.
  */
-import type { Db } from '../../lib/db';
+import type { Db, DbOrTx } from '../../lib/db';
 import type { Logger } from '../../lib/logger';
 import { KeyStoreError, KEY_PURPOSES, type KeyAdmin, type KeyInfo, type KeyPurpose, type KeyStore } from './types';
 
@@ -60,19 +60,24 @@ export interface RotationReport {
   purposes: PurposeReport[];
 }
 
-export interface KeyRotationAuditEvent {
-  action: 'keys.rotated';
-  actorType: 'operator';
-  subjectType: 'key';
-  subjectId: KeyPurpose;
-  data: Record<string, unknown>;
+/** The audit events rotation writes (shaped like domains/audit's AuditEvent). */
+export type KeyRotationAuditEvent =
+  | { action: 'keys.rotated'; actorType: 'operator'; subjectType: 'key'; subjectId: KeyPurpose; data: Record<string, unknown> }
+  | { action: 'wallet.key_rotated'; actorType: 'operator'; subjectType: 'wallet'; subjectId: string; data: Record<string, unknown> };
+
+/** domains/audit's AuditLog, as much of it as rotation needs. */
+export interface RotationAudit {
+  append(event: KeyRotationAuditEvent, trx?: DbOrTx): Promise<void>;
 }
 
 export interface RotationDeps {
   db: Db;
   keystore: KeyAdmin & Pick<KeyStore, 'describe'>;
-  /** Records one audit event per purpose (see audit.ts). */
-  audit?: (event: KeyRotationAuditEvent) => Promise<void>;
+  /**
+   * One `keys.rotated` event per purpose, and one `wallet.key_rotated` per
+   * wallet, the latter in the same transaction as the wallet's new ciphertext.
+   */
+  audit?: RotationAudit;
   logger?: Pick<Logger, 'info' | 'warn'>;
 }
 
@@ -159,8 +164,17 @@ async function rewrapPurpose(deps: RotationDeps, purpose: KeyPurpose, target: nu
           }
           // Compare-and-set: redundant under the row lock, but states the rule.
           const updated = await trx(table).where('id', plan.id).andWhere(column, plan.old).update({ [column]: plan.next });
-          if (updated === 1) rewrapped += 1;
-          else changedConcurrently += 1;
+          if (updated !== 1) {
+            changedConcurrently += 1;
+            continue;
+          }
+          rewrapped += 1;
+          if (purpose === 'wallet') {
+            await deps.audit?.append(
+              { action: 'wallet.key_rotated', actorType: 'operator', subjectType: 'wallet', subjectId: plan.id, data: { kind, key_version: target } },
+              trx,
+            );
+          }
         }
       });
     }
@@ -207,7 +221,7 @@ export async function rotateKeys(deps: RotationDeps, options: RotateOptions = {}
     }
 
     reports.push({ purpose, before, after, ...result, foreign });
-    await deps.audit?.({
+    await deps.audit?.append({
       action: 'keys.rotated',
       actorType: 'operator',
       subjectType: 'key',

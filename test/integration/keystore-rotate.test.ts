@@ -153,7 +153,14 @@ describe('rotation with Vault (operator credential: rotate, config, read, rewrap
     const { api, worker, operator } = await vaultTrio();
     const planted = await plant((p, id, pt) => api.encrypt(p, id, pt));
     const events: KeyRotationAuditEvent[] = [];
-    const report = await rotateKeys({ db, keystore: operator, audit: async (e) => void events.push(e) }, { batchSize: 3, minDecryptionVersion: 'latest' });
+    const audit = {
+      append: async (event: KeyRotationAuditEvent, trx?: unknown) => {
+        events.push(event);
+        // A wallet's event commits with its new ciphertext.
+        if (event.action === 'wallet.key_rotated') assert.ok(trx && (trx as { isTransaction?: boolean }).isTransaction);
+      },
+    };
+    const report = await rotateKeys({ db, keystore: operator, audit }, { batchSize: 3, minDecryptionVersion: 'latest' });
 
     assert.equal(report.kind, 'vault');
     assert.deepEqual(
@@ -174,8 +181,11 @@ describe('rotation with Vault (operator credential: rotate, config, read, rewrap
 
     // The credential that did all this cannot read a single key.
     await rejectsWith(operator.decrypt('wallet', planted.wallets[0]!.id, await stored('wallet', planted.wallets[0]!.id)), 'forbidden');
+    const walletEvents = events.filter((e) => e.action === 'wallet.key_rotated');
+    assert.deepEqual(walletEvents.map((e) => e.subjectId).sort(), planted.wallets.map((w) => w.id).sort());
+    assert.ok(walletEvents.every((e) => e.actorType === 'operator' && e.subjectType === 'wallet' && e.data.key_version === 2));
     assert.deepEqual(
-      events.map((e) => [e.action, e.actorType, e.subjectType, e.subjectId, e.data.version_after, e.data.rewrapped, e.data.min_decryption_version]),
+      events.filter((e) => e.action === 'keys.rotated').map((e) => [e.action, e.actorType, e.subjectType, e.subjectId, e.data.version_after, e.data.rewrapped, e.data.min_decryption_version]),
       [
         ['keys.rotated', 'operator', 'key', 'wallet', 2, 7, 2],
         ['keys.rotated', 'operator', 'key', 'mfa', 2, 3, 2],
@@ -323,6 +333,7 @@ describe('npm run keys:rotate', () => {
     assert.match(refused.stderr, /VAULT_OPERATOR_TOKEN is required/);
     assert.match((await allCiphertexts())[0]!, /^vault:v1:/);
 
+    const startedAt = new Date(Date.now() - 1000);
     const done = await run(['--min-decryption-version', 'latest', '--batch-size', '2'], { ...env, VAULT_OPERATOR_TOKEN: own.operatorToken });
     assert.equal(done.code, 0, done.stderr);
     assert.match(done.stdout, /^wallet: version 1 → 2, min decryption 2; rewrapped 3, changed concurrently 0, failed 0, remaining 0$/m);
@@ -331,6 +342,11 @@ describe('npm run keys:rotate', () => {
     for (const text of [done.stdout, done.stderr]) assert.ok(!text.includes(own.operatorToken) && !text.includes(own.workerToken));
     for (const ciphertext of await allCiphertexts()) assert.match(ciphertext, /^vault:v2:/);
     assert.deepEqual(await worker.decrypt('wallet', planted.wallets[0]!.id, await stored('wallet', planted.wallets[0]!.id)), planted.wallets[0]!.key);
+    // Written to the real audit log: a summary per purpose and one event per wallet.
+    const audited = await db('audit_events').where('created_at', '>=', startedAt).select('action', 'actor_type', 'subject_type', 'subject_id');
+    assert.deepEqual(audited.filter((r) => r.action === 'keys.rotated').map((r) => r.subject_id).sort(), ['mfa', 'wallet', 'webhook']);
+    assert.deepEqual(audited.filter((r) => r.action === 'wallet.key_rotated').map((r) => r.subject_id).sort(), planted.wallets.map((w) => w.id).sort());
+    assert.ok(audited.every((r) => r.actor_type === 'operator'));
   });
 
   test('with the local store: rotates one purpose; a bad flag is refused', async () => {
