@@ -1,0 +1,155 @@
+/**
+ * The whole local stack: PostgreSQL, Temporal, OpenBao and anvil, started in parallel,
+ * stopped in order (Temporal/anvil/OpenBao, then PostgreSQL with a fast shutdown). The
+ * caller stops the API and the worker before calling stop().
+ *
+ * dev  — fixed ports (5433, 7233/8233, 8200/8201, 8545), data kept under .data/; a
+ *        variable already set in the environment (DATABASE_URL, TEMPORAL_ADDRESS,
+ *        VAULT_ADDR, WEB3_PROVIDER_URI) means "use that one, start nothing".
+ * test — free ports, a throwaway /var/tmp/countersign-test-XXXXXX removed on stop();
+ *        the environment is ignored so a developer's .env can never point tests at real data.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { startAnvil } from './anvil';
+import { startOpenBao } from './openbao';
+import { SHARED_TMP, TEST_DIR_PREFIX, logDirOf, runDirOf } from './paths';
+import { startPostgres } from './postgres';
+import { claimRunDir, ComponentError, isAlive, readPidRecords, reapOrphans, runningLauncher, type Handle } from './process';
+import { generateSecrets, loadOrCreateSecrets, type StackSecrets } from './secrets';
+import { startTemporal } from './temporal';
+
+export type StackMode = 'dev' | 'test';
+
+export interface StackOptions {
+  mode: StackMode;
+  /** dev: .data; test: omit to get a fresh /var/tmp/countersign-test-XXXXXX. */
+  dataDir?: string;
+  /** Echo component logs to the console, prefixed by name (dev). */
+  console?: boolean;
+  /** Dev: addresses of external services (default: from process.env). Ignored in test mode. */
+  external?: Partial<Record<'DATABASE_URL' | 'TEMPORAL_ADDRESS' | 'VAULT_ADDR' | 'WEB3_PROVIDER_URI', string>>;
+  /** Progress lines ("postgres ready on …"). */
+  note?: (message: string) => void;
+}
+
+export interface Stack {
+  mode: StackMode;
+  dataDir: string;
+  logDir: string;
+  runDir: string;
+  /** Everything an app or a test needs: the components' env plus the generated app secrets. */
+  env: Record<string, string>;
+  handles: Handle[];
+  secrets: StackSecrets;
+  stop(): Promise<void>;
+}
+
+/** A fresh, traversable (0711) directory for one test run. */
+export function createTestDataDir(): string {
+  const dir = fs.mkdtempSync(path.join(SHARED_TMP, TEST_DIR_PREFIX));
+  fs.chmodSync(dir, 0o711);
+  return dir;
+}
+
+/** Removes test directories whose launcher died (killed test runs), stopping their orphans first. */
+export async function sweepStaleTestDirs(note: (message: string) => void = () => {}): Promise<void> {
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync(SHARED_TMP).filter((e) => e.startsWith(TEST_DIR_PREFIX));
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const dir = path.join(SHARED_TMP, entry);
+    const runDir = runDirOf(dir);
+    if (runningLauncher(runDir)) continue;
+    // Someone may drive components directly (startPostgres with its own dir): their pidfiles name them.
+    const records = readPidRecords(runDir);
+    if (records.some((r) => isAlive(r.launcherPid))) continue;
+    // Nothing recorded at all: either being set up right now or abandoned long ago; age tells.
+    const recorded = records.length > 0 || fs.existsSync(path.join(runDir, 'launcher.json'));
+    if (!recorded && Date.now() - fs.statSync(dir).mtimeMs < 10 * 60_000) continue;
+    try {
+      await reapOrphans(runDir, note);
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch (error) {
+      note(`could not clean ${dir}: ${(error as Error).message}`);
+    }
+  }
+}
+
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const note = options.note ?? (() => {});
+  const mode = options.mode;
+  if (mode === 'test') await sweepStaleTestDirs(note);
+  const dataDir = path.resolve(options.dataDir ?? (mode === 'test' ? createTestDataDir() : path.resolve('.data')));
+  fs.mkdirSync(dataDir, { recursive: true });
+  const runDir = runDirOf(dataDir);
+  const logDir = logDirOf(dataDir);
+  const release = claimRunDir(runDir, mode);
+  const cleanupTestDir = () => {
+    if (mode === 'test' && !process.env.KEEP_TEST_DATA) fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await reapOrphans(runDir, note);
+  } catch (error) {
+    release();
+    throw error;
+  }
+
+  const secrets = mode === 'dev' ? loadOrCreateSecrets(path.join(dataDir, 'secrets.json')) : generateSecrets();
+  const external = mode === 'dev' ? (options.external ?? pickExternal(process.env)) : {};
+  const common = { mode, dataDir, runDir, logDir, console: options.console ?? false };
+
+  const starters: Array<[string, () => Promise<Handle>]> = [
+    ['postgres', () => startPostgres({ ...common, password: secrets.postgresPassword, external: external.DATABASE_URL })],
+    ['temporal', () => startTemporal({ ...common, external: external.TEMPORAL_ADDRESS })],
+    ['openbao', () => startOpenBao({ ...common, external: external.VAULT_ADDR })],
+    ['anvil', () => startAnvil({ ...common, external: external.WEB3_PROVIDER_URI })],
+  ];
+  const started = Date.now();
+  const results = await Promise.allSettled(
+    starters.map(async ([name, start]) => {
+      const handle = await start();
+      note(`${name} ready${Object.keys(handle.env).length ? ` (${Math.round((Date.now() - started) / 100) / 10} s)` : ''}`);
+      return handle;
+    }),
+  );
+  const handles = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      const byName = new Map(handles.map((h) => [h.name, h]));
+      // Everything that talks to PostgreSQL first; PostgreSQL (fast shutdown) last.
+      await Promise.allSettled(['temporal', 'anvil', 'openbao'].map((n) => byName.get(n)?.stop()));
+      await byName.get('postgres')?.stop();
+      release();
+      cleanupTestDir();
+    })();
+    return stopped;
+  };
+
+  if (failures.length > 0) {
+    await stop();
+    const messages = failures.map((f) => (f instanceof Error ? f.message : String(f)));
+    const first = failures[0];
+    if (failures.length === 1 && first instanceof ComponentError) throw first;
+    throw new Error(`the local stack did not start:\n${messages.join('\n\n')}`);
+  }
+
+  const env: Record<string, string> = Object.assign({}, ...handles.map((h) => h.env), secrets.app) as Record<string, string>;
+  return { mode, dataDir, logDir, runDir, env, handles, secrets, stop };
+}
+
+function pickExternal(env: NodeJS.ProcessEnv): NonNullable<StackOptions['external']> {
+  const pick = (key: string) => (env[key] && env[key] !== '' ? env[key] : undefined);
+  return {
+    DATABASE_URL: pick('DATABASE_URL'),
+    TEMPORAL_ADDRESS: pick('TEMPORAL_ADDRESS'),
+    VAULT_ADDR: pick('VAULT_ADDR'),
+    WEB3_PROVIDER_URI: pick('WEB3_PROVIDER_URI'),
+  };
+}
