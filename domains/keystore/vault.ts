@@ -211,7 +211,7 @@ export function createVaultKeyStore(options: VaultKeyStoreOptions): VaultKeyStor
   let closed = false;
 
   client.on('token:error:renew', () => {
-    // Never pass the event's error on: it is a raw axios error.
+    // Never pass the event's error on: it is node-vault's raw error.
     options.logger?.warn({ keystore: 'vault' }, 'key store token renewal failed; will log in again if needed');
     loggedIn = false;
   });
@@ -233,6 +233,8 @@ export function createVaultKeyStore(options: VaultKeyStoreOptions): VaultKeyStor
 
   async function doLogin(): Promise<void> {
     if (!approle) return;
+    // Callers arriving meanwhile wait for this login instead of using the old token.
+    loggedIn = false;
     client.stopTokenRenewal();
     client.token = '';
     try {
