@@ -52,8 +52,9 @@ export async function startDevBao(): Promise<DevBao> {
   const port = await freePortPair();
   const rootToken = `root-${randomBytes(12).toString('hex')}`;
   const home = mkdtempSync(path.join(os.tmpdir(), 'keystore-bao-'));
-  const child: ChildProcess = spawn(baoBinary(), ['server', '-dev', `-dev-root-token-id=${rootToken}`, `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token'], {
-    env: { PATH: process.env.PATH, HOME: home },
+  // The root token goes through the environment, not argv, so it never shows in `ps`.
+  const child: ChildProcess = spawn(baoBinary(), ['server', '-dev', `-dev-listen-address=127.0.0.1:${port}`, '-dev-no-store-token'], {
+    env: { PATH: process.env.PATH, HOME: home, BAO_DEV_ROOT_TOKEN_ID: rootToken },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
