@@ -10,7 +10,6 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('locked_until', { useTz: true });
     // The one TOTP gate: the last accepted time step, moved only forward by compare-and-set.
     t.bigInteger('mfa_last_step');
-    t.timestamp('mfa_locked_until', { useTz: true });
     // Tokens issued before this instant are refused (logout everywhere, password change).
     t.timestamp('tokens_valid_after', { useTz: true });
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
@@ -41,10 +40,15 @@ export async function up(knex: Knex): Promise<void> {
     t.unique(['user_id', 'step']);
   });
 
+  // Wrong TOTP codes, one row per request. The failure that reaches MFA_MAX_FAILURES carries
+  // the lock's end (`locks_until`): written by its own connection while the caller's
+  // transaction (which rolls back) holds the user's row, so it cannot live on `users`.
   await knex.schema.createTable('mfa_failures', (t) => {
     t.bigIncrements('id');
     t.uuid('user_id').notNullable().references('users.id').onDelete('CASCADE');
+    t.text('purpose').notNullable();
     t.timestamp('created_at', { useTz: true }).notNullable();
+    t.timestamp('locks_until', { useTz: true });
     t.index(['user_id', 'created_at']);
   });
 
@@ -68,6 +72,8 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.index(['user_id']);
   });
+  await knex.raw(`ALTER TABLE agents ADD CONSTRAINT agents_key_id_format CHECK (key_id ~ '^[0-9a-f]{24}$')`);
+  await knex.raw(`ALTER TABLE agents ADD CONSTRAINT agents_key_digest_length CHECK (octet_length(key_digest) = 32)`);
 
   // Append-only HMAC chain; appends are serialised with an advisory lock.
   await knex.schema.createTable('audit_events', (t) => {
@@ -81,11 +87,13 @@ export async function up(knex: Knex): Promise<void> {
     t.text('ip');
     t.text('request_id');
     t.jsonb('data').notNullable().defaultTo('{}');
-    t.text('prev_hmac').notNullable();
+    // UNIQUE: two rows can never claim the same parent, so the chain cannot fork.
+    t.text('prev_hmac').notNullable().unique();
     t.text('hmac').notNullable().unique();
     t.index(['subject_type', 'subject_id']);
     t.index(['action']);
   });
+  await knex.raw(`ALTER TABLE audit_events ADD CONSTRAINT audit_events_hmac_format CHECK (hmac ~ '^[0-9a-f]{64}$' AND prev_hmac ~ '^[0-9a-f]{64}$')`);
   await knex.raw(`ALTER TABLE audit_events ADD CONSTRAINT audit_events_actor_type CHECK (actor_type IN ('user', 'agent', 'system', 'anonymous', 'operator'))`);
   await knex.raw(`CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
     FOR EACH ROW EXECUTE FUNCTION countersign_refuse_change()`);
