@@ -41,9 +41,11 @@ export function CodeInput(props: {
   testId: string;
   label?: string;
   disabled?: boolean;
+  /** One line: the hint is only for screen readers. */
+  compact?: boolean;
 }) {
   return (
-    <div className="field">
+    <div className={props.compact ? 'field field-compact' : 'field'}>
       <label htmlFor={props.id}>{props.label ?? 'Authenticator code'}</label>
       <input
         id={props.id}
@@ -59,7 +61,7 @@ export function CodeInput(props: {
         onChange={(e) => props.onChange(e.target.value.replace(/[^0-9]/g, '').slice(0, 6))}
         aria-describedby={`${props.id}-hint`}
       />
-      <span id={`${props.id}-hint`} className="hint">
+      <span id={`${props.id}-hint`} className={props.compact ? 'visually-hidden' : 'hint'}>
         6 digits from your authenticator app. Each code works once.
       </span>
     </div>

@@ -219,7 +219,7 @@ function AgentRow({ agent, wallets, onChanged }: { agent: Agent; wallets: Wallet
           {revoked ? 'Revoked' : expired ? 'Expired' : 'Active'}
         </span>
       </div>
-      <dl className="facts small">
+      <dl className="facts facts-compact small">
         <dt>Created</dt>
         <dd>{formatDate(agent.created_at)}</dd>
         <dt>Key expires</dt>

@@ -110,7 +110,7 @@ export function HistoryScreen() {
                   {statusLabel(status)}
                 </span>
               </div>
-              <dl className="facts small">
+              <dl className="facts facts-compact small">
                 <dt>Amount</dt>
                 <dd>{amountText(tx)}</dd>
                 <dt>To</dt>

@@ -274,23 +274,31 @@ export function InboxScreen() {
         ))}
       </div>
 
-      <ErrorBox message={approveError} testId="approve-error" />
-      <SuccessBox message={approveDone} testId="approve-done" />
+      {pendingIds.length === 0 && (
+        <>
+          <ErrorBox message={approveError} testId="approve-error" />
+          <SuccessBox message={approveDone} testId="approve-done" />
+        </>
+      )}
 
       {pendingIds.length > 0 && (
-        <form className="approve-bar card" onSubmit={(e) => void approve(e)} aria-label="Approve selected requests">
+        <form className="approve-bar" onSubmit={(e) => void approve(e)} aria-label="Approve selected requests">
+          <ErrorBox message={approveError} testId="approve-error" />
+          <SuccessBox message={approveDone} testId="approve-done" />
           <p className="approve-count" data-testid="approve-count">
-            {chosen.length === 0 ? 'Select the requests you want to approve.' : `${chosen.length} selected`}
+            {chosen.length === 0 ? 'Select the requests to approve' : `${chosen.length} selected`}
           </p>
-          <CodeInput id="approve-code" testId="approve-code" value={code} onChange={setCode} disabled={busy || locked} />
-          <button
-            type="submit"
-            className="button"
-            data-testid="approve-submit"
-            disabled={busy || locked || chosen.length === 0 || code.length !== 6}
-          >
-            {busy ? 'Approving…' : chosen.length > 1 ? `Approve ${chosen.length} requests` : 'Approve'}
-          </button>
+          <div className="approve-row">
+            <CodeInput id="approve-code" testId="approve-code" value={code} onChange={setCode} disabled={busy || locked} compact />
+            <button
+              type="submit"
+              className="button"
+              data-testid="approve-submit"
+              disabled={busy || locked || chosen.length === 0 || code.length !== 6}
+            >
+              {busy ? 'Approving…' : chosen.length > 1 ? `Approve ${chosen.length}` : 'Approve'}
+            </button>
+          </div>
         </form>
       )}
     </section>

@@ -21,6 +21,19 @@ interface Props {
   busy: boolean;
 }
 
+const STATUS_CLASS = new Set(['pending_approval', 'approved', 'signing', 'broadcast', 'confirmed', 'failed', 'rejected', 'expired', 'cancelled']);
+
+const FINAL_NOTE: Record<string, string> = {
+  approved: 'You approved this request. The agent can now execute it.',
+  signing: 'Approved; being signed.',
+  broadcast: 'Approved and sent to the network; waiting for confirmation.',
+  confirmed: 'Approved and confirmed on chain.',
+  failed: 'Approved, but the transaction failed. See History for details.',
+  rejected: 'You rejected this request.',
+  expired: 'This request expired before it was approved. Ask the agent to prepare it again if it is still needed.',
+  cancelled: 'This request was cancelled.',
+};
+
 function warningsOf(tx: Transaction): string[] {
   const list = tx.summary?.warnings;
   return Array.isArray(list) ? list.filter((w): w is string => typeof w === 'string').slice(0, 10) : [];
@@ -131,10 +144,18 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
         <h2 id={headingId} className="tx-title" data-testid="tx-title">
           {title}
         </h2>
-        <span className={`badge status-${pending ? 'pending' : 'done'}`} data-testid="tx-status">
+        <span className={`badge status-${STATUS_CLASS.has(String(tx.status)) ? String(tx.status) : 'unknown'}`} data-testid="tx-status">
           {statusLabel(tx.status)}
         </span>
       </header>
+
+      {check && check.state !== 'ok' && (
+        <p className="notice notice-error" role="alert" data-testid="tx-digest-mismatch">
+          {check.state === 'mismatch'
+            ? 'The server’s digest does not match the transaction shown. Do not approve; report this.'
+            : `Cannot verify this transaction: ${check.message}. It cannot be approved here.`}
+        </p>
+      )}
 
       {pending && (
         <p className={`expiry ${expiry.expired ? 'expired' : expiry.seconds < 300 ? 'soon' : ''}`} data-testid="tx-expiry">
@@ -142,129 +163,145 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
         </p>
       )}
 
-      <dl className="facts">
-        <dt>Proposed by</dt>
-        <dd data-testid="tx-agent">{agentName || 'Unknown agent'}</dd>
+      {!pending && (
+        <p className="small" data-testid="tx-final-note">
+          {FINAL_NOTE[String(tx.status)] ?? 'This request is no longer waiting for you.'}
+        </p>
+      )}
 
-        {memo && (
-          <>
-            <dt>Agent’s note (unverified)</dt>
-            <dd className="memo" data-testid="tx-memo">
-              “{memo}”{wasAltered(tx.memo, 280) && <span className="hint"> (hidden characters or excess text removed)</span>}
-            </dd>
-          </>
-        )}
+      {!pending && (
+        <dl className="facts facts-compact small">
+          <dt>Amount</dt>
+          <dd data-testid="tx-amount">{amountText(tx)}</dd>
+          <dt>Recipient</dt>
+          <dd>
+            <Address value={summary.recipient ?? tx.to} testId="tx-recipient" />
+          </dd>
+          <dt>Proposed by</dt>
+          <dd data-testid="tx-agent">{agentName || 'Unknown agent'}</dd>
+        </dl>
+      )}
 
-        <dt>Amount</dt>
-        <dd className="amount" data-testid="tx-amount">
-          {amountText(tx)}
-        </dd>
+      {pending && (
+        <>
+        <dl className="facts">
+          <dt>Proposed by</dt>
+          <dd data-testid="tx-agent">{agentName || 'Unknown agent'}</dd>
 
-        <dt>Recipient</dt>
-        <dd>
-          <Address value={summary.recipient ?? tx.to} testId="tx-recipient" />
-          {warnings.includes('new_recipient') && (
-            <span className="badge badge-warn" data-testid="tx-new-recipient">
-              New recipient
-            </span>
+          {memo && (
+            <>
+              <dt>Agent’s note (unverified)</dt>
+              <dd className="memo" data-testid="tx-memo">
+                “{memo}”{wasAltered(tx.memo, 280) && <span className="hint"> (hidden characters or excess text removed)</span>}
+              </dd>
+            </>
           )}
-        </dd>
 
-        {token && (
-          <>
-            <dt>Token contract</dt>
-            <dd>
-              <Address value={token.address} testId="tx-token-address" />
-            </dd>
-          </>
-        )}
+          <dt>Amount</dt>
+          <dd className="amount" data-testid="tx-amount">
+            {amountText(tx)}
+          </dd>
 
-        <dt>From wallet</dt>
-        <dd>
-          <Address value={tx.wallet_address} testId="tx-wallet" />
-        </dd>
+          <dt>Recipient</dt>
+          <dd>
+            <Address value={summary.recipient ?? tx.to} testId="tx-recipient" />
+            {warnings.includes('new_recipient') && (
+              <span className="badge badge-warn" data-testid="tx-new-recipient">
+                New recipient
+              </span>
+            )}
+          </dd>
 
-        <dt>Network</dt>
-        <dd data-testid="tx-chain">{chainName(tx.chain_id)}</dd>
+          {token && (
+            <>
+              <dt>Token contract</dt>
+              <dd>
+                <Address value={token.address} testId="tx-token-address" />
+              </dd>
+            </>
+          )}
 
-        {(call || hasData) && (
-          <>
-            <dt>Contract call</dt>
-            <dd data-testid="tx-call">
-              {call && call.function ? (
-                <>
-                  <code className="mono">{cleanText(call.function, 80)}</code>
-                  {args.length > 0 && (
-                    <ol className="args">
-                      {args.map((arg, index) => (
-                        <li key={index} className="mono">
-                          {argText(arg)}
-                        </li>
-                      ))}
-                    </ol>
-                  )}
-                </>
-              ) : (
-                <span className="warn-text">Call data could not be decoded — approve only if you know what it does.</span>
-              )}
-            </dd>
-          </>
-        )}
+          <dt>From wallet</dt>
+          <dd>
+            <Address value={tx.wallet_address} testId="tx-wallet" />
+          </dd>
 
-        <dt>Simulation</dt>
-        <dd data-testid="tx-simulation" className={simulation?.ok === false ? 'warn-text' : ''}>
-          {simulation?.ok === true
-            ? 'Succeeds'
-            : simulation?.ok === false
-              ? `Would revert${simulation.revert_reason ? `: ${cleanText(simulation.revert_reason, 160)}` : ''}`
-              : 'Not available'}
-        </dd>
+          <dt>Network</dt>
+          <dd data-testid="tx-chain">{chainName(tx.chain_id)}</dd>
 
-        <dt>Max network fee</dt>
-        <dd data-testid="tx-fee-cap">{fee ? `${fee} ${nativeSymbol(tx.chain_id)}` : '—'}</dd>
-      </dl>
+          {(call || hasData) && (
+            <>
+              <dt>Contract call</dt>
+              <dd data-testid="tx-call">
+                {call && call.function ? (
+                  <>
+                    <code className="mono">{cleanText(call.function, 80)}</code>
+                    {args.length > 0 && (
+                      <ol className="args">
+                        {args.map((arg, index) => (
+                          <li key={index} className="mono">
+                            {argText(arg)}
+                          </li>
+                        ))}
+                      </ol>
+                    )}
+                  </>
+                ) : (
+                  <span className="warn-text">Call data could not be decoded — approve only if you know what it does.</span>
+                )}
+              </dd>
+            </>
+          )}
 
-      {warnings.length > 0 && (
-        <ul className="warnings" aria-label="Warnings">
-          {warnings.map((code) => (
-            <li key={code} className="warning" data-testid="tx-warning" data-code={cleanText(code, 40)}>
-              {WARNING_LABEL[code] ?? cleanText(code, 60)}
-            </li>
-          ))}
-        </ul>
-      )}
+          <dt>Simulation</dt>
+          <dd data-testid="tx-simulation" className={simulation?.ok === false ? 'warn-text' : ''}>
+            {simulation?.ok === true
+              ? 'Succeeds'
+              : simulation?.ok === false
+                ? `Would revert${simulation.revert_reason ? `: ${cleanText(simulation.revert_reason, 160)}` : ''}`
+                : 'Not available'}
+          </dd>
 
-      <details className="raw" data-testid="tx-details">
-        <summary>Exactly what you approve</summary>
-        {fields ? (
-          <dl className="facts mono small">
-            {Object.entries(fields).map(([key, value]) => (
-              <div key={key} className="fact-row">
-                <dt>{key}</dt>
-                <dd className="address">{value}</dd>
-              </div>
+          <dt>Max network fee</dt>
+          <dd data-testid="tx-fee-cap">{fee ? `${fee} ${nativeSymbol(tx.chain_id)}` : '—'}</dd>
+        </dl>
+
+        {warnings.length > 0 && (
+          <ul className="warnings" aria-label="Warnings">
+            {warnings.map((code) => (
+              <li key={code} className="warning" data-testid="tx-warning" data-code={cleanText(code, 40)}>
+                {WARNING_LABEL[code] ?? cleanText(code, 60)}
+              </li>
             ))}
-            <div className="fact-row">
-              <dt>digest</dt>
-              <dd className="address">{cleanText(tx.digest, 80) || '—'}</dd>
-            </div>
-          </dl>
-        ) : (
-          <p>Some fields are missing.</p>
+          </ul>
         )}
-      </details>
 
-      {check?.state === 'ok' && (
-        <p className="digest-ok small" data-testid="tx-digest-ok">
-          Digest {shortHex(check.digest, 6)} matches what is shown.
-        </p>
-      )}
-      {check && check.state !== 'ok' && (
-        <p className="notice notice-error" role="alert" data-testid="tx-digest-mismatch">
-          {check.state === 'mismatch'
-            ? 'The server’s digest does not match the transaction shown. Do not approve; report this.'
-            : `Cannot verify this transaction: ${check.message}. It cannot be approved here.`}
-        </p>
+        <details className="raw" data-testid="tx-details">
+          <summary>Exactly what you approve</summary>
+          {fields ? (
+            <dl className="facts mono small">
+              {Object.entries(fields).map(([key, value]) => (
+                <div key={key} className="fact-row">
+                  <dt>{key}</dt>
+                  <dd className="address">{value}</dd>
+                </div>
+              ))}
+              <div className="fact-row">
+                <dt>digest</dt>
+                <dd className="address">{cleanText(tx.digest, 80) || '—'}</dd>
+              </div>
+            </dl>
+          ) : (
+            <p>Some fields are missing.</p>
+          )}
+        </details>
+
+        {check?.state === 'ok' && (
+          <p className="digest-ok small" data-testid="tx-digest-ok">
+            Digest {shortHex(check.digest, 6)} matches what is shown.
+          </p>
+        )}
+        </>
       )}
 
       {outcome && (

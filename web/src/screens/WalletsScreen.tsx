@@ -70,7 +70,7 @@ export function WalletsScreen() {
                 {cleanText(wallet.label, 60) || 'Wallet'}
               </h2>
               <Address value={wallet.address} testId="wallet-address" />
-              <dl className="facts small">
+              <dl className="facts facts-compact small">
                 <dt>Balance</dt>
                 <dd data-testid="wallet-balance">{balance ? `${balance} ${nativeSymbol(wallet.chain_id)}` : '—'}</dd>
                 <dt>Network</dt>
