@@ -16,6 +16,7 @@ import { projectionFields } from '../domains/transactions/projection';
 import type { AuditSink } from '../domains/transactions/service';
 import type { TransactionStatus } from '../workflows/definitions';
 import type { SigningChain } from './chain-port';
+import { failpoint } from '../lib/failpoints';
 
 export interface TransactionActivityDeps {
   db: Db;
@@ -168,12 +169,15 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
           await projectStatus(trx, { transactionId, status: 'signing', version, at: now(), fields: { nonce: nonce.toString(), tx_hash: signed.hash, last_error: null } });
           return signed.hash;
         });
+        failpoint('after_sign');
         await deps.audit.append({ action: 'transaction.signed', actorType: 'system', subjectType: 'transaction', subjectId: transactionId, data: { tx_hash: txHash } });
         await deps.onStatusChange?.(transactionId, version);
         return { txHash };
       } catch (err) {
         if (err instanceof ApplicationFailure) throw err;
         await noteAttemptFailure(transactionId, 'signing is waiting', err);
+        // No `cause`: Temporal records the whole chain in history, and a key-store or driver error must not land there.
+        // eslint-disable-next-line preserve-caught-error
         throw new Error(`signing attempt failed: ${safeReason(err)}`);
       } finally {
         key?.fill(0);
@@ -199,8 +203,10 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
           throw ApplicationFailure.nonRetryable(`broadcast_rejected: ${err.kind}`, 'BroadcastRejected');
         }
         await noteAttemptFailure(transactionId, 'broadcast is retrying', err);
+        // eslint-disable-next-line preserve-caught-error -- see above: keep history free of raw errors
         throw new Error(`broadcast attempt failed: ${safeReason(err)}`);
       }
+      failpoint('after_broadcast');
       await project(transactionId, 'broadcast', version, { executed_at: now(), last_error: null });
     },
 
