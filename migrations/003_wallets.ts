@@ -17,6 +17,10 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['user_id']);
   });
   await knex.raw(`ALTER TABLE wallets ADD CONSTRAINT wallets_address_format CHECK (address ~ '^0x[0-9a-f]{40}$')`);
+  // Only a key-store ciphertext fits: a plaintext key (hex, with or without 0x) can never be stored by mistake.
+  await knex.raw(`ALTER TABLE wallets ADD CONSTRAINT wallets_key_ciphertext_format CHECK (key_ciphertext ~ '^(vault|local):v[1-9][0-9]{0,8}:')`);
+  // Labels are stored sanitised (domains/wallets: normalizeLabel), at most 100 code points, never empty.
+  await knex.raw(`ALTER TABLE wallets ADD CONSTRAINT wallets_label_length CHECK (label IS NULL OR char_length(label) BETWEEN 1 AND 100)`);
 
   await knex.schema.createTable('agent_wallets', (t) => {
     t.uuid('agent_id').notNullable().references('agents.id').onDelete('CASCADE');
