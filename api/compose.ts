@@ -1,14 +1,32 @@
 /**
- * Wires the domain services into route lists for the API process. Each domain
- * names what it needs; this is the only place that knows them all.
+ * Wires the domain services into the API's routes. Each domain names what it
+ * needs (`Pick<>`); this is the one place that knows them all. Tests call it
+ * too, with a test clock, so they exercise exactly what production runs.
+ *
+ * The key store handed in here holds the API's Vault credential: it can
+ * encrypt wallet keys but never decrypt them.
  */
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config/env';
 import type { Db } from '../lib/db';
 import type { Logger } from '../lib/logger';
 import type { Clock } from '../lib/clock';
+import type { ClosableKeyStore } from '../domains/keystore';
+import { createAuditLog } from '../domains/audit';
+import { createAuthenticator, createUserService } from '../domains/users';
+import { createMfaService } from '../domains/mfa';
+import { createAgentService } from '../domains/agents';
+import { createWalletChain, createWalletService } from '../domains/wallets';
+import { createChainClients, type ChainClients } from '../domains/chain';
+import { createChainAdapter } from '../domains/transactions/chain-adapter';
+import { createTransactionService } from '../domains/transactions/service';
+import { createTransactionWorkflows } from '../domains/transactions/workflow-client';
 import type { AnyRoute } from './http/route';
 import type { Authenticator } from './http/principal';
+import { accountRoutes } from './routes/accounts';
+import { agentRoutes } from './routes/agents';
+import { walletRoutes } from './routes/wallets';
+import { transactionRoutes } from './routes/transactions';
 import { diagnosticsRoutes } from './routes/diagnostics';
 
 export interface ApiDeps {
@@ -17,14 +35,66 @@ export interface ApiDeps {
   logger: Logger;
   clock: Clock;
   temporal: Client;
+  keystore: ClosableKeyStore;
+  /** Defaults to clients for `config.chains`. */
+  chains?: ChainClients;
 }
 
-export async function buildApiRoutes(deps: ApiDeps): Promise<{ routes: AnyRoute[]; authenticator: Authenticator; close: () => Promise<void> }> {
-  // Until the accounts domain is wired, nobody authenticates.
-  const authenticator: Authenticator = {
-    verifyUserToken: async () => undefined,
-    verifyApiKey: async () => undefined,
+export interface ComposedApi {
+  routes: AnyRoute[];
+  authenticator: Authenticator;
+  close(): Promise<void>;
+}
+
+export function composeApi(deps: ApiDeps): ComposedApi {
+  const { config, db, logger, clock } = deps;
+  const chains = deps.chains ?? createChainClients(config.chains);
+  const chainIds = [...config.chains.keys()].sort((a, b) => a - b);
+  const audit = createAuditLog({ db, hmacKey: requireSecret(config.AUDIT_HMAC_KEY, 'AUDIT_HMAC_KEY'), clock });
+
+  const users = createUserService({ db, clock, config, audit });
+  const mfa = createMfaService({ db, keystore: deps.keystore, clock, config, audit });
+  const agents = createAgentService({ db, clock, config, mfa, audit });
+  const wallets = createWalletService({
+    db,
+    clock,
+    logger,
+    config,
+    keystore: deps.keystore,
+    chain: createWalletChain(chains),
+    passwords: users,
+    mfa,
+    audit,
+  });
+  const transactions = createTransactionService({
+    db,
+    clock,
+    logger,
+    config,
+    workflows: createTransactionWorkflows({ client: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE }),
+    chain: createChainAdapter(chains),
+    mfa,
+    passwords: users,
+    audit,
+  });
+
+  const routes: AnyRoute[] = [
+    ...accountRoutes({ users, mfa, config }),
+    ...agentRoutes({ agents }),
+    ...walletRoutes({ wallets, chainIds }),
+    ...transactionRoutes({ transactions, chainIds }),
+    ...diagnosticsRoutes({ temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE }),
+  ];
+  return {
+    routes,
+    authenticator: createAuthenticator({ db, clock, config }),
+    async close() {
+      if (!deps.chains) chains.destroy();
+    },
   };
-  const routes: AnyRoute[] = [...diagnosticsRoutes({ temporal: deps.temporal, taskQueue: deps.config.TEMPORAL_TASK_QUEUE })];
-  return { routes, authenticator, close: async () => {} };
+}
+
+function requireSecret(value: string | undefined, name: string): string {
+  if (!value) throw new Error(`${name} is required`);
+  return value;
 }

@@ -10,7 +10,8 @@ import { systemClock } from '../lib/clock';
 import { connectTemporal, assertSearchAttributes } from '../lib/temporal';
 import { chainCheck, postgresCheck, temporalCheck, vaultCheck } from '../lib/readiness';
 import { createApp } from './app';
-import { buildApiRoutes } from './compose';
+import { composeApi } from './compose';
+import { createKeyStore } from '../domains/keystore';
 
 async function main() {
   const config = loadConfig();
@@ -21,7 +22,9 @@ async function main() {
   const { connection, client } = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
   await assertSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
 
-  const { routes, authenticator, close } = await buildApiRoutes({ config, db, logger, clock: systemClock, temporal: client });
+  // The API's credential: encrypt wallet keys, encrypt/decrypt MFA secrets, encrypt webhook secrets.
+  const keystore = await createKeyStore(config, { logger });
+  const { routes, authenticator, close } = composeApi({ config, db, logger, clock: systemClock, temporal: client, keystore });
   const app = createApp({
     logger,
     clock: systemClock,
@@ -53,6 +56,7 @@ async function main() {
     server.close();
     server.closeAllConnections();
     await close();
+    await keystore.close();
     await connection.close();
     await db.destroy();
     process.exit(0);

@@ -83,7 +83,13 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: status }]);
   };
   const snapshot = (): TransactionState => ({ ...state });
-  const project = () => local.projectStatus({ transactionId: input.transactionId, status: state.status, version: state.version });
+  const project = () =>
+    local.projectStatus({
+      transactionId: input.transactionId,
+      status: state.status,
+      version: state.version,
+      ...(state.executionDeadlineMs !== undefined ? { executionDeadlineMs: state.executionDeadlineMs } : {}),
+    });
 
   // Handlers are registered before the first await.
   setHandler(statusQuery, snapshot);

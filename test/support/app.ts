@@ -1,0 +1,175 @@
+/**
+ * The whole Countersign backend in-process, against the run's real services:
+ * a fresh PostgreSQL database, the Temporal dev server (a task queue of its
+ * own), OpenBao (the API's encrypt-only token, the worker's decrypt-only one)
+ * and anvil. The API runs with an injected test clock for TOTP; the worker
+ * uses real time, as Temporal does.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { Writable } from 'node:stream';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { pino } from 'pino';
+import { loadConfig, type Config } from '../../config/env';
+import { createTestClock, systemClock, type TestClock } from '../../lib/clock';
+import type { Logger } from '../../lib/logger';
+import { createApp } from '../../api/app';
+import { composeApi } from '../../api/compose';
+import { createActivities } from '../../activities';
+import { createAuditLog } from '../../domains/audit';
+import { createChainClients } from '../../domains/chain';
+import { createKeyStore } from '../../domains/keystore';
+import { createChainAdapter } from '../../domains/transactions/chain-adapter';
+import { freshDatabase, requireEnv, type TestDatabase } from './db';
+
+export interface TestApp {
+  url: string;
+  config: Config;
+  database: TestDatabase;
+  clock: TestClock;
+  temporal: Client;
+  taskQueue: string;
+  /** Every log line the API and worker wrote, for secret scans. */
+  logs: string[];
+  stopWorker(): Promise<void>;
+  startWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  /** Run no worker in-process (crash tests run it as a child process). */
+  worker?: boolean;
+}
+
+let bundlePromise: Promise<{ code: string }> | undefined;
+/** One workflow bundle per test process: prebuilt by the harness, or built here once. */
+export function workflowBundle(): Promise<{ code: string }> | { codePath: string } {
+  const prebuilt = process.env.WORKFLOW_BUNDLE_PATH;
+  if (prebuilt) return { codePath: prebuilt };
+  bundlePromise ??= bundleWorkflowCode({ workflowsPath: new URL('../../workflows/index.ts', import.meta.url).pathname, logger: silentWebpackLogger });
+  return bundlePromise;
+}
+const silentWebpackLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
+
+export function testConfig(databaseUrl: string, extra: Record<string, string> = {}): Config {
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: requireEnv('TEMPORAL_ADDRESS'),
+    TEMPORAL_NAMESPACE: process.env.TEMPORAL_NAMESPACE ?? 'default',
+    TEMPORAL_TASK_QUEUE: `test-${randomBytes(6).toString('hex')}`,
+    KEYSTORE: 'vault',
+    VAULT_ADDR: requireEnv('VAULT_ADDR'),
+    VAULT_TOKEN: requireEnv('VAULT_API_TOKEN'),
+    WEB3_PROVIDER_URI: requireEnv('WEB3_PROVIDER_URI'),
+    JWT_SECRET_KEY: requireEnv('JWT_SECRET_KEY'),
+    AUDIT_HMAC_KEY: requireEnv('AUDIT_HMAC_KEY'),
+    API_KEY_HMAC_KEY: requireEnv('API_KEY_HMAC_KEY'),
+    ALLOW_TEST_CLOCK: 'true',
+    WEBHOOK_ALLOW_LOOPBACK: 'true',
+    RATE_LIMIT_PER_MINUTE: '100000',
+    AGENT_RATE_LIMIT_PER_MINUTE: '100000',
+    ...extra,
+  });
+}
+
+function capturingLogger(lines: string[], name: string): Logger {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  return pino({ name, level: 'debug' }, sink);
+}
+
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const database = await freshDatabase();
+  const config = testConfig(database.url, options.env);
+  const logs: string[] = [];
+  const clock = createTestClock();
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+
+  const apiKeystore = await createKeyStore(config);
+  const chains = createChainClients(config.chains);
+  const composed = composeApi({ config, db: database.db, logger: capturingLogger(logs, 'api'), clock, temporal, keystore: apiKeystore, chains });
+  const app = createApp({
+    logger: capturingLogger(logs, 'api'),
+    clock,
+    authenticator: composed.authenticator,
+    routes: composed.routes,
+    version: 'test',
+    trustProxy: false,
+    limits: { perMinute: config.RATE_LIMIT_PER_MINUTE, agentPerMinute: config.AGENT_RATE_LIMIT_PER_MINUTE },
+    readiness: {},
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  // The worker holds the decrypt-only credential.
+  const workerKeystore = await createKeyStore({ ...config, VAULT_TOKEN: requireEnv('VAULT_WORKER_TOKEN') });
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  let nativeConnection: NativeConnection | undefined;
+
+  async function startWorker() {
+    nativeConnection ??= await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+    const bundle = await workflowBundle();
+    worker = await Worker.create({
+      connection: nativeConnection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      workflowBundle: 'codePath' in bundle ? bundle : { code: bundle.code },
+      activities: createActivities({
+        db: database.db,
+        logger: capturingLogger(logs, 'worker'),
+        clock: systemClock,
+        keystore: workerKeystore,
+        chain: createChainAdapter(chains, { pollMs: 100 }),
+        audit: createAuditLog({ db: database.db, hmacKey: config.AUDIT_HMAC_KEY! }),
+        config,
+      }),
+    });
+    running = worker.run();
+  }
+
+  async function stopWorker() {
+    if (!worker) return;
+    worker.shutdown();
+    await running;
+    worker = undefined;
+  }
+
+  if (options.worker !== false) await startWorker();
+
+  return {
+    url,
+    config,
+    database,
+    clock,
+    temporal,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    logs,
+    startWorker,
+    stopWorker,
+    async stop() {
+      await stopWorker();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await composed.close();
+      chains.destroy();
+      await apiKeystore.close();
+      await workerKeystore.close();
+      await nativeConnection?.close();
+      await connection.close();
+      await database.drop();
+    },
+  };
+}
