@@ -154,7 +154,7 @@ describe('who may call what', () => {
       });
       assert.equal(response.status, 503);
       assert.ok(response.headers.get('retry-after'));
-      assert.equal((await response.json()).error.code, 'unavailable');
+      assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'unavailable');
     } finally {
       failChain = false;
     }
