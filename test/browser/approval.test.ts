@@ -10,7 +10,7 @@
  * Environment (set by the test harness):
  *   COUNTERSIGN_API_URL  base URL of the API, which also serves the built web app at `/`
  *   WEB3_PROVIDER_URI    the dev chain's JSON-RPC (anvil), used only to fund the new wallet
- *   COUNTERSIGN_E2E_APPROVAL_TTL  optional, seconds for the "expired request" case (default 20)
+ *   COUNTERSIGN_E2E_APPROVAL_TTL  optional, seconds for the "expired request" case (default 60, the API's minimum)
  *   CHROMIUM_PATH        optional, default /usr/bin/chromium
  * Screenshots of the key screens go to test-results/ on every run.
  */
@@ -24,7 +24,7 @@ import { generate } from 'otplib';
 
 const API_URL = (process.env.COUNTERSIGN_API_URL ?? '').replace(/\/+$/, '');
 const RPC_URL = process.env.WEB3_PROVIDER_URI ?? '';
-const APPROVAL_TTL = Number(process.env.COUNTERSIGN_E2E_APPROVAL_TTL ?? 20);
+const APPROVAL_TTL = Number(process.env.COUNTERSIGN_E2E_APPROVAL_TTL ?? 60); // the API's minimum
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const RESULTS = join(process.cwd(), 'test-results');
 const PHONE = { width: 375, height: 812 };
@@ -33,6 +33,14 @@ const STEP_MS = 30_000;
 const UI_TIMEOUT = 20_000;
 
 // ---------------------------------------------------------------- helpers
+
+/** The few browser globals the page callbacks touch (the root tsconfig has no DOM lib). */
+interface PageGlobals {
+  localStorage: { length: number };
+  sessionStorage: { length: number };
+  navigator: { clipboard: { readText(): Promise<string> } };
+  e2eMarker?: string;
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -175,7 +183,10 @@ describe('approval web app, end to end in Chromium', { concurrency: false }, () 
     await screenshot('register');
     await byTestId(page, 'register-submit').click();
     await byTestId(page, 'mfa-start').waitFor();
-    assert.equal(await page.evaluate(() => [localStorage.length, sessionStorage.length]).then((n) => n.join(',')), '0,0', 'nothing is kept in web storage');
+    assert.equal(await page.evaluate(() => {
+      const g = globalThis as unknown as PageGlobals;
+      return [g.localStorage.length, g.sessionStorage.length];
+    }).then((n) => n.join(',')), '0,0', 'nothing is kept in web storage');
   });
 
   test('enrol MFA with the secret shown on the page', async () => {
@@ -184,7 +195,7 @@ describe('approval web app, end to end in Chromium', { concurrency: false }, () 
     assert.match(secret, /^[A-Z2-7]{16,}=*$/, 'a base32 secret is shown for manual entry');
     const qr = await byTestId(page, 'mfa-qr').getAttribute('src');
     assert.match(String(qr), /^data:image\/(png|svg\+xml)/, 'the QR code is an image data URL');
-    assert.ok(await byTestId(page, 'mfa-qr').evaluate((img) => (img as HTMLImageElement).naturalWidth > 0), 'the QR image renders');
+    assert.ok(await byTestId(page, 'mfa-qr').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth > 0), 'the QR image renders');
     await screenshot('mfa-enrolment');
     authenticator = createAuthenticator(secret);
     await byTestId(page, 'mfa-confirm-code').fill(await authenticator.fresh());
@@ -220,7 +231,7 @@ describe('approval web app, end to end in Chromium', { concurrency: false }, () 
     assert.ok(apiKey.length >= 32, 'an API key is shown');
     await byTestId(page, 'agent-api-key-copy').click();
     await page.locator('[data-testid="agent-api-key-copy"]', { hasText: 'Copied' }).waitFor();
-    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), apiKey, 'the copy button copies the key');
+    assert.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).navigator.clipboard.readText()), apiKey, 'the copy button copies the key');
     const row = byTestId(page, 'agent-row').first();
     await row.locator(`[data-testid="agent-wallet"][data-address="${walletAddress}"]`).waitFor();
     await screenshot('agent-key-shown-once');
@@ -235,14 +246,14 @@ describe('approval web app, end to end in Chromium', { concurrency: false }, () 
     await byTestId(page, 'inbox-count').filter({ hasText: 'waiting' }).waitFor();
     // A marker on window survives only if the page is never reloaded.
     await page.evaluate(() => {
-      (window as unknown as { e2eMarker: string }).e2eMarker = 'same-page';
+      (globalThis as unknown as PageGlobals).e2eMarker = 'same-page';
     });
     ids.first = await prepareNative('10000000000000000', 'Pay invoice 1001');
     ids.second = await prepareNative('20000000000000000', 'Pay invoice 1002');
     ids.third = await prepareNative('30000000000000000', 'Pay invoice 1003 (to be rejected)');
 
     for (const id of [ids.first, ids.second, ids.third]) await card(page, id).waitFor();
-    assert.equal(await page.evaluate(() => (window as unknown as { e2eMarker?: string }).e2eMarker), 'same-page', 'no reload happened');
+    assert.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).e2eMarker), 'same-page', 'no reload happened');
 
     const first = card(page, ids.first);
     assert.equal((await byTestId(first, 'tx-amount').innerText()).trim(), '0.01 ETH');
@@ -325,7 +336,9 @@ describe('approval web app, end to end in Chromium', { concurrency: false }, () 
       const receipt = (await rpc('eth_getTransactionReceipt', [hash])) as { status?: string } | null;
       assert.equal(receipt?.status, '0x1', 'the transaction is on chain');
     }
-    await historyRow(page, ids.third!, 'rejected').waitFor();
+    const rejectedRow = historyRow(page, ids.third!, 'rejected');
+    await rejectedRow.waitFor();
+    await byTestId(rejectedRow, 'history-rejection-reason').filter({ hasText: 'Invoice 1003 was already paid' }).waitFor();
     await screenshot('history-confirmed');
     await page.setViewportSize(DESKTOP);
     await screenshot('history-desktop');

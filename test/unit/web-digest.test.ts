@@ -6,7 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { approvalDigest, canonicalJson, checkDigest, digestInput, DigestInputError } from '../../web/src/lib/digest';
+import { approvalDigest as backendApprovalDigest } from '../../domains/chain/digest';
 
 const tx = {
   transaction_id: '3f1c2a4e-8b7d-4c1e-9f00-0123456789ab',
@@ -74,4 +76,54 @@ test('malformed fields are refused rather than guessed', () => {
   ]) {
     assert.throws(() => digestInput({ ...tx, ...bad }), DigestInputError, JSON.stringify(bad));
   }
+});
+
+test('the web app and the backend compute the same digest for any valid request', async () => {
+  const hex = (bytes: number) => fc.uint8Array({ minLength: bytes, maxLength: bytes }).map((b) => Buffer.from(b).toString('hex'));
+  const mixedCase = (text: string, flips: boolean[]) => [...text].map((c, i) => (flips[i % flips.length] ? c.toUpperCase() : c)).join('');
+  const decimal = fc.bigInt({ min: 0n, max: 2n ** 256n - 1n }).map(String);
+  await fc.assert(
+    fc.asyncProperty(
+      fc.uuid({ version: 4 }),
+      fc.integer({ min: 1, max: 2 ** 31 }),
+      hex(20),
+      hex(20),
+      fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }),
+      decimal,
+      fc.uint8Array({ maxLength: 200 }).map((b) => `0x${Buffer.from(b).toString('hex')}`),
+      decimal,
+      decimal,
+      decimal,
+      fc.integer({ min: 1_600_000_000_000, max: 4_000_000_000_000 }),
+      async (id, chainId, from, to, flips, value, data, gas, maxFee, tip, expiresMs) => {
+        const iso = new Date(expiresMs).toISOString();
+        const web = await approvalDigest({
+          transaction_id: id,
+          chain_id: chainId,
+          wallet_address: `0x${mixedCase(from, flips)}`,
+          to: `0x${mixedCase(to, flips)}`,
+          value,
+          data: mixedCase(data, flips).replace(/^0X/, '0x'),
+          gas_limit: gas,
+          max_fee_per_gas: maxFee,
+          max_priority_fee_per_gas: tip,
+          approval_expires_at: iso,
+        });
+        const backend = backendApprovalDigest({
+          transaction_id: id,
+          chain_id: chainId,
+          from: `0x${from}`,
+          to: `0x${to}`,
+          value,
+          data,
+          gas_limit: gas,
+          max_fee_per_gas: maxFee,
+          max_priority_fee_per_gas: tip,
+          approval_expires_at: new Date(expiresMs),
+        });
+        assert.equal(web, backend);
+      },
+    ),
+    { numRuns: 300 },
+  );
 });

@@ -74,7 +74,12 @@ export interface Transaction {
   nonce?: number | string | null;
   block_number?: number | string | null;
   confirmations?: number | null;
+  /** A failure description (string), or null. */
   error?: unknown;
+  /** The owner's reason, for a rejected request. */
+  rejection_reason?: string | null;
+  recipient?: string | null;
+  token_address?: string | null;
 }
 
 export interface TransactionPage {

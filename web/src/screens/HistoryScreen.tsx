@@ -133,7 +133,13 @@ export function HistoryScreen() {
                 </dd>
                 <dt>Confirmations</dt>
                 <dd data-testid="history-confirmations">{confirmations ?? '—'}</dd>
-                {failure && (
+                {tx.rejection_reason && (
+                  <>
+                    <dt>Rejected because</dt>
+                    <dd data-testid="history-rejection-reason">{cleanText(tx.rejection_reason, 500)}</dd>
+                  </>
+                )}
+                {failure && status !== 'rejected' && (
                   <>
                     <dt>Error</dt>
                     <dd className="warn-text" data-testid="history-error-text">

@@ -179,6 +179,12 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
           </dd>
           <dt>Proposed by</dt>
           <dd data-testid="tx-agent">{agentName || 'Unknown agent'}</dd>
+          {tx.rejection_reason && (
+            <>
+              <dt>Your reason</dt>
+              <dd data-testid="tx-rejection-reason">{cleanText(tx.rejection_reason, 500)}</dd>
+            </>
+          )}
         </dl>
       )}
 
