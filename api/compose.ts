@@ -82,7 +82,7 @@ export function composeApi(deps: ApiDeps): ComposedApi {
     ...accountRoutes({ users, mfa, config }),
     ...agentRoutes({ agents }),
     ...walletRoutes({ wallets, chainIds }),
-    ...transactionRoutes({ transactions, chainIds }),
+    ...transactionRoutes({ transactions, chainIds, approvalTtl: { min: config.APPROVAL_TTL_MIN, max: config.APPROVAL_TTL_MAX } }),
     ...diagnosticsRoutes({ temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE }),
   ];
   return {

@@ -92,6 +92,8 @@ const schema = z
     CONFIRMATIONS: z.coerce.number().int().min(1).max(64).default(1),
 
     APPROVAL_TTL_DEFAULT: duration('24h'),
+    /** Shortest approval window an agent may ask for (tests shorten it). */
+    APPROVAL_TTL_MIN: duration('60s'),
     APPROVAL_TTL_MAX: duration('7d'),
     EXECUTION_WINDOW: duration('1h'),
 

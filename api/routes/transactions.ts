@@ -25,7 +25,7 @@ import type { TransactionService } from '../../domains/transactions/service';
 const callerOf = (principal: Principal): Caller =>
   principal.type === 'user' ? { type: 'user', id: principal.userId } : { type: 'agent', id: principal.agentId };
 
-export function transactionRoutes(deps: { transactions: TransactionService; chainIds: readonly number[] }): AnyRoute[] {
+export function transactionRoutes(deps: { transactions: TransactionService; chainIds: readonly number[]; approvalTtl: { min: number; max: number } }): AnyRoute[] {
   const { transactions } = deps;
   const transfers = userTransferSchemas(deps.chainIds);
   const tags = ['transactions'];
@@ -58,7 +58,7 @@ export function transactionRoutes(deps: { transactions: TransactionService; chai
       auth: 'agent',
       summary: 'An agent proposes a transaction; nothing is signed until the owner approves it with TOTP',
       tags,
-      body: prepareSchemas(deps.chainIds),
+      body: prepareSchemas(deps.chainIds, deps.approvalTtl),
       responses: { 202: PrepareResponse },
       errors: [422],
       handler: async ({ principal, body, headers, ip, requestId }) => {

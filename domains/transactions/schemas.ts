@@ -40,7 +40,7 @@ export function chainIdSchema(chainIds: readonly number[]) {
   return rest.length === 0 ? first : z.union([first, ...rest]);
 }
 
-export function prepareSchemas(chainIds: readonly number[]) {
+export function prepareSchemas(chainIds: readonly number[], ttl: { min: number; max: number } = { min: 60, max: 7 * 24 * 3600 }) {
   const common = {
     wallet_address: Address,
     chain_id: chainIdSchema(chainIds).optional(),
@@ -48,7 +48,7 @@ export function prepareSchemas(chainIds: readonly number[]) {
     user_id: z.uuid().optional(),
     auto_execute: z.boolean().optional(),
     /** Seconds the owner has to approve. */
-    approval_ttl: z.int().min(60).max(7 * 24 * 3600).optional(),
+    approval_ttl: z.int().min(ttl.min).max(ttl.max).optional(),
     idempotency_key: IdempotencyKey.optional(),
   };
   const native = z.object({ ...common, kind: z.literal('native'), to_address: Address, amount: Amount }).strict();

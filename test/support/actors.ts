@@ -94,7 +94,7 @@ export async function newAgent(base: string, user: TestUser, walletAddresses: st
 export function chainProvider(): JsonRpcProvider {
   const url = process.env.WEB3_PROVIDER_URI;
   if (!url) throw new Error('WEB3_PROVIDER_URI is not set');
-  return new JsonRpcProvider(url, 31337, { staticNetwork: true, batchMaxCount: 1 });
+  return new JsonRpcProvider(url, 31337, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 });
 }
 
 /** Sets a balance on anvil (no dev-account nonce to race on). */
