@@ -69,7 +69,7 @@ function createAuthenticator(secret: string) {
       const now = Math.floor(Date.now() / STEP_MS);
       const valid = new Set([await generate({ secret, epoch: now * 30 }), await generate({ secret, epoch: (now - 1) * 30 }), await generate({ secret, epoch: (now + 1) * 30 })]);
       let candidate = Number(await generate({ secret, epoch: now * 30 }));
-      let code = '';
+      let code: string;
       do {
         candidate = (candidate + 137_911) % 1_000_000;
         code = String(candidate).padStart(6, '0');

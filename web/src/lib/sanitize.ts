@@ -7,14 +7,14 @@
  * whitespace collapsed, length capped in code points.
  */
 
-// C0/C1 controls, DEL; bidi marks/embeddings/overrides/isolates; zero-width and
-// other invisible formatting characters; line/paragraph separators; BOM.
-const INVISIBLE =
-  // eslint-disable-next-line no-control-regex -- matching controls is the point
-  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\ufff9-\ufffb]/g;
+// Controls (Cc), format characters (Cf: bidi marks, embeddings, overrides and
+// isolates, zero-width characters, soft hyphen, BOM, invisible operators),
+// line/paragraph separators, lone surrogates, variation selectors, and the
+// invisible Hangul fillers and Khmer vowels that render as nothing.
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\u115f\u1160\u3164]|\p{Variation_Selector}|\u17b4|\u17b5/gu;
 
-// eslint-disable-next-line no-control-regex -- matching controls is the point
-const BREAKING = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+/** Characters that separate words: replaced by a space rather than removed. */
+const BREAKING = /[\p{Cc}\p{Zl}\p{Zp}]/u;
 
 export function cleanText(value: unknown, maxCodePoints = 200): string {
   if (value === null || value === undefined) return '';

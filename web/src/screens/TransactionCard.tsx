@@ -70,6 +70,14 @@ function argText(arg: unknown): string {
   return '—';
 }
 
+function digestFieldsOrNull(tx: Transaction): Record<string, string> | null {
+  try {
+    return digestInput(tx);
+  } catch {
+    return null;
+  }
+}
+
 function safeJson(value: unknown): string {
   try {
     return cleanText(JSON.stringify(value), 160);
@@ -115,12 +123,7 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
     if (selected && !selectable) onSelect(false);
   }, [selected, selectable]);
 
-  let fields: Record<string, string> | null = null;
-  try {
-    fields = digestInput(tx);
-  } catch {
-    fields = null;
-  }
+  const fields = digestFieldsOrNull(tx);
 
   const submitReject = (event: FormEvent) => {
     event.preventDefault();
