@@ -1,5 +1,8 @@
 import type { Knex } from 'knex';
 
+/** pg_advisory_xact_lock key that orders transaction_events ids by commit ('evnt'). */
+const EVENT_ORDER_LOCK = 0x65766e74;
+
 const STATUSES = ['pending_approval', 'approved', 'signing', 'broadcast', 'confirmed', 'failed', 'rejected', 'expired', 'cancelled'];
 
 /**
@@ -141,6 +144,23 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['user_id', 'id']);
     t.index(['agent_id', 'id']);
   });
+  // SSE resumes with `id > Last-Event-ID`, which loses an event if a smaller id
+  // commits after a larger one has been read (a sequence hands out ids in call
+  // order, not commit order). So the final id is drawn at commit time, under a
+  // transaction-scoped advisory lock held until the commit is visible: ids
+  // become visible in increasing order, and a reader that has seen id n will
+  // never later find an id below n. The lock is held only from the deferred
+  // trigger to the end of the commit. An event's id is final only once its
+  // transaction has committed.
+  await knex.raw(`
+    CREATE OR REPLACE FUNCTION countersign_order_transaction_event() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM pg_advisory_xact_lock(${EVENT_ORDER_LOCK});
+      UPDATE transaction_events SET id = nextval(pg_get_serial_sequence('transaction_events', 'id')) WHERE id = NEW.id;
+      RETURN NULL;
+    END $$`);
+  await knex.raw(`CREATE CONSTRAINT TRIGGER transaction_events_commit_order AFTER INSERT ON transaction_events
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION countersign_order_transaction_event()`);
 
   await knex.schema.createTable('webhooks', (t) => {
     t.uuid('id').primary();
@@ -159,6 +179,7 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('attempts').notNullable().defaultTo(0);
     t.integer('response_status');
     t.text('last_error');
+    t.timestamp('last_attempt_at', { useTz: true });
     t.timestamp('delivered_at', { useTz: true });
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.unique(['webhook_id', 'event_id']);
@@ -176,4 +197,5 @@ export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTable('approvals');
   await knex.schema.dropTable('transactions');
   await knex.raw('DROP FUNCTION IF EXISTS countersign_freeze_transaction_request()');
+  await knex.raw('DROP FUNCTION IF EXISTS countersign_order_transaction_event()');
 }

@@ -1,0 +1,6 @@
+export * from './types';
+export * from './url-policy';
+export * from './signature';
+export { createWebhookService, toWebhookView, type WebhookService, type WebhookServiceDeps } from './service';
+export { resolveWebhookTarget, systemLookup, type LookupFn, type ResolvedAddress, type Resolution } from './resolve';
+export { postWebhook, networkError, USER_AGENT, type PostOutcome, type PostRequest } from './deliver';
