@@ -17,7 +17,8 @@ import {
 } from './formats';
 import type { Call, Hex } from './types';
 
-export type Abi = InterfaceAbi;
+/** An ABI as agents send it: a JSON array (parsed or as text), or human-readable fragments. Validated by parseAbi. */
+export type Abi = InterfaceAbi | readonly unknown[];
 
 export interface NativeIntent {
   kind: 'native';

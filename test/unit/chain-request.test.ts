@@ -146,7 +146,7 @@ describe('buildCall', () => {
     rejects(() => buildCall({ kind: 'contract_call', contract: TOKEN, abi: ABI, functionName: 'pay', args: ['0x12', '1'] }), 'function_args', 'function_args[0] (to) must be a 0x-prefixed 20-byte hex address for type address');
     rejects(() => buildCall({ kind: 'contract_call', contract: TOKEN, abi: ABI, functionName: 'batch', args: [[ALICE], '0x'] }), 'function_args', 'function_args[0] (targets) must be an array of exactly 2 items for type address[2]');
     rejects(() => buildCall({ kind: 'contract_call', contract: TOKEN, abi: ABI, functionName: 'order', args: [{ maker: ALICE, amount: '1', extra: 1 }] }), 'function_args', /only the keys maker, amount/);
-    rejects(() => buildCall({ kind: 'contract_call', contract: TOKEN, abi: ABI, functionName: 'store', args: [9007199254740993] }), 'function_args', /must be an integer/);
+    rejects(() => buildCall({ kind: 'contract_call', contract: TOKEN, abi: ABI, functionName: 'store', args: [Number.MAX_SAFE_INTEGER + 2] }), 'function_args', /must be an integer/);
   });
 
   test('value on a non-payable function is refused', () => {
