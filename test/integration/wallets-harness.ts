@@ -1,0 +1,347 @@
+/**
+ * The in-process app for the wallet and custody integration tests: a
+ * PostgreSQL database of its own (migrated), the harness's OpenBao (or a dev
+ * server started here), the harness's anvil (or one started here), real
+ * accounts, MFA, agents, audit and wallet services, an injected test clock,
+ * and a logger whose every line is captured. Every HTTP answer is recorded
+ * too, so a test can search all of it for a secret.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { Writable } from 'node:stream';
+import knexFactory from 'knex';
+import { pino } from 'pino';
+import { generate } from 'otplib';
+import { JsonRpcProvider, Wallet } from 'ethers';
+import { loadConfig, type Config } from '../../config/env';
+import { createDb, migrateLatest, type Db } from '../../lib/db';
+import { createTestClock, unixSeconds, type TestClock } from '../../lib/clock';
+import type { Logger } from '../../lib/logger';
+import { createApp } from '../../api/app';
+import { accountRoutes } from '../../api/routes/accounts';
+import { agentRoutes } from '../../api/routes/agents';
+import { walletRoutes } from '../../api/routes/wallets';
+import { createAuditLog } from '../../domains/audit';
+import type { AuditLog } from '../../domains/audit/types';
+import { createKeyStore, createVaultKeyStore, type ClosableKeyStore, type KeyPurpose, type VaultKeyStore } from '../../domains/keystore';
+import { createUserService, createAuthenticator } from '../../domains/users';
+import { createMfaService } from '../../domains/mfa';
+import { createAgentService } from '../../domains/agents';
+import { createWalletService, createWalletChain, type WalletService } from '../../domains/wallets';
+import { createChainClients, type ChainClients } from '../../domains/chain';
+import { AGREED_KEYS, provisionIsolated, provisionTransit, useTestVault, type TestVault } from '../support/keystore-openbao';
+import { devChain, receiptOf, type DevChain } from '../support/contracts';
+
+/** anvil's well-known dev account 0 (public test mnemonic; never holds real funds). */
+export const ANVIL_ACCOUNT_0 = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
+
+export interface VaultLayout {
+  addr: string;
+  rootToken: string;
+  mount: string;
+  keys: Record<KeyPurpose, string>;
+  apiToken: string;
+  workerToken: string;
+  operatorToken?: string | undefined;
+  /** Keys provisioned for this test alone (so rotating them disturbs nobody). */
+  isolated: boolean;
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  body: any;
+}
+
+export interface TestUser {
+  userId: string;
+  username: string;
+  password: string;
+  token: string;
+  /** Base32 TOTP secret. */
+  secret: string;
+  /** A fresh code: moves the clock to the next 30-second step first. */
+  nextCode(): Promise<string>;
+}
+
+export interface WalletStack {
+  db: Db;
+  databaseUrl: string;
+  config: Config;
+  clock: TestClock;
+  vault: VaultLayout;
+  chain: DevChain;
+  chainClients: ChainClients;
+  /** The API's store: its credential may encrypt wallet keys, never decrypt them. */
+  apiKeystore: ClosableKeyStore;
+  /** The worker's credential, for tests that must read a key back. */
+  workerKeystore: VaultKeyStore;
+  audit: AuditLog;
+  wallets: WalletService;
+  /** Every log line the app wrote. */
+  logs: string[];
+  /** Every HTTP answer (status line, headers and body). */
+  answers: string[];
+  base: string;
+  /** A chain id whose RPC URL points at a closed port. */
+  deadChainId: number;
+  http(method: string, path: string, options?: { token?: string; apiKey?: string; body?: unknown; headers?: Record<string, string> }): Promise<HttpAnswer>;
+  newUser(prefix?: string): Promise<TestUser>;
+  createAgent(user: TestUser, wallets?: string[]): Promise<{ agentId: string; apiKey: string }>;
+  /** Sends wei from anvil's dev account 0 with ethers and waits for the receipt. */
+  fund(address: string, wei: bigint): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function closedPort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A database of its own on the harness's server, migrated; dropped by close(). */
+async function ownDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) throw new Error('DATABASE_URL must point at a PostgreSQL server (the test harness sets it)');
+  const name = `${prefix}_${randomBytes(4).toString('hex')}`;
+  const admin = knexFactory({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
+  await admin.raw(`CREATE DATABASE ${name}`);
+  await admin.destroy();
+  const parsed = new URL(adminUrl);
+  parsed.pathname = `/${name}`;
+  return {
+    url: parsed.toString(),
+    async drop() {
+      const again = knexFactory({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
+      await again.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await again.destroy();
+    },
+  };
+}
+
+async function vaultLayout(vault: TestVault, isolated: boolean): Promise<VaultLayout> {
+  const env = process.env;
+  if (!isolated && vault.shared && env.VAULT_API_TOKEN && env.VAULT_WORKER_TOKEN) {
+    return {
+      addr: vault.addr,
+      rootToken: vault.rootToken,
+      mount: env.VAULT_TRANSIT_MOUNT ?? 'transit',
+      keys: { wallet: env.VAULT_WALLET_KEY ?? AGREED_KEYS.wallet, mfa: env.VAULT_MFA_KEY ?? AGREED_KEYS.mfa, webhook: env.VAULT_WEBHOOK_KEY ?? AGREED_KEYS.webhook },
+      apiToken: env.VAULT_API_TOKEN,
+      workerToken: env.VAULT_WORKER_TOKEN,
+      operatorToken: env.VAULT_OPERATOR_TOKEN,
+      isolated: false,
+    };
+  }
+  const p = isolated || vault.shared ? await provisionIsolated(vault.addr, vault.rootToken) : await provisionTransit(vault.addr, vault.rootToken);
+  return { addr: vault.addr, rootToken: vault.rootToken, mount: p.mount, keys: p.keys, apiToken: p.apiToken, workerToken: p.workerToken, operatorToken: p.operatorToken, isolated: true };
+}
+
+const secret = () => randomBytes(32).toString('hex');
+
+export async function startWalletStack(options: { name: string; isolatedKeys?: boolean }): Promise<WalletStack> {
+  const closers: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const fn of closers.reverse()) {
+      try {
+        await fn();
+      } catch {
+        // keep closing the rest
+      }
+    }
+  };
+  try {
+    const database = await ownDatabase(options.name);
+    closers.push(() => database.drop());
+    const testVault = await useTestVault();
+    closers.push(() => testVault.stop());
+    const vault = await vaultLayout(testVault, options.isolatedKeys ?? false);
+    const chain = await devChain();
+    closers.push(() => chain.stop());
+    const deadChainId = 31338 === chain.chainId ? 31339 : 31338;
+    const deadUrl = `http://127.0.0.1:${await closedPort()}`;
+
+    const env = process.env;
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'trace',
+      DATABASE_URL: database.url,
+      KEYSTORE: 'vault',
+      VAULT_ADDR: vault.addr,
+      VAULT_TOKEN: vault.apiToken,
+      VAULT_TRANSIT_MOUNT: vault.mount,
+      VAULT_WALLET_KEY: vault.keys.wallet,
+      VAULT_MFA_KEY: vault.keys.mfa,
+      VAULT_WEBHOOK_KEY: vault.keys.webhook,
+      VAULT_TIMEOUT_MS: '5000',
+      JWT_SECRET_KEY: env.JWT_SECRET_KEY ?? secret(),
+      AUDIT_HMAC_KEY: env.AUDIT_HMAC_KEY ?? secret(),
+      API_KEY_HMAC_KEY: env.API_KEY_HMAC_KEY ?? secret(),
+      JWT_ACCESS_TOKEN_EXPIRES: '1d',
+      WEB3_PROVIDER_URI: chain.url,
+      CHAIN_ID: String(chain.chainId),
+      CHAIN_RPC_URLS: JSON.stringify({ [deadChainId]: deadUrl }),
+      ALLOW_TEST_CLOCK: 'true',
+    });
+
+    const db = createDb({ url: config.DATABASE_URL, poolMax: 10, applicationName: `${options.name}-test` });
+    closers.push(() => db.destroy());
+    await migrateLatest(db);
+
+    // Every line the app logs, at every level, unredacted: whatever code hands the logger is caught here.
+    const logs: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logs.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+    const logger = pino({ level: 'trace', base: { service: options.name } }, sink) as unknown as Logger;
+
+    const clock = createTestClock(new Date());
+    const audit = createAuditLog({ db, hmacKey: config.AUDIT_HMAC_KEY!, clock });
+    const apiKeystore = await createKeyStore(config, { logger });
+    closers.push(() => apiKeystore.close());
+    const workerKeystore = createVaultKeyStore({ addr: vault.addr, token: vault.workerToken, mount: vault.mount, keys: vault.keys, timeoutMs: 5000 });
+    closers.push(() => workerKeystore.close());
+    const chainClients = createChainClients(config.chains, { timeoutMs: 5000 });
+    closers.push(async () => chainClients.destroy());
+
+    const users = createUserService({ db, clock, config, audit });
+    const mfa = createMfaService({ db, keystore: apiKeystore, clock, config, audit });
+    const agents = createAgentService({ db, clock, config, mfa, audit });
+    const wallets = createWalletService({
+      db,
+      clock,
+      logger,
+      config,
+      keystore: apiKeystore,
+      chain: createWalletChain(chainClients),
+      passwords: users,
+      mfa,
+      audit,
+    });
+    const chainIds = [...config.chains.keys()].sort((a, b) => a - b);
+    const app = createApp({
+      logger,
+      clock,
+      authenticator: createAuthenticator({ db, clock, config }),
+      readiness: {},
+      routes: [...accountRoutes({ users, mfa, config }), ...agentRoutes({ agents }), ...walletRoutes({ wallets, chainIds })],
+      version: 'test',
+      trustProxy: false,
+      limits: { perMinute: 100_000, agentPerMinute: 100_000 },
+      webDist: '/nonexistent',
+    });
+    const server: Server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    const answers: string[] = [];
+    const http: WalletStack['http'] = async (method, path, opts = {}) => {
+      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+      if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+      if (opts.apiKey) headers['x-api-key'] = opts.apiKey;
+      if (opts.body !== undefined) headers['content-type'] = 'application/json';
+      const response = await fetch(base + path, { method, headers, ...(opts.body === undefined ? {} : { body: JSON.stringify(opts.body) }) });
+      const text = await response.text();
+      answers.push(`${response.status} ${method} ${path}\n${[...response.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${text}`);
+      let body: unknown;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        body = text;
+      }
+      return { status: response.status, headers: response.headers, text, body };
+    };
+
+    const expect = (answer: HttpAnswer, status: number, what: string) => {
+      if (answer.status !== status) throw new Error(`${what}: expected ${status}, got ${answer.status} ${answer.text.slice(0, 300)}`);
+      return answer;
+    };
+
+    const newUser: WalletStack['newUser'] = async (prefix = 'u') => {
+      const username = `${prefix}-${randomBytes(5).toString('hex')}`;
+      const password = `pw-${randomBytes(12).toString('hex')}`;
+      const registered = expect(await http('POST', '/api/register', { body: { username, password } }), 201, 'register');
+      const login = expect(await http('POST', '/api/login', { body: { username, password } }), 200, 'login');
+      const token = login.body.access_token as string;
+      const setup = expect(await http('POST', '/api/setup_mfa', { token }), 201, 'setup_mfa');
+      const totpSecret = setup.body.secret as string;
+      const nextCode = async () => {
+        // One accepted code per 30-second step: move to the next step (the clock is the app's clock).
+        clock.advance(30_000);
+        return generate({ secret: totpSecret, epoch: unixSeconds(clock.now()), period: 30, digits: 6 });
+      };
+      expect(await http('POST', '/api/confirm_mfa', { token, body: { mfa_code: await nextCode() } }), 200, 'confirm_mfa');
+      return { userId: registered.body.user_id as string, username, password, token, secret: totpSecret, nextCode };
+    };
+
+    const createAgent: WalletStack['createAgent'] = async (user, walletAddresses) => {
+      const created = expect(
+        await http('POST', '/api/agents', { token: user.token, body: { name: `agent ${randomBytes(3).toString('hex')}`, mfa_code: await user.nextCode(), ...(walletAddresses ? { wallet_addresses: walletAddresses } : {}) } }),
+        201,
+        'create agent',
+      );
+      return { agentId: created.body.agent_id as string, apiKey: created.body.api_key as string };
+    };
+
+    const funder = new Wallet(ANVIL_ACCOUNT_0, new JsonRpcProvider(chain.url, chain.chainId, { staticNetwork: true, batchMaxCount: 1, cacheTimeout: -1 }));
+    closers.push(async () => (funder.provider as JsonRpcProvider).destroy());
+    const fund: WalletStack['fund'] = async (address, wei) => {
+      // Other test files may use account 0 on the shared chain: take the pending nonce, retry if another sender won it.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          const nonce = await funder.provider!.getTransactionCount(funder.address, 'pending');
+          const sent = await funder.sendTransaction({ to: address, value: wei, nonce });
+          const receipt = await receiptOf(funder.provider as JsonRpcProvider, sent.hash);
+          if (receipt.status !== 1) throw new Error('funding transaction reverted');
+          return;
+        } catch (error) {
+          if (attempt >= 5 || !/nonce|already known|replacement/i.test(String((error as Error).message))) throw error;
+        }
+      }
+    };
+
+    return {
+      db,
+      databaseUrl: database.url,
+      config,
+      clock,
+      vault,
+      chain,
+      chainClients,
+      apiKeystore,
+      workerKeystore,
+      audit,
+      wallets,
+      logs,
+      answers,
+      base,
+      deadChainId,
+      http,
+      newUser,
+      createAgent,
+      fund,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Audit rows, oldest first. */
+export async function auditRows(db: Db, where: Record<string, unknown> = {}): Promise<Array<{ action: string; actor_type: string; actor_id: string | null; subject_type: string | null; subject_id: string | null; data: Record<string, unknown> }>> {
+  return db('audit_events').where(where).orderBy('id', 'asc');
+}
