@@ -35,6 +35,12 @@ export interface ApiDeps {
   logger: Logger;
   clock: Clock;
   temporal: Client;
+  /**
+   * Time for transaction windows. It must agree with the Temporal server's
+   * clock, which runs the windows' timers; defaults to `clock`. Tests move
+   * `clock` for TOTP steps and keep this one real.
+   */
+  windowClock?: Clock;
   keystore: ClosableKeyStore;
   /** Defaults to clients for `config.chains`. */
   chains?: ChainClients;
@@ -68,7 +74,7 @@ export function composeApi(deps: ApiDeps): ComposedApi {
   });
   const transactions = createTransactionService({
     db,
-    clock,
+    clock: deps.windowClock ?? clock,
     logger,
     config,
     workflows: createTransactionWorkflows({ client: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE }),

@@ -97,7 +97,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
 
   const apiKeystore = await createKeyStore(config);
   const chains = createChainClients(config.chains);
-  const composed = composeApi({ config, db: database.db, logger: capturingLogger(logs, 'api'), clock, temporal, keystore: apiKeystore, chains });
+  const composed = composeApi({ config, db: database.db, logger: capturingLogger(logs, 'api'), clock, windowClock: systemClock, temporal, keystore: apiKeystore, chains });
   const app = createApp({
     logger: capturingLogger(logs, 'api'),
     clock,
