@@ -9,6 +9,7 @@ import { defineRoute, type AnyRoute } from '../http/route';
 import { MfaCodeSchema, codePointString } from './accounts';
 
 /** Shown to a human: no control or bidi-override characters. */
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
 const DISPLAY_TEXT = /^[^\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]*$/;
 const AgentName = codePointString(1, 100)
   .regex(DISPLAY_TEXT, 'must not contain control or bidi characters')
@@ -29,11 +30,10 @@ export const CreateAgentBody = z
       .max(100)
       .optional()
       .meta({ description: 'Your own wallets the agent may use; omitted or empty grants none' }),
-    expires_at: z.iso
-      .datetime({ offset: true })
-      .nullable()
+    // UTC with Z only (CONTRACT.md, "Times"): an offset could carry year 9999 past what the API can print back.
+    expires_at: IsoTime.nullable()
       .optional()
-      .meta({ description: 'When the key stops working (ISO-8601); omitted or null: never. A time already past creates an expired key.' }),
+      .meta({ description: 'When the key stops working (ISO-8601 UTC, with Z); omitted or null: never. A time already past creates an expired key.' }),
     mfa_code: MfaCodeSchema,
   })
   .strict();

@@ -23,7 +23,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import QRCode from 'qrcode';
-import type { DbOrTx } from '../../lib/db';
+import { createDb, type Db, type DbOrTx } from '../../lib/db';
 import { AppError, unavailable } from '../../lib/errors';
 import { unixSeconds } from '../../lib/clock';
 import { isKeyStoreError } from '../keystore/types';
@@ -39,6 +39,8 @@ const locked = (retryAfterSeconds: number) =>
     headers: { 'Retry-After': String(retryAfterSeconds) },
   });
 
+const LOCK_NOT_AVAILABLE = '55P03';
+
 const replaceNeedsProof = (code: 'password_invalid' | 'mfa_invalid' = 'password_invalid') =>
   new AppError(code, 'MFA is already active: replacing it needs your password and a code from the current authenticator');
 
@@ -52,8 +54,23 @@ export interface PasswordCheck {
   verifyPassword(userId: string, password: string, meta?: RequestMeta): Promise<void>;
 }
 
+/**
+ * Failures and replays are written while the caller's transaction holds a
+ * pooled connection (and the user's row). Writing them through that same pool
+ * could starve it — every connection held by a gate call waiting for a second
+ * one — so they go through a small pool of their own, whose statements never
+ * wait for anything a gate call holds (a foreign-key KEY SHARE lock does not
+ * conflict with FOR NO KEY UPDATE).
+ */
+function sidePool(db: Db): { side: Db; owned: boolean } {
+  const connection = db.client.config.connection as { connectionString?: unknown } | undefined;
+  if (typeof connection?.connectionString !== 'string') return { side: db, owned: false };
+  return { side: createDb({ url: connection.connectionString, poolMax: 2, applicationName: 'countersign-mfa-failures' }), owned: true };
+}
+
 export function createMfaService(deps: MfaServiceDeps) {
   const { db, keystore, clock, config, audit } = deps;
+  const { side, owned } = deps.failureDb ? { side: deps.failureDb, owned: false } : sidePool(db);
 
   async function withSecret<T>(userId: string, factor: FactorRow, use: (secret: string) => Promise<T>): Promise<T> {
     let plaintext: Buffer;
@@ -74,15 +91,19 @@ export function createMfaService(deps: MfaServiceDeps) {
     const failures = recentBefore + 1;
     const locksUntil = failures >= config.MFA_MAX_FAILURES ? new Date(now.getTime() + config.MFA_LOCK_DURATION * 1000) : null;
     // Own connection, own commit: the caller's transaction is about to roll back.
-    await insertFailure(db, { userId: input.userId, purpose: input.purpose, now, locksUntil });
+    await insertFailure(side, { userId: input.userId, purpose: input.purpose, now, locksUntil });
     const base = { actorType: 'user' as const, actorId: input.userId, subjectType: 'user', subjectId: input.userId, ip: input.meta?.ip, requestId: input.meta?.requestId };
-    await audit.append({ ...base, action: MFA_AUDIT.failed, data: { purpose: input.purpose, failures } });
-    if (locksUntil) await audit.append({ ...base, action: MFA_AUDIT.lockedOut, data: { purpose: input.purpose, until: locksUntil } });
+    await audit.append({ ...base, action: MFA_AUDIT.failed, data: { purpose: input.purpose, failures } }, side);
+    if (locksUntil) await audit.append({ ...base, action: MFA_AUDIT.lockedOut, data: { purpose: input.purpose, until: locksUntil } }, side);
   }
 
   async function gate(input: VerifyAndConsumeInput, prefer: 'active' | 'pending'): Promise<MfaUse & { activated: boolean }> {
     const run = async (trx: Knex.Transaction) => {
-      const user = await lockGate(trx, input.userId);
+      const user = await lockGate(trx, input.userId).catch((err: unknown) => {
+        // Another request of this user held the gate past lock_timeout: busy, not broken.
+        if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) throw unavailable('another MFA check for this account is in progress; try again', 1);
+        throw err;
+      });
       if (!user) throw notEnrolled();
       const factors = await findFactors(trx, input.userId);
       const factor = prefer === 'pending' ? (factors.pending ?? factors.active) : (factors.active ?? factors.pending);
@@ -105,7 +126,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       if (step === undefined) {
         if (replayed) {
           // A used code is not a guess: it does not count toward the lock, but it is worth knowing about.
-          await audit.append({ action: MFA_AUDIT.replayRefused, actorType: 'user', actorId: input.userId, subjectType: 'user', subjectId: input.userId, ip: input.meta?.ip, requestId: input.meta?.requestId, data: { purpose: input.purpose } });
+          await audit.append({ action: MFA_AUDIT.replayRefused, actorType: 'user', actorId: input.userId, subjectType: 'user', subjectId: input.userId, ip: input.meta?.ip, requestId: input.meta?.requestId, data: { purpose: input.purpose } }, side);
           throw codeUsed();
         }
         await recordFailure(input, now, standing.recent);
@@ -224,5 +245,10 @@ export function createMfaService(deps: MfaServiceDeps) {
 
     beginEnrollment,
     replaceActive,
+
+    /** Closes the failure pool (when the service made its own). */
+    async close(): Promise<void> {
+      if (owned) await side.destroy();
+    },
   };
 }

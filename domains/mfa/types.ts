@@ -26,6 +26,12 @@ export interface MfaServiceDeps {
   clock: Clock;
   config: Pick<Config, 'MFA_MAX_FAILURES' | 'MFA_FAILURE_WINDOW' | 'MFA_LOCK_DURATION'>;
   audit: Pick<AuditLog, 'append'>;
+  /**
+   * Where failures and replays are recorded (a pool separate from `db`, see
+   * service.ts). Default: a 2-connection pool the service opens on `db`'s URL
+   * and closes in `close()`.
+   */
+  failureDb?: Db;
 }
 
 export interface VerifyAndConsumeInput {

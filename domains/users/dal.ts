@@ -25,7 +25,7 @@ export async function findUserById(db: DbOrTx, id: string): Promise<UserRow | un
 }
 
 export async function lockUserRow(db: DbOrTx, id: string): Promise<Pick<UserRow, 'failed_logins' | 'locked_until'> | undefined> {
-  return (await db('users').select('failed_logins', 'locked_until').where({ id }).forUpdate().first()) as Pick<UserRow, 'failed_logins' | 'locked_until'> | undefined;
+  return (await db('users').select('failed_logins', 'locked_until').where({ id }).forNoKeyUpdate().first()) as Pick<UserRow, 'failed_logins' | 'locked_until'> | undefined;
 }
 
 export async function setLoginState(db: DbOrTx, id: string, state: { failedLogins: number; lockedUntil: Date | null; now: Date }): Promise<void> {

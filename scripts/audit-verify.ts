@@ -1,0 +1,65 @@
+/**
+ * `npm run audit:verify` — recomputes the audit log's HMAC chain and names the
+ * first broken row.
+ *
+ * Needs DATABASE_URL and AUDIT_HMAC_KEY (from the environment or .env). Prints
+ * one line; exit status 0 when the chain holds, 1 when it is broken, 2 when it
+ * could not be checked. `--expect-count <n>` also fails when the chain is
+ * shorter than a count recorded earlier (rows cut from the end leave a valid
+ * shorter chain, which only an outside record can reveal).
+ */
+import 'dotenv/config';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { createDb } from '../lib/db';
+import { verifyChain } from '../domains/audit';
+
+const Env = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL'),
+  AUDIT_HMAC_KEY: z.string().min(32, 'at least 32 characters'),
+});
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { 'expect-count': { type: 'string' } }, strict: true });
+  const env = Env.safeParse(process.env);
+  if (!env.success) {
+    for (const issue of env.error.issues) process.stderr.write(`audit:verify: ${issue.path.join('.')}: ${issue.message}\n`);
+    return 2;
+  }
+  const db = createDb({ url: env.data.DATABASE_URL, poolMax: 2, applicationName: 'countersign-audit-verify', statementTimeoutMs: 600_000 });
+  try {
+    const result = await verifyChain(db, env.data.AUDIT_HMAC_KEY);
+    if (!result.ok) {
+      const why = result.reason === 'prev_mismatch' ? 'its prev_hmac does not link to the row before (a row was removed or reordered)' : 'its contents do not match its HMAC (the row was altered)';
+      process.stdout.write(`audit chain BROKEN at event id ${result.brokenId}: ${why}; ${result.count} events before it verify\n`);
+      return 1;
+    }
+    const expected = values['expect-count'] === undefined ? undefined : Number(values['expect-count']);
+    if (expected !== undefined && result.count < expected) {
+      process.stdout.write(`audit chain TRUNCATED: ${result.count} events verify, but ${expected} were expected\n`);
+      return 1;
+    }
+    process.stdout.write(`audit chain OK: ${result.count} events verify\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`audit:verify could not read the audit log: ${redactedDbError(err)}\n`);
+    return 2;
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** Driver errors name the problem; they do not carry the connection string, but keep them short anyway. */
+function redactedDbError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  return `${err.name}${typeof code === 'string' ? ` (${code})` : ''}: ${err.message.replace(/postgres(ql)?:\/\/\S+/g, 'postgres://…').slice(0, 300)}`;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`audit:verify failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(2);
+  },
+);
