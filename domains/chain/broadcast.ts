@@ -21,7 +21,14 @@ export interface BroadcastResult {
 
 type BroadcastProvider = Pick<JsonRpcProvider, 'send' | 'getTransaction' | 'getTransactionReceipt'>;
 
-export async function broadcastRaw(provider: BroadcastProvider, raw: string, hash: string): Promise<BroadcastResult> {
+export interface BroadcastOptions {
+  /** Pause before the second look-up of our hash after "nonce too low". Default 1000 ms. */
+  recheckMs?: number;
+}
+
+export const DEFAULT_RECHECK_MS = 1000;
+
+export async function broadcastRaw(provider: BroadcastProvider, raw: string, hash: string, options: BroadcastOptions = {}): Promise<BroadcastResult> {
   if (transactionHash(raw) !== hash.toLowerCase()) {
     throw new ChainError('invalid_transaction', 'the stored hash does not match the stored signed bytes');
   }
@@ -34,7 +41,11 @@ export async function broadcastRaw(provider: BroadcastProvider, raw: string, has
       case 'already_known':
         return { outcome: 'accepted', via: 'already_known' };
       case 'nonce_too_low':
-        // Our own transaction mined earlier also says "nonce too low".
+        // Our own transaction mined earlier also says "nonce too low". Look twice,
+        // a moment apart: a node may answer before it has indexed a fresh block,
+        // and a false "someone else has the key" freezes the wallet.
+        if (await isTransactionKnown(provider, hash)) return { outcome: 'accepted', via: 'hash_known' };
+        await new Promise((resolve) => setTimeout(resolve, options.recheckMs ?? DEFAULT_RECHECK_MS));
         if (await isTransactionKnown(provider, hash)) return { outcome: 'accepted', via: 'hash_known' };
         throw new NonceConsumedError(hash.toLowerCase());
       case 'network':

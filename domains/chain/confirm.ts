@@ -72,6 +72,8 @@ export type ConfirmProvider = Pick<
 interface WaitState {
   /** Block hash of the receipt last seen on the canonical chain. */
   minedIn?: string;
+  blockNumber?: number;
+  confirmations: number;
   rebroadcasts: number;
   reorgs: number;
   errors: number;
@@ -82,7 +84,7 @@ export async function waitForConfirmation(input: WaitForConfirmationInput): Prom
   if (!Number.isInteger(input.confirmations) || input.confirmations < 1) {
     throw new ChainError('invalid_transaction', 'confirmations must be a positive integer');
   }
-  const state: WaitState = { rebroadcasts: 0, reorgs: 0, errors: 0 };
+  const state: WaitState = { confirmations: 0, rebroadcasts: 0, reorgs: 0, errors: 0 };
   const maxErrors = input.maxConsecutiveErrors ?? 10;
   for (;;) {
     throwIfAborted(input.signal);
@@ -103,7 +105,7 @@ export async function waitForConfirmation(input: WaitForConfirmationInput): Prom
       } else {
         throw toChainError(err, 'waiting for the receipt');
       }
-      report(input, state, { phase: state.minedIn ? 'mined' : 'pending', confirmations: 0 });
+      report(input, state, state.minedIn ? { phase: 'mined', confirmations: state.confirmations, blockNumber: state.blockNumber } : { phase: 'pending', confirmations: 0 });
     }
     await sleep(input.pollMs, input.signal);
   }
@@ -123,6 +125,8 @@ async function pollOnce(input: WaitForConfirmationInput, state: WaitState): Prom
     if (state.minedIn !== undefined && state.minedIn !== receipt.blockHash) state.reorgs += 1;
     state.minedIn = receipt.blockHash;
     const confirmations = Math.max(0, head - receipt.blockNumber + 1);
+    state.blockNumber = receipt.blockNumber;
+    state.confirmations = confirmations;
     report(input, state, { phase: 'mined', confirmations, blockNumber: receipt.blockNumber });
     if (confirmations < input.confirmations) return undefined;
     return finish(input, state, receipt, confirmations);
@@ -133,7 +137,7 @@ async function pollOnce(input: WaitForConfirmationInput, state: WaitState): Prom
     return undefined;
   }
   // Dropped from the mempool (or never reached this node): the same bytes again.
-  await broadcastRaw(provider, input.raw, hash);
+  await broadcastRaw(provider, input.raw, hash, { recheckMs: Math.min(input.pollMs, 1000) });
   state.rebroadcasts += 1;
   state.lastError = undefined;
   report(input, state, { phase: 'dropped', confirmations: 0 });
@@ -144,6 +148,8 @@ async function pollOnce(input: WaitForConfirmationInput, state: WaitState): Prom
 function noteReorg(state: WaitState): boolean {
   if (state.minedIn === undefined) return false;
   state.minedIn = undefined;
+  state.blockNumber = undefined;
+  state.confirmations = 0;
   state.reorgs += 1;
   return true;
 }
@@ -204,7 +210,9 @@ function safeInterface(abi: Abi) {
 
 function report(input: WaitForConfirmationInput, state: WaitState, details: Omit<ConfirmationHeartbeat, 'rebroadcasts' | 'reorgs'>): void {
   input.heartbeat?.({
-    ...details,
+    phase: details.phase,
+    confirmations: details.confirmations,
+    ...(details.blockNumber === undefined ? {} : { blockNumber: details.blockNumber }),
     rebroadcasts: state.rebroadcasts,
     reorgs: state.reorgs,
     ...(state.lastError ? { lastError: state.lastError } : {}),

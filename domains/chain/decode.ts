@@ -2,8 +2,8 @@
  * Decodes (to, value, data) for the approver. Pure.
  *
  * Well-known token calls (ERC-20 transfer / approve / transferFrom, and
- * setApprovalForAll) are recognised by selector whatever the agent called its
- * request, because they are what an approver must notice. A decoding is used
+ * setApprovalForAll) without ETH value are recognised by selector whatever the
+ * agent called its request, because they are what an approver must notice. A decoding is used
  * only if re-encoding it gives back exactly the same bytes, so padding tricks
  * (dirty address bits, trailing bytes) cannot make the display lie.
  */
@@ -32,7 +32,9 @@ export const isUnlimitedApproval = (amount: bigint): boolean => amount >= UNLIMI
 export function decodeCall(call: Call, abi?: Abi): DecodedCall {
   const value = call.value.toString();
   if (call.data === '0x') return { type: 'native_transfer', to: checksumAddress(call.to), value };
-  const known = decodeExactly(KNOWN, call.data);
+  // With ETH attached it is not a plain token operation: show it as a contract
+  // call, whose summary shows the value, rather than a transfer that hides it.
+  const known = call.value === 0n ? decodeExactly(KNOWN, call.data) : undefined;
   if (known) {
     const token = checksumAddress(call.to);
     const args = known.args;

@@ -12,6 +12,8 @@ import type { FeeCaps } from './types';
 export interface FeeMarket {
   baseFeePerGas: bigint;
   priorityFeePerGas: bigint;
+  /** The latest block's gas limit: no transaction can use more. */
+  blockGasLimit?: bigint;
 }
 
 export interface FeeOptions {
@@ -42,7 +44,7 @@ export async function readFeeMarket(provider: Pick<JsonRpcProvider, 'getBlock' |
   if (block.baseFeePerGas === null) {
     throw new ChainError('unsupported_chain', 'the chain has no EIP-1559 base fee; only type 2 transactions are signed');
   }
-  return { baseFeePerGas: block.baseFeePerGas, priorityFeePerGas: tip };
+  return { baseFeePerGas: block.baseFeePerGas, priorityFeePerGas: tip, blockGasLimit: block.gasLimit };
 }
 
 /** Pure: caps with headroom, maxFee = base × multiplier + tip. */
@@ -53,9 +55,15 @@ export function feeCapsFor(market: FeeMarket, options: FeeOptions = {}): FeeCaps
   return { maxFeePerGas: market.baseFeePerGas * multiplier + tip, maxPriorityFeePerGas: tip };
 }
 
-export async function suggestFees(provider: Pick<JsonRpcProvider, 'getBlock' | 'send'>, options: FeeOptions = {}): Promise<FeeCaps & { baseFeePerGas: bigint }> {
+export interface FeeSuggestion extends FeeCaps {
+  baseFeePerGas: bigint;
+  blockGasLimit?: bigint;
+}
+
+/** The network's suggestion now: caps with headroom over the latest base fee. */
+export async function suggestFees(provider: Pick<JsonRpcProvider, 'getBlock' | 'send'>, options: FeeOptions = {}): Promise<FeeSuggestion> {
   const market = await readFeeMarket(provider);
-  return { ...feeCapsFor(market, options), baseFeePerGas: market.baseFeePerGas };
+  return { ...feeCapsFor(market, options), baseFeePerGas: market.baseFeePerGas, ...(market.blockGasLimit ? { blockGasLimit: market.blockGasLimit } : {}) };
 }
 
 const min = (a: bigint, b: bigint) => (a < b ? a : b);

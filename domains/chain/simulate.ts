@@ -89,8 +89,9 @@ export async function prepareCall(provider: PrepareProvider, input: PrepareInput
     }),
   ]);
 
-  const gasLimit =
-    estimate.ok ? withMargin(estimate.gas, options.gasMarginPercent ?? DEFAULT_GAS_MARGIN_PERCENT) : options.revertGasLimit ?? DEFAULT_REVERT_GAS_LIMIT;
+  const gasLimit = estimate.ok
+    ? gasWithMargin(estimate.gas, options.gasMarginPercent ?? DEFAULT_GAS_MARGIN_PERCENT, fees.blockGasLimit)
+    : options.revertGasLimit ?? DEFAULT_REVERT_GAS_LIMIT;
   const decoded = decodeCall(call, input.abi);
   const claimsToken = input.kind === 'erc20' || decoded.type.startsWith('erc20_');
   const token = claimsToken && code !== '0x' ? await readErc20Metadata(provider, call.to) : undefined;
@@ -145,6 +146,13 @@ async function estimateGasOrFail(provider: Pick<JsonRpcProvider, 'estimateGas'>,
   } catch (err) {
     return { ok: false, kind: throwIfNetwork(err, 'estimating gas') };
   }
+}
+
+/** Pure: the estimate plus margin, but never above the block gas limit (the margin must not make it unminable). */
+export function gasWithMargin(estimate: bigint, percent: number, blockGasLimit?: bigint): bigint {
+  const padded = withMargin(estimate, percent);
+  if (blockGasLimit === undefined || padded <= blockGasLimit) return padded;
+  return estimate > blockGasLimit ? estimate : blockGasLimit;
 }
 
 /** Pure: gas × (100 + percent) / 100, rounded up. */

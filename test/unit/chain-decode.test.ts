@@ -5,7 +5,7 @@ import { counterpartyOf, decodeCall, isUnlimitedApproval, UNLIMITED_APPROVAL_THR
 import { sanitizeDisplayText, sanitizeSymbol } from '../../domains/chain/display';
 import { parseDecimals, parseSymbol } from '../../domains/chain/tokens';
 import { feeCapsFor, feesWithinCaps } from '../../domains/chain/fees';
-import { newRecipientWarnings, sortWarnings, withMargin, withNewRecipient } from '../../domains/chain/simulate';
+import { gasWithMargin, newRecipientWarnings, sortWarnings, withMargin, withNewRecipient } from '../../domains/chain/simulate';
 import { revertReasonOf } from '../../domains/chain/revert';
 import type { Call, Hex } from '../../domains/chain/types';
 
@@ -50,6 +50,14 @@ describe('decodeCall', () => {
       approved: true,
       value: '0',
     });
+  });
+
+  test('a token call with ETH attached is shown as a contract call, so the value is not hidden', () => {
+    const decoded = decodeCall(call(erc20.encodeFunctionData('transfer', [ALICE, 10n]), 5n));
+    assert.equal(decoded.type, 'contract_call');
+    assert.equal(decoded.value, '5');
+    const withAbi = decodeCall(call(erc20.encodeFunctionData('transfer', [ALICE, 10n]), 5n), ['function transfer(address to, uint256 amount)']);
+    assert.equal(withAbi.type === 'contract_call' && withAbi.function?.signature, 'transfer(address,uint256)');
   });
 
   test('unlimited approvals: max uint256 and the uint96 sentinel, not ordinary amounts', () => {
@@ -154,10 +162,13 @@ describe('fees and gas', () => {
     });
   });
 
-  test('gas margin rounds up', () => {
+  test('gas margin rounds up and never exceeds the block gas limit', () => {
     assert.equal(withMargin(21000n, 20), 25200n);
     assert.equal(withMargin(1n, 20), 2n);
     assert.equal(withMargin(100n, 0), 100n);
+    assert.equal(gasWithMargin(21000n, 20, 30_000_000n), 25200n);
+    assert.equal(gasWithMargin(29_000_000n, 20, 30_000_000n), 30_000_000n);
+    assert.equal(gasWithMargin(21000n, 20), 25200n);
   });
 });
 
