@@ -48,7 +48,15 @@ export function AgentsScreen() {
           <p className="notice notice-warn">This is the only time the key is shown. Store it in your agent’s secret store now.</p>
           <div className="field">
             <label htmlFor="agent-api-key">API key</label>
-            <input id="agent-api-key" data-testid="agent-api-key" className="mono" readOnly value={newKey.apiKey} onFocus={(e) => e.target.select()} />
+            <input
+              id="agent-api-key"
+              data-testid="agent-api-key"
+              className="mono"
+              readOnly
+              autoFocus
+              value={newKey.apiKey}
+              onFocus={(e) => e.target.select()}
+            />
           </div>
           <div className="actions">
             <CopyButton text={newKey.apiKey} testId="agent-api-key-copy" label="Copy key" />

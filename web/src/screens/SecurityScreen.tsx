@@ -66,6 +66,11 @@ export function SecurityScreen({ welcome }: { welcome: boolean }) {
         message={enabled ? 'Two-factor authentication is on. Use a fresh code from your app for every approval.' : null}
         testId="mfa-enabled"
       />
+      {enabled && welcome && (
+        <p>
+          Next: <a href="#/wallets">create a wallet</a>, then <a href="#/agents">create an agent</a> and grant it the wallet.
+        </p>
+      )}
 
       {!setup && (
         <div className="card">

@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { checkDigest, digestInput, type DigestCheck } from '../lib/digest';
 import { chainName, formatUnits, isHugeAmount, nativeSymbol, shortHex, statusLabel, timeLeft, WARNING_LABEL } from '../lib/format';
 import { cleanText, wasAltered } from '../lib/sanitize';
@@ -92,6 +92,7 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
   const [rejecting, setRejecting] = useState(false);
   const [reason, setReason] = useState('');
   const [rejectBusy, setRejectBusy] = useState(false);
+  const rejectButton = useRef<HTMLButtonElement>(null);
 
   const id = tx.transaction_id;
   const pending = tx.status === 'pending_approval';
@@ -331,9 +332,17 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
                 onChange={(e) => onSelect(e.target.checked)}
               />
               Select to approve
+              <span className="visually-hidden">: {title}, {amountText(tx)}</span>
             </label>
             {!rejecting && (
-              <button type="button" className="button button-danger-outline" data-testid="reject-open" disabled={busy} onClick={() => setRejecting(true)}>
+              <button
+                type="button"
+                ref={rejectButton}
+                className="button button-danger-outline"
+                data-testid="reject-open"
+                disabled={busy}
+                onClick={() => setRejecting(true)}
+              >
                 Reject…
               </button>
             )}
@@ -355,6 +364,7 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
               required
               maxLength={500}
               rows={2}
+              autoFocus
               value={reason}
               onChange={(e) => setReason(e.target.value)}
             />
@@ -363,7 +373,16 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
             <button type="submit" className="button button-danger" data-testid="reject-submit" disabled={rejectBusy || reason.trim() === ''}>
               Reject request
             </button>
-            <button type="button" className="button button-secondary" data-testid="reject-cancel" onClick={() => setRejecting(false)}>
+            <button
+              type="button"
+              className="button button-secondary"
+              data-testid="reject-cancel"
+              onClick={() => {
+                setRejecting(false);
+                // Return focus to where the keyboard user came from.
+                setTimeout(() => rejectButton.current?.focus(), 0);
+              }}
+            >
               Cancel
             </button>
           </div>
