@@ -75,5 +75,12 @@ export async function startAnvil(options: AnvilOptions): Promise<AnvilHandle> {
     if (error instanceof ComponentError) throw error;
     throw new ComponentError(name, (error as Error).message, proc.logTail());
   }
-  return { name, url, env: { WEB3_PROVIDER_URI: url, CHAIN_ID: String(chainId) }, stop, logTail: (lines?: number) => proc.logTail(lines) };
+  return {
+    name,
+    url,
+    env: { WEB3_PROVIDER_URI: url, CHAIN_ID: String(chainId) },
+    stop,
+    logTail: (lines?: number) => proc.logTail(lines),
+    exited: proc.exited,
+  };
 }

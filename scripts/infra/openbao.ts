@@ -132,7 +132,7 @@ export async function startOpenBao(options: OpenBaoOptions): Promise<OpenBaoHand
     const env: Record<string, string> = { VAULT_ADDR: address, ...credentialsEnv(credentials) };
     // Tests may need to provision extra keys; the dev root token is never exported.
     if (rootTokenForTests) env.VAULT_ROOT_TOKEN = rootTokenForTests;
-    return { name, address, credentials, env, stop, logTail: (lines?: number) => proc.logTail(lines) };
+    return { name, address, credentials, env, stop, logTail: (lines?: number) => proc.logTail(lines), exited: proc.exited };
   } catch (error) {
     await stop();
     if (error instanceof ComponentError) throw error;
@@ -234,6 +234,14 @@ export class BaoRequestError extends Error {
   }
 }
 
+function errorDetail(body: string): string {
+  try {
+    return ((JSON.parse(body) as { errors?: string[] }).errors ?? []).join('; ');
+  } catch {
+    return body.slice(0, 200);
+  }
+}
+
 export interface BaoApi {
   healthStatus(): Promise<number>;
   request(method: string, apiPath: string, body?: unknown): Promise<unknown>;
@@ -252,13 +260,7 @@ export function createBaoApi(address: string, token?: string): BaoApi {
     });
     const text = await response.text();
     if (!response.ok) {
-      let detail = '';
-      try {
-        detail = ((JSON.parse(text) as { errors?: string[] }).errors ?? []).join('; ');
-      } catch {
-        detail = text.slice(0, 200);
-      }
-      throw new BaoRequestError(response.status, method, apiPath, detail);
+      throw new BaoRequestError(response.status, method, apiPath, errorDetail(text));
     }
     return text ? (JSON.parse(text) as unknown) : undefined;
   };

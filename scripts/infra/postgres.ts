@@ -124,6 +124,7 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresH
     env: { DATABASE_URL: `postgres://${SUPERUSER}:${encodeURIComponent(options.password)}@127.0.0.1:${port}/${DATABASE_NAME}` },
     stop,
     logTail: (lines?: number) => proc.logTail(lines),
+    exited: proc.exited,
   };
 }
 

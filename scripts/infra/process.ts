@@ -19,6 +19,8 @@ export interface Handle {
   env: Record<string, string>;
   stop(): Promise<void>;
   logTail(lines?: number): string;
+  /** Resolves if the process exits (absent for external services we did not start). */
+  exited?: Promise<ExitInfo>;
 }
 
 export const STOP_TIMEOUT_MS = 20_000;
@@ -164,7 +166,7 @@ export class ComponentLog {
   }
 
   flush(): void {
-    for (const [stream, rest] of this.partial) if (rest) this.line(rest);
+    for (const rest of this.partial.values()) if (rest) this.line(rest);
     this.partial = new Map();
   }
 

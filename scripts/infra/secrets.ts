@@ -41,7 +41,7 @@ export function readJsonFile<T>(file: string): T | undefined {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`${file} is unreadable (${(error as Error).message}); fix or delete it (npm run dev:reset starts over)`);
+    throw new Error(`${file} is unreadable (${(error as Error).message}); fix or delete it (npm run dev:reset starts over)`, { cause: error });
   }
 }
 

@@ -11,13 +11,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { startAnvil } from './anvil';
-import { startOpenBao } from './openbao';
+import { DEV_ANVIL_PORT, startAnvil } from './anvil';
+import { DEV_OPENBAO_PORT, startOpenBao } from './openbao';
 import { SHARED_TMP, TEST_DIR_PREFIX, logDirOf, runDirOf } from './paths';
 import { startPostgres } from './postgres';
-import { claimRunDir, ComponentError, isAlive, readPidRecords, reapOrphans, runningLauncher, type Handle } from './process';
+import { claimRunDir, ComponentError, isAlive, isPortFree, readPidRecords, reapOrphans, runningLauncher, type Handle } from './process';
 import { generateSecrets, loadOrCreateSecrets, type StackSecrets } from './secrets';
-import { startTemporal } from './temporal';
+import { DEV_TEMPORAL_PORT, startTemporal } from './temporal';
 
 export type StackMode = 'dev' | 'test';
 
@@ -54,12 +54,7 @@ export function createTestDataDir(): string {
 
 /** Removes test directories whose launcher died (killed test runs), stopping their orphans first. */
 export async function sweepStaleTestDirs(note: (message: string) => void = () => {}): Promise<void> {
-  let entries: string[] = [];
-  try {
-    entries = fs.readdirSync(SHARED_TMP).filter((e) => e.startsWith(TEST_DIR_PREFIX));
-  } catch {
-    return;
-  }
+  const entries = fs.existsSync(SHARED_TMP) ? fs.readdirSync(SHARED_TMP).filter((e) => e.startsWith(TEST_DIR_PREFIX)) : [];
   for (const entry of entries) {
     const dir = path.join(SHARED_TMP, entry);
     const runDir = runDirOf(dir);
@@ -99,7 +94,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
 
   const secrets = mode === 'dev' ? loadOrCreateSecrets(path.join(dataDir, 'secrets.json')) : generateSecrets();
-  const external = mode === 'dev' ? (options.external ?? pickExternal(process.env)) : {};
+  const external = mode === 'dev' ? await resolveExternal(options.external ?? pickExternal(process.env), note) : {};
   const common = { mode, dataDir, runDir, logDir, console: options.console ?? false };
 
   const starters: Array<[string, () => Promise<Handle>]> = [
@@ -142,6 +137,36 @@ export async function startStack(options: StackOptions): Promise<Stack> {
 
   const env: Record<string, string> = Object.assign({}, ...handles.map((h) => h.env), secrets.app) as Record<string, string>;
   return { mode, dataDir, logDir, runDir, env, handles, secrets, stop };
+}
+
+/**
+ * .env.example spells out the dev defaults (TEMPORAL_ADDRESS=127.0.0.1:7233, …), so a copied
+ * .env must not stop `npm run dev` from starting its own components: an address equal to the
+ * dev default counts as external only when something already answers there.
+ */
+async function resolveExternal(
+  wanted: NonNullable<StackOptions['external']>,
+  note: (message: string) => void,
+): Promise<NonNullable<StackOptions['external']>> {
+  const defaults: Array<[keyof typeof wanted, RegExp, number]> = [
+    ['TEMPORAL_ADDRESS', /^(127\.0\.0\.1|localhost):7233$/, DEV_TEMPORAL_PORT],
+    ['VAULT_ADDR', /^http:\/\/(127\.0\.0\.1|localhost):8200\/?$/, DEV_OPENBAO_PORT],
+    ['WEB3_PROVIDER_URI', /^http:\/\/(127\.0\.0\.1|localhost):8545\/?$/, DEV_ANVIL_PORT],
+  ];
+  const resolved = { ...wanted };
+  for (const [key, pattern, port] of defaults) {
+    const value = resolved[key];
+    if (value && pattern.test(value) && (await isPortFree(port))) {
+      note(`${key}=${value} is the dev default and nothing listens there: starting the embedded one`);
+      delete resolved[key];
+    }
+  }
+  for (const [key, value] of Object.entries(resolved)) if (value) note(`${key} is set: using ${redactUrl(value)} instead of starting one`);
+  return resolved;
+}
+
+function redactUrl(value: string): string {
+  return value.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 function pickExternal(env: NodeJS.ProcessEnv): NonNullable<StackOptions['external']> {

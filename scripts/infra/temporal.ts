@@ -107,6 +107,7 @@ export async function startTemporal(options: TemporalOptions): Promise<TemporalH
     env: { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace },
     stop,
     logTail: (lines?: number) => proc.logTail(lines),
+    exited: proc.exited,
   };
 }
 
@@ -230,5 +231,6 @@ export async function startTimeSkippingServer(options: TimeSkippingOptions): Pro
     env: { TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace },
     stop,
     logTail: (lines?: number) => proc.logTail(lines),
+    exited: proc.exited,
   };
 }
