@@ -45,14 +45,18 @@ const local = proxyLocalActivities<Activities>({
   retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds', backoffCoefficient: 2 },
 });
 
-/** Signing: Vault or PostgreSQL may be away for a while; the status shows why it waits. */
+/**
+ * Signing: Vault or PostgreSQL may be away for a while; the status shows why
+ * it waits. A short attempt timeout means a worker that died mid-attempt is
+ * noticed quickly; a retried attempt returns the bytes already stored.
+ */
 const signing = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2, nonRetryableErrorTypes: ['SigningRefused'] },
 });
 
 const broadcasting = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '20 seconds',
   retry: {
     initialInterval: '1 second',
     maximumInterval: '30 seconds',
