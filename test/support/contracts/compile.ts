@@ -22,7 +22,8 @@ interface Output {
   contracts: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>>;
 }
 
-function compile(): string {
+/** The text of artifacts.ts for the current sources. */
+export function generateArtifacts(): string {
   const input = {
     language: 'Solidity',
     sources: Object.fromEntries(SOURCES.map((file) => [file, { content: readFileSync(join(here, file), 'utf8') }])),
@@ -58,15 +59,20 @@ function compile(): string {
   return lines.join('\n');
 }
 
-const target = join(here, 'artifacts.ts');
-const generated = compile();
-if (process.argv.includes('--check')) {
-  if (readFileSync(target, 'utf8') !== generated) {
-    console.error('artifacts.ts is stale: run npx tsx test/support/contracts/compile.ts');
-    process.exit(1);
+export const ARTIFACTS_PATH = join(here, 'artifacts.ts');
+
+function main() {
+  const generated = generateArtifacts();
+  if (process.argv.includes('--check')) {
+    if (readFileSync(ARTIFACTS_PATH, 'utf8') !== generated) {
+      console.error('artifacts.ts is stale: run npx tsx test/support/contracts/compile.ts');
+      process.exit(1);
+    }
+    console.log('artifacts.ts is up to date');
+  } else {
+    writeFileSync(ARTIFACTS_PATH, generated);
+    console.log(`wrote ${ARTIFACTS_PATH}`);
   }
-  console.log('artifacts.ts is up to date');
-} else {
-  writeFileSync(target, generated);
-  console.log(`wrote ${target}`);
 }
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();
