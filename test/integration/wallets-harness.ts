@@ -14,24 +14,32 @@ import knexFactory from 'knex';
 import { pino } from 'pino';
 import { generate } from 'otplib';
 import { JsonRpcProvider, Wallet } from 'ethers';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../config/env';
 import { createDb, migrateLatest, type Db } from '../../lib/db';
-import { createTestClock, unixSeconds, type TestClock } from '../../lib/clock';
+import { createTestClock, systemClock, unixSeconds, type TestClock } from '../../lib/clock';
 import type { Logger } from '../../lib/logger';
 import { createApp } from '../../api/app';
 import { accountRoutes } from '../../api/routes/accounts';
 import { agentRoutes } from '../../api/routes/agents';
 import { walletRoutes } from '../../api/routes/wallets';
+import { composeApi } from '../../api/compose';
+import type { AnyRoute } from '../../api/http/route';
+import type { Authenticator } from '../../api/http/principal';
+import { createActivities } from '../../activities';
+import { createChainAdapter } from '../../domains/transactions/chain-adapter';
 import { createAuditLog } from '../../domains/audit';
 import type { AuditLog } from '../../domains/audit/types';
 import { createKeyStore, createVaultKeyStore, type ClosableKeyStore, type KeyPurpose, type VaultKeyStore } from '../../domains/keystore';
 import { createUserService, createAuthenticator } from '../../domains/users';
 import { createMfaService } from '../../domains/mfa';
 import { createAgentService } from '../../domains/agents';
-import { createWalletService, createWalletChain, type WalletService } from '../../domains/wallets';
+import { createWalletService, createWalletChain } from '../../domains/wallets';
 import { createChainClients, type ChainClients } from '../../domains/chain';
 import { AGREED_KEYS, provisionIsolated, provisionTransit, useTestVault, type TestVault } from '../support/keystore-openbao';
 import { devChain, receiptOf, type DevChain } from '../support/contracts';
+import { workflowBundle } from '../support/app';
 
 /** anvil's well-known dev account 0 (public test mnemonic; never holds real funds). */
 export const ANVIL_ACCOUNT_0 = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
@@ -80,8 +88,9 @@ export interface WalletStack {
   /** The worker's credential, for tests that must read a key back. */
   workerKeystore: VaultKeyStore;
   audit: AuditLog;
-  wallets: WalletService;
-  /** Every log line the app wrote. */
+  /** With `temporal: true`: the client, and the task queue of this stack's own worker. */
+  temporal?: { client: Client; taskQueue: string } | undefined;
+  /** Every log line the app (and its worker) wrote. */
   logs: string[];
   /** Every HTTP answer (status line, headers and body). */
   answers: string[];
@@ -148,7 +157,20 @@ async function vaultLayout(vault: TestVault, isolated: boolean): Promise<VaultLa
 
 const secret = () => randomBytes(32).toString('hex');
 
-export async function startWalletStack(options: { name: string; isolatedKeys?: boolean }): Promise<WalletStack> {
+export interface WalletStackOptions {
+  name: string;
+  /** Transit keys and tokens of this stack's own (rotating them disturbs no other test). */
+  isolatedKeys?: boolean;
+  /**
+   * The whole backend: every route as api/compose.ts wires it, plus an
+   * in-process worker holding the worker's decrypt-only credential on a task
+   * queue of its own (needs TEMPORAL_ADDRESS). Otherwise only the accounts,
+   * agents and wallet routes.
+   */
+  temporal?: boolean;
+}
+
+export async function startWalletStack(options: WalletStackOptions): Promise<WalletStack> {
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const fn of closers.reverse()) {
@@ -171,7 +193,11 @@ export async function startWalletStack(options: { name: string; isolatedKeys?: b
     const deadUrl = `http://127.0.0.1:${await closedPort()}`;
 
     const env = process.env;
+    const temporalAddress = env.TEMPORAL_ADDRESS;
+    if (options.temporal && !temporalAddress) throw new Error('TEMPORAL_ADDRESS must point at a Temporal server (the test harness sets it)');
+    const taskQueue = `wallets-${randomBytes(6).toString('hex')}`;
     const config = loadConfig({
+      ...(options.temporal ? { TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: env.TEMPORAL_NAMESPACE ?? 'default', TEMPORAL_TASK_QUEUE: taskQueue } : {}),
       NODE_ENV: 'test',
       LOG_LEVEL: 'trace',
       DATABASE_URL: database.url,
@@ -216,27 +242,58 @@ export async function startWalletStack(options: { name: string; isolatedKeys?: b
     const chainClients = createChainClients(config.chains, { timeoutMs: 5000 });
     closers.push(async () => chainClients.destroy());
 
-    const users = createUserService({ db, clock, config, audit });
-    const mfa = createMfaService({ db, keystore: apiKeystore, clock, config, audit });
-    const agents = createAgentService({ db, clock, config, mfa, audit });
-    const wallets = createWalletService({
-      db,
-      clock,
-      logger,
-      config,
-      keystore: apiKeystore,
-      chain: createWalletChain(chainClients),
-      passwords: users,
-      mfa,
-      audit,
-    });
+    let routes: AnyRoute[];
+    let authenticator: Authenticator;
+    let temporal: WalletStack['temporal'];
     const chainIds = [...config.chains.keys()].sort((a, b) => a - b);
+    if (options.temporal) {
+      const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+      closers.push(() => connection.close());
+      const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+      // Exactly what production runs (api/compose.ts); windows on real time, as Temporal's timers are.
+      const composed = composeApi({ config, db, logger, clock, windowClock: systemClock, temporal: client, keystore: apiKeystore, chains: chainClients });
+      closers.push(() => composed.close());
+      routes = composed.routes;
+      authenticator = composed.authenticator;
+      const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+      closers.push(() => nativeConnection.close());
+      const bundle = await workflowBundle();
+      const worker = await Worker.create({
+        connection: nativeConnection,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue,
+        workflowBundle: 'codePath' in bundle ? bundle : { code: bundle.code },
+        activities: createActivities({
+          db,
+          logger,
+          clock: systemClock,
+          keystore: workerKeystore,
+          chain: createChainAdapter(chainClients, { pollMs: 100 }),
+          audit: createAuditLog({ db, hmacKey: config.AUDIT_HMAC_KEY! }),
+          config,
+        }),
+      });
+      const running = worker.run();
+      closers.push(async () => {
+        worker.shutdown();
+        await running;
+      });
+      temporal = { client, taskQueue };
+    } else {
+      const users = createUserService({ db, clock, config, audit });
+      const mfa = createMfaService({ db, keystore: apiKeystore, clock, config, audit });
+      closers.push(() => mfa.close());
+      const agents = createAgentService({ db, clock, config, mfa, audit });
+      const wallets = createWalletService({ db, clock, logger, config, keystore: apiKeystore, chain: createWalletChain(chainClients), passwords: users, mfa, audit });
+      routes = [...accountRoutes({ users, mfa, config }), ...agentRoutes({ agents }), ...walletRoutes({ wallets, chainIds })];
+      authenticator = createAuthenticator({ db, clock, config });
+    }
     const app = createApp({
       logger,
       clock,
-      authenticator: createAuthenticator({ db, clock, config }),
+      authenticator,
       readiness: {},
-      routes: [...accountRoutes({ users, mfa, config }), ...agentRoutes({ agents }), ...walletRoutes({ wallets, chainIds })],
+      routes,
       version: 'test',
       trustProxy: false,
       limits: { perMinute: 100_000, agentPerMinute: 100_000 },
@@ -244,7 +301,13 @@ export async function startWalletStack(options: { name: string; isolatedKeys?: b
     });
     const server: Server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
-    closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    );
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
     const answers: string[] = [];
@@ -324,7 +387,7 @@ export async function startWalletStack(options: { name: string; isolatedKeys?: b
       apiKeystore,
       workerKeystore,
       audit,
-      wallets,
+      temporal,
       logs,
       answers,
       base,
