@@ -21,9 +21,9 @@
  *   an error or the audit trail; the decrypted secret is zeroed after use.
  */
 import { randomUUID } from 'node:crypto';
-import type { Knex } from 'knex';
+import knexFactory, { type Knex } from 'knex';
 import QRCode from 'qrcode';
-import { createDb, type Db, type DbOrTx } from '../../lib/db';
+import type { Db, DbOrTx } from '../../lib/db';
 import { AppError, unavailable } from '../../lib/errors';
 import { unixSeconds } from '../../lib/clock';
 import { isKeyStoreError } from '../keystore/types';
@@ -63,9 +63,12 @@ export interface PasswordCheck {
  * conflict with FOR NO KEY UPDATE).
  */
 function sidePool(db: Db): { side: Db; owned: boolean } {
-  const connection = db.client.config.connection as { connectionString?: unknown } | undefined;
-  if (typeof connection?.connectionString !== 'string') return { side: db, owned: false };
-  return { side: createDb({ url: connection.connectionString, poolMax: 2, applicationName: 'countersign-mfa-failures' }), owned: true };
+  const config = db.client.config as Knex.Config;
+  if (config.client !== 'pg' || !config.connection) return { side: db, owned: false };
+  // Same connection settings (timeouts included); idle connections close within a second or two,
+  // so an unclosed service never holds a process open for long.
+  const side = knexFactory({ client: 'pg', connection: config.connection, pool: { min: 0, max: 2, idleTimeoutMillis: 1_000, reapIntervalMillis: 500 } });
+  return { side, owned: true };
 }
 
 export function createMfaService(deps: MfaServiceDeps) {
