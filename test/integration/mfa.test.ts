@@ -9,7 +9,7 @@ import { ConfirmMfaResponse, SetupMfaResponse } from '../../api/routes/accounts'
 import { stepAt } from '../../domains/mfa';
 import { unixSeconds } from '../../lib/clock';
 import { AppError } from '../../lib/errors';
-import { PASSWORD, call, codeNow, enrollMfa, newUser, startAccountsApp, type AccountsHarness } from '../support/accounts';
+import { PASSWORD, barrier, call, codeNow, enrollMfa, newUser, startAccountsApp, type AccountsHarness } from '../support/accounts';
 
 let h: AccountsHarness;
 before(async () => {
@@ -115,7 +115,12 @@ describe('single use', () => {
     const { userId, token } = await newUser(h);
     const secret = await enrollMfa(h, token);
     const code = await codeNow(h, secret);
-    const answers = await Promise.all([createAgent(token, code), createAgent(token, code)]);
+    // Both requests are held just before their code is checked until the other arrives (or 500 ms):
+    // if the gate did not serialise them, both would check the code at the same moment.
+    h.hooks.beforeMfaDecrypt = barrier(2, 500);
+    const answers = await Promise.all([createAgent(token, code), createAgent(token, code)]).finally(() => {
+      h.hooks.beforeMfaDecrypt = undefined;
+    });
     const statuses = answers.map((a) => a.status).sort();
     assert.deepEqual(statuses, [201, 403]);
     assert.equal(errorCode(answers.find((a) => a.status === 403)!), 'mfa_code_used');
@@ -126,7 +131,10 @@ describe('single use', () => {
     const { userId, token } = await newUser(h);
     const secret = await enrollMfa(h, token);
     const code = await codeNow(h, secret);
-    const results = await Promise.allSettled(Array.from({ length: 10 }, () => gate(userId, code)));
+    h.hooks.beforeMfaDecrypt = barrier(10, 300);
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => gate(userId, code))).finally(() => {
+      h.hooks.beforeMfaDecrypt = undefined;
+    });
     const won = results.filter((r) => r.status === 'fulfilled');
     assert.equal(won.length, 1);
     for (const r of results) if (r.status === 'rejected') assert.ok(rejectsWith('mfa_code_used')(r.reason), String(r.reason));

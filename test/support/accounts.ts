@@ -33,6 +33,8 @@ export interface AccountsHarness {
   users: UserService;
   mfa: MfaService;
   agents: AgentService;
+  /** Test hooks inside the services (e.g. hold MFA checks at a barrier to force a race). */
+  hooks: { beforeMfaDecrypt?: (() => Promise<void>) | undefined };
   close(): Promise<void>;
 }
 
@@ -69,7 +71,15 @@ export async function startAccountsApp(options: HarnessOptions = {}): Promise<Ac
   const db = database.db;
   const audit = createAuditLog({ db, hmacKey: config.AUDIT_HMAC_KEY!, clock });
   const users = createUserService({ db, clock, config, audit });
-  const mfa = createMfaService({ db, keystore, clock, config, audit });
+  const hooks: AccountsHarness['hooks'] = {};
+  const mfaKeystore = {
+    encrypt: keystore.encrypt.bind(keystore),
+    decrypt: async (...args: Parameters<LocalKeyStore['decrypt']>) => {
+      await hooks.beforeMfaDecrypt?.();
+      return keystore.decrypt(...args);
+    },
+  };
+  const mfa = createMfaService({ db, keystore: mfaKeystore, clock, config, audit });
   const agents = createAgentService({ db, clock, config, mfa, audit });
   const authenticator = createAuthenticator({ db, clock, config });
   const routes = [...accountRoutes({ users, mfa, config }), ...agentRoutes({ agents }), ...(options.extraRoutes ?? [])];
@@ -96,6 +106,7 @@ export async function startAccountsApp(options: HarnessOptions = {}): Promise<Ac
     users,
     mfa,
     agents,
+    hooks,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -132,6 +143,25 @@ export async function call<T = Record<string, unknown>>(
   const response = await fetch(`${url}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
   const text = await response.text();
   return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T, headers: response.headers };
+}
+
+/**
+ * Resolves once `parties` callers are waiting, or after `timeoutMs` for a
+ * caller left alone — so code that serialises its callers still finishes,
+ * and code that does not is forced to overlap.
+ */
+export function barrier(parties: number, timeoutMs: number): () => Promise<void> {
+  let waiting: (() => void)[] = [];
+  return () =>
+    new Promise<void>((resolve) => {
+      waiting.push(resolve);
+      if (waiting.length >= parties) {
+        for (const release of waiting) release();
+        waiting = [];
+      } else {
+        setTimeout(resolve, timeoutMs);
+      }
+    });
 }
 
 let counter = 0;
