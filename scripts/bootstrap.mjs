@@ -176,6 +176,17 @@ function handOver(entry, args) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     });
   }
+  // `npm run` starts us through `sh -c`, and sh does not pass on the SIGTERM npm forwards
+  // (CI cancelling `npm test`, `kill <npm pid>`): the shell dies and we are re-parented.
+  // Treat losing our parent as the stop request it was, so nothing is left running.
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    say('the parent process is gone — stopping');
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  }, 500);
+  watch.unref();
   child.on('error', (error) => fail(`could not start tsx: ${error.message}`));
   child.on('exit', (code, signal) => {
     const signals = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1, SIGKILL: 9 };

@@ -14,14 +14,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { devDataDir, REPO_ROOT } from './infra/paths';
+import { devDataDir, REPO_ROOT, runDirOf } from './infra/paths';
 import { devPostgresDataPath } from './infra/postgres';
 import {
   assertPortsFree,
   ComponentError,
   httpOk,
   linePrefix,
+  runningLauncher,
   spawnManaged,
+  StackRunningError,
   waitUntilReady,
   type ExitInfo,
   type Handle,
@@ -189,6 +191,12 @@ async function main(): Promise<number> {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
 
   try {
+    const other = runningLauncher(runDirOf(devDataDir()));
+    if (other) {
+      throw new StackRunningError(
+        `a dev stack is already running from this checkout (pid ${other.pid}, since ${other.startedAt}) — use it, or stop it first (Ctrl-C in its terminal, or kill ${other.pid})`,
+      );
+    }
     await assertPortsFree('api', [apiPort], '127.0.0.1', 'set PORT to use another');
     await assertPortsFree('worker', [workerPort], '127.0.0.1', 'set WORKER_HEALTH_PORT to use another');
     say('starting PostgreSQL, Temporal, OpenBao and anvil…');
