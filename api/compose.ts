@@ -95,6 +95,7 @@ export function composeApi(deps: ApiDeps): ComposedApi {
     routes,
     authenticator: createAuthenticator({ db, clock, config }),
     async close() {
+      await mfa.close();
       if (!deps.chains) chains.destroy();
     },
   };

@@ -44,7 +44,8 @@ export function clientIp(ctx: Context, trustProxy: boolean): string {
 async function runRoute(route: AnyRoute, ctx: Context, deps: RouterDeps) {
   const ip = clientIp(ctx, deps.trustProxy);
   applyRateLimit(route, ctx, deps, ip, undefined);
-  const principal = await resolvePrincipal(ctx, deps.auth);
+  // Public routes ignore credentials: a stale token must not stand in the way of logging in.
+  const principal = route.auth === 'public' ? undefined : await resolvePrincipal(ctx, deps.auth);
   requireAuth(route.auth, principal);
   checkCsrf(ctx, principal);
   applyRateLimit(route, ctx, deps, ip, principal);
@@ -67,9 +68,9 @@ async function runRoute(route: AnyRoute, ctx: Context, deps: RouterDeps) {
 function applyRateLimit(route: AnyRoute, ctx: Context, deps: RouterDeps, ip: string, principal: Principal | undefined) {
   const bucket = route.rateLimit ?? 'default';
   if (bucket === 'none') return;
-  if (!principal && (bucket === 'login' || bucket === 'register')) {
-    // Anonymous routes: per client address, before any expensive work (argon2).
-    deps.rateLimiter.hit(`${bucket}:${ip}`, deps.limits.perMinute);
+  if (bucket === 'login' || bucket === 'register') {
+    // Per client address, before any expensive work (argon2), whatever credentials ride along.
+    if (!principal) deps.rateLimiter.hit(`${bucket}:${ip}`, deps.limits.perMinute);
   } else if (principal && bucket === 'default') {
     const key = principal.type === 'agent' ? `agent:${principal.agentId}` : `user:${principal.userId}`;
     deps.rateLimiter.hit(key, principal.type === 'agent' ? deps.limits.agentPerMinute : deps.limits.perMinute * 10);
