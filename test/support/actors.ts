@@ -31,13 +31,16 @@ export async function call<T = Record<string, unknown>>(
     ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
   });
   const text = await response.text();
-  let body: unknown = undefined;
+  return { status: response.status, body: parseBody(text) as T, headers: response.headers };
+}
+
+function parseBody(text: string): unknown {
+  if (!text) return undefined;
   try {
-    body = text ? JSON.parse(text) : undefined;
+    return JSON.parse(text);
   } catch {
-    body = text;
+    return text;
   }
-  return { status: response.status, body: body as T, headers: response.headers };
 }
 
 export function expectStatus(result: HttpResult<unknown>, status: number, what: string) {
