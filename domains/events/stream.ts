@@ -40,7 +40,7 @@ export async function runEventStream(options: EventStreamOptions): Promise<bigin
   const stopped = aborted(signal);
 
   while (!signal.aborted) {
-    let rows: EventRow[] = [];
+    let rows: EventRow[];
     try {
       rows = await options.read(cursor, options.batchSize);
       failures = 0;

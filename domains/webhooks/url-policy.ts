@@ -254,9 +254,14 @@ const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
 const PORT = '(:(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3}))?';
 const PATH = "(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?";
 const QUERY = "(\\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?";
-const LABEL = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+// Labels without "--" (so no `xn--` label that WHATWG URL would have to decode as
+// punycode) and a last label that starts with a letter (WHATWG parses a host
+// whose last label is numeric as an IPv4 address). IPv6 literals are left out
+// of the documented form: an IPv6-only receiver can use a name.
+const LABEL = '[A-Za-z0-9]+(-[A-Za-z0-9]+)*';
+const TLD = '[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*';
 const LOOPBACK_HOST = `(localhost|127\\.${OCTET}\\.${OCTET}\\.${OCTET}|\\[::1\\])`;
-const PUBLIC_HOST = `((${LABEL}\\.)+${LABEL}|${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}|\\[[0-9A-Fa-f:.]{2,45}\\])`;
+const PUBLIC_HOST = `((${LABEL}\\.)+${TLD}|${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET})`;
 
 export const LOOPBACK_URL_PATTERN = new RegExp(`^https?://${LOOPBACK_HOST}${PORT}${PATH}${QUERY}$`);
 export const PUBLIC_URL_PATTERN = new RegExp(`^https://${PUBLIC_HOST}${PORT}${PATH}${QUERY}$`);
