@@ -14,7 +14,7 @@ import type { Principal } from '../http/principal';
 export interface EventRouteDeps {
   events: EventService;
   logger: Pick<Logger, 'info' | 'warn'>;
-  /** Open streams per principal in this process (default 5); one more is a 429. */
+  /** Open streams per principal in this process (default 10: a few browser tabs and agents); one more is a 429. */
   maxStreamsPerPrincipal?: number;
   /** A stream ends after this long (default 30 min); EventSource reconnects with Last-Event-ID, which spreads streams over replicas. */
   maxStreamMs?: number;
@@ -28,7 +28,7 @@ export const scopeOf = (principal: Principal): EventScope =>
 const principalKey = (principal: Principal) => (principal.type === 'user' ? `user:${principal.userId}` : `agent:${principal.agentId}`);
 
 export function eventRoutes(deps: EventRouteDeps): AnyRoute[] {
-  const maxStreams = deps.maxStreamsPerPrincipal ?? 5;
+  const maxStreams = deps.maxStreamsPerPrincipal ?? 10;
   const maxStreamMs = deps.maxStreamMs ?? 30 * 60_000;
   const reconnectMs = deps.reconnectMs ?? 2_000;
   /** Open streams by principal: each one polls PostgreSQL, so one caller cannot open hundreds. */
