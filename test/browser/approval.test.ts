@@ -39,6 +39,7 @@ interface PageGlobals {
   localStorage: { length: number };
   sessionStorage: { length: number };
   navigator: { clipboard: { readText(): Promise<string> } };
+  document: { documentElement: { scrollHeight: number } };
   e2eMarker?: string;
 }
 
@@ -124,9 +125,14 @@ describe('approval web app, end to end in Chromium', { concurrency: false }, () 
   const ids: { first?: string; second?: string; third?: string; fourth?: string } = {};
   let shot = 0;
 
+  /** The whole page: the viewport grows to the document for the shot, so the sticky approve bar sits at the bottom. */
   async function screenshot(name: string) {
     shot += 1;
-    await page.screenshot({ path: join(RESULTS, `${String(shot).padStart(2, '0')}-${name}.png`), fullPage: true });
+    const viewport = page.viewportSize() ?? PHONE;
+    const height = await page.evaluate(() => (globalThis as unknown as PageGlobals).document.documentElement.scrollHeight);
+    await page.setViewportSize({ width: viewport.width, height: Math.max(viewport.height, Math.min(height, 8000)) });
+    await page.screenshot({ path: join(RESULTS, `${String(shot).padStart(2, '0')}-${name}.png`) });
+    await page.setViewportSize(viewport);
   }
 
   async function go(route: string) {
@@ -244,6 +250,8 @@ describe('approval web app, end to end in Chromium', { concurrency: false }, () 
   test('two prepared transactions appear in the inbox live, without a reload', async () => {
     await go('inbox');
     await byTestId(page, 'inbox-count').filter({ hasText: 'waiting' }).waitFor();
+    // The event stream is connected (the 20-second fallback poll runs only when it is not).
+    await page.locator('[data-testid="live-status"][data-state="live"]').waitFor();
     // A marker on window survives only if the page is never reloaded.
     await page.evaluate(() => {
       (globalThis as unknown as PageGlobals).e2eMarker = 'same-page';
@@ -252,7 +260,8 @@ describe('approval web app, end to end in Chromium', { concurrency: false }, () 
     ids.second = await prepareNative('20000000000000000', 'Pay invoice 1002');
     ids.third = await prepareNative('30000000000000000', 'Pay invoice 1003 (to be rejected)');
 
-    for (const id of [ids.first, ids.second, ids.third]) await card(page, id).waitFor();
+    for (const id of [ids.first, ids.second, ids.third]) await card(page, id).waitFor({ timeout: 15_000 });
+    assert.equal(await byTestId(page, 'live-status').getAttribute('data-state'), 'live', 'delivered over the live stream');
     assert.equal(await page.evaluate(() => (globalThis as unknown as PageGlobals).e2eMarker), 'same-page', 'no reload happened');
 
     const first = card(page, ids.first);

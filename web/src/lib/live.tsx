@@ -29,6 +29,25 @@ export function LiveProvider({ children }: { children: ReactNode }) {
     return () => connection.close();
   }, []);
 
+  // While the stream is down (proxy that buffers SSE, flaky mobile network), resync
+  // from the JSON API every 20 s so the inbox still moves; never while it is live.
+  useEffect(() => {
+    if (state === 'live') return undefined;
+    const timer = setInterval(() => {
+      for (const listener of listeners.current) listener({ kind: 'resync' });
+    }, 20_000);
+    return () => clearInterval(timer);
+  }, [state]);
+
+  // A phone waking a background tab: catch up at once.
+  useEffect(() => {
+    const onVisible = () => {
+      if (document.visibilityState === 'visible') for (const listener of listeners.current) listener({ kind: 'resync' });
+    };
+    document.addEventListener('visibilitychange', onVisible);
+    return () => document.removeEventListener('visibilitychange', onVisible);
+  }, []);
+
   return <LiveContext.Provider value={{ state, subscribe: value.subscribe }}>{children}</LiveContext.Provider>;
 }
 
