@@ -4,13 +4,15 @@
  */
 import { createPingActivities } from './ping';
 import { createTransactionActivities, type TransactionActivityDeps } from './transactions';
+import { createWebhookActivities, type WebhookActivityDeps } from './webhooks';
 
-export type ActivityDeps = TransactionActivityDeps;
+export type ActivityDeps = TransactionActivityDeps & WebhookActivityDeps;
 
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createPingActivities(deps),
     ...createTransactionActivities(deps),
+    ...createWebhookActivities(deps),
   };
 }
 

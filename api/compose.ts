@@ -28,6 +28,10 @@ import { agentRoutes } from './routes/agents';
 import { walletRoutes } from './routes/wallets';
 import { transactionRoutes } from './routes/transactions';
 import { diagnosticsRoutes } from './routes/diagnostics';
+import { eventRoutes } from './routes/events';
+import { webhookRoutes } from './routes/webhooks';
+import { createEventService } from '../domains/events/service';
+import { createWebhookService } from '../domains/webhooks/service';
 
 export interface ApiDeps {
   config: Config;
@@ -84,11 +88,16 @@ export function composeApi(deps: ApiDeps): ComposedApi {
     audit,
   });
 
+  const events = createEventService({ db, logger });
+  const webhooks = createWebhookService({ db, keystore: deps.keystore, clock, config, audit });
+
   const routes: AnyRoute[] = [
     ...accountRoutes({ users, mfa, config }),
     ...agentRoutes({ agents }),
     ...walletRoutes({ wallets, chainIds }),
     ...transactionRoutes({ transactions, chainIds, approvalTtl: { min: config.APPROVAL_TTL_MIN, max: config.APPROVAL_TTL_MAX } }),
+    ...eventRoutes({ events, logger }),
+    ...webhookRoutes({ webhooks }),
     ...diagnosticsRoutes({ temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE }),
   ];
   return {

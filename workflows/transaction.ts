@@ -65,6 +65,15 @@ const broadcasting = proxyActivities<Activities>({
   },
 });
 
+/**
+ * Webhook deliveries, off the transaction's critical path. The database caps
+ * attempts per delivery; Temporal's limit only has to be above it.
+ */
+const notifying = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 12 },
+});
+
 const confirming = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
   heartbeatTimeout: '30 seconds',
@@ -87,13 +96,20 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: status }]);
   };
   const snapshot = (): TransactionState => ({ ...state });
-  const project = () =>
-    local.projectStatus({
+  const notifications: Promise<unknown>[] = [];
+  /** Tells the agent's webhooks about the status recorded at `version` (never blocks the transaction). */
+  const notify = (version = state.version) => {
+    notifications.push(notifying.notifyWebhooks({ transactionId: input.transactionId, version }).catch(() => undefined));
+  };
+  const project = async () => {
+    await local.projectStatus({
       transactionId: input.transactionId,
       status: state.status,
       version: state.version,
       ...(state.executionDeadlineMs !== undefined ? { executionDeadlineMs: state.executionDeadlineMs } : {}),
     });
+    notify();
+  };
 
   // Handlers are registered before the first await.
   setHandler(statusQuery, snapshot);
@@ -168,6 +184,8 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
     },
   );
 
+  notify(1);
+
   // 1. The approval window.
   await condition(() => state.status !== 'pending_approval' && !approving, Math.max(0, input.approvalExpiresAtMs - Date.now()));
   // The timer and an Update can land together: a decision that got in wins.
@@ -190,6 +208,7 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
   try {
     const signed = await signing.signTransaction({ transactionId: input.transactionId, version: state.version });
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.txHash, value: signed.txHash }]);
+    notify();
   } catch (err) {
     // Refused by the database's checks (not approved there, window passed, wallet frozen): nothing was signed.
     const reason = failureReason(err);
@@ -204,6 +223,7 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
   transition('broadcast');
   try {
     await broadcasting.broadcastTransaction({ transactionId: input.transactionId, version: state.version });
+    notify();
   } catch (err) {
     return fail(failureReason(err));
   }
@@ -222,6 +242,7 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
 
   async function finish(): Promise<TransactionState> {
     await project();
+    await Promise.all(notifications);
     await condition(allHandlersFinished);
     return snapshot();
   }

@@ -109,6 +109,8 @@ export interface ProjectionUpdate {
  * Each applied change is one row in transaction_events (SSE and webhooks).
  */
 export async function projectStatus(db: DbOrTx, update: ProjectionUpdate): Promise<boolean> {
+  // The status and its event commit together, or a crash between them would lose the event for good.
+  if (!('isTransaction' in db && db.isTransaction)) return db.transaction((trx) => projectStatus(trx, update));
   const rows = (await db(TX)
     .where({ id: update.transactionId })
     .andWhere('version', '<', update.version)

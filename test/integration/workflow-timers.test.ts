@@ -35,6 +35,7 @@ function fakeActivities(projected: { status: string; version: number }[]) {
     broadcastTransaction: async () => undefined,
     confirmTransaction: async () => ({ status: 'confirmed' as const }),
     recordPing: async () => 'fake',
+    notifyWebhooks: async () => undefined,
   };
 }
 
