@@ -1,8 +1,16 @@
 import { useState, type FormEvent } from 'react';
-import { api } from '../lib/api';
+import { api, ApiError } from '../lib/api';
 import { errorMessage } from '../lib/messages';
 import type { MfaSetup } from '../lib/types';
 import { CodeInput, ErrorBox, PageTitle, SuccessBox } from '../ui';
+
+const ALREADY_ACTIVE =
+  'Two-factor authentication is already on for this account. To move to a new app, use “Replace your authenticator” below with your password and a current code.';
+
+/** Without a body, setup_mfa is refused only because a factor is active (it then needs password + code). */
+function factorAlreadyActive(error: unknown): boolean {
+  return error instanceof ApiError && (error.status === 400 || (error.status === 403 && error.code !== 'wrong_principal'));
+}
 
 const QR_DATA_URL = /^data:image\/(png|svg\+xml|gif|jpeg|webp)[;,]/;
 
@@ -22,6 +30,7 @@ export function SecurityScreen({ welcome }: { welcome: boolean }) {
   const [replaceError, setReplaceError] = useState<string | null>(null);
 
   const start = (body: object | undefined, onError: (message: string) => void) => {
+    setError(null);
     setBusy(true);
     setEnabled(false);
     api
@@ -32,7 +41,7 @@ export function SecurityScreen({ welcome }: { welcome: boolean }) {
         setReplacePassword('');
         setReplaceCode('');
       })
-      .catch((e: unknown) => onError(errorMessage(e)))
+      .catch((e: unknown) => onError(body === undefined && factorAlreadyActive(e) ? ALREADY_ACTIVE : errorMessage(e)))
       .finally(() => setBusy(false));
   };
 
@@ -84,7 +93,7 @@ export function SecurityScreen({ welcome }: { welcome: boolean }) {
             disabled={busy}
             onClick={() => {
               setError(null);
-              start(undefined, (message) => setError(`${message} If you already have an authenticator, use “Replace” below.`));
+              start(undefined, (message) => setError(message));
             }}
           >
             Set up authenticator
