@@ -8,29 +8,19 @@
  * prefixed by its component. Ctrl-C / SIGTERM stops API → worker → Temporal/anvil/OpenBao
  * → PostgreSQL. A component that fails to start ends it with that component's log tail.
  *
- * Credentials: the API process gets only the encrypt-side Vault token, the worker only
- * the decrypt-side one; neither sees the operator token or the OpenBao root token.
+ * The web app (web/dist) is rebuilt first when its sources changed.
+ * Credentials: see scripts/infra/apps.ts (each process gets only its own Vault token).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { devDataDir, REPO_ROOT, runDirOf } from './infra/paths';
+import { devDataDir, logDirOf, REPO_ROOT, runDirOf } from './infra/paths';
 import { devPostgresDataPath } from './infra/postgres';
-import {
-  assertPortsFree,
-  ComponentError,
-  httpOk,
-  linePrefix,
-  runningLauncher,
-  spawnManaged,
-  StackRunningError,
-  waitUntilReady,
-  type ExitInfo,
-  type Handle,
-  type ManagedProcess,
-} from './infra/process';
+import { missingAppEntries, startApps, type Apps } from './infra/apps';
+import { assertPortsFree, ComponentError, linePrefix, runningLauncher, StackRunningError, type ExitInfo, type Handle } from './infra/process';
 import { startStack, type Stack } from './infra/stack';
 import type { TemporalHandle } from './infra/temporal';
+import { ensureWebBuilt } from './infra/web';
 
 const say = (message: string) => process.stdout.write(`${linePrefix('dev')} ${message}\n`);
 
@@ -41,66 +31,6 @@ function loadDotEnv(): void {
   for (const [key, value] of Object.entries(parseDotenv(fs.readFileSync(file)))) {
     if (process.env[key] === undefined) process.env[key] = value;
   }
-}
-
-const VAULT_SECRETS = [
-  'VAULT_API_TOKEN',
-  'VAULT_WORKER_TOKEN',
-  'VAULT_OPERATOR_TOKEN',
-  'VAULT_ROOT_TOKEN',
-  'VAULT_API_ROLE_ID',
-  'VAULT_API_SECRET_ID',
-  'VAULT_WORKER_ROLE_ID',
-  'VAULT_WORKER_SECRET_ID',
-] as const;
-
-type Role = 'api' | 'worker';
-
-/**
- * The Vault identity of one process. Values are set to '' rather than deleted because the
- * apps load .env themselves and dotenv never overrides a variable that exists.
- */
-function vaultIdentity(env: Record<string, string | undefined>, role: Role): Record<string, string> {
-  const upper = role === 'api' ? 'API' : 'WORKER';
-  const scrubbed: Record<string, string> = Object.fromEntries(VAULT_SECRETS.map((key) => [key, '']));
-  const token = env[`VAULT_${upper}_TOKEN`];
-  if (token) return { ...scrubbed, VAULT_TOKEN: token, VAULT_ROLE_ID: '', VAULT_SECRET_ID: '' };
-  const roleId = env[`VAULT_${upper}_ROLE_ID`];
-  const secretId = env[`VAULT_${upper}_SECRET_ID`];
-  if (roleId && secretId) return { ...scrubbed, VAULT_TOKEN: '', VAULT_ROLE_ID: roleId, VAULT_SECRET_ID: secretId };
-  if (env.VAULT_TOKEN || (env.VAULT_ROLE_ID && env.VAULT_SECRET_ID)) return scrubbed; // the user's own single identity, from .env
-  throw new Error(
-    `VAULT_ADDR points at an external Vault but no credential for the ${role} is set: set VAULT_${upper}_TOKEN (or VAULT_${upper}_ROLE_ID + VAULT_${upper}_SECRET_ID)`,
-  );
-}
-
-interface App {
-  name: Role;
-  entry: string;
-  port: number;
-  portVar: 'PORT' | 'WORKER_HEALTH_PORT';
-}
-
-function startApp(app: App, stack: Stack): ManagedProcess {
-  const env = {
-    ...process.env,
-    ...stack.env,
-    ...vaultIdentity({ ...process.env, ...stack.env }, app.name),
-    NODE_ENV: 'development',
-    KEYSTORE: 'vault',
-    WEBHOOK_ALLOW_LOOPBACK: 'true',
-    [app.portVar]: String(app.port),
-  };
-  return spawnManaged({
-    name: app.name,
-    command: path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'),
-    args: [app.entry],
-    cwd: REPO_ROOT,
-    env,
-    logDir: stack.logDir,
-    runDir: stack.runDir,
-    console: true,
-  });
 }
 
 function banner(stack: Stack, apiPort: number, workerPort: number): string {
@@ -140,31 +70,23 @@ async function main(): Promise<number> {
   loadDotEnv();
   const apiPort = Number(process.env.PORT || 3000);
   const workerPort = Number(process.env.WORKER_HEALTH_PORT || 3001);
-  const apps: App[] = [
-    { name: 'worker', entry: 'worker/main.ts', port: workerPort, portVar: 'WORKER_HEALTH_PORT' },
-    { name: 'api', entry: 'api/server.ts', port: apiPort, portVar: 'PORT' },
-  ];
-  for (const app of apps) {
-    if (!fs.existsSync(path.join(REPO_ROOT, app.entry))) {
-      say(`${app.entry} does not exist — the ${app.name} cannot start`);
-      return 1;
-    }
+  const missing = missingAppEntries();
+  if (missing.length > 0) {
+    say(`${missing.join(' and ')} do(es) not exist yet — nothing to run on top of the stack`);
+    return 1;
   }
 
   let stack: Stack | undefined;
-  const running: ManagedProcess[] = [];
+  let apps: Apps | undefined;
   let stopping: Promise<void> | undefined;
   let firstSignalAt = 0;
 
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
       // API first (no new requests), then the worker, then the stack (PostgreSQL last).
-      for (const name of ['api', 'worker'] as const) {
-        const proc = running.find((p) => p.name === name);
-        if (proc && !proc.exitInfo()) {
-          say(`stopping ${name}…`);
-          await proc.stop();
-        }
+      if (apps) {
+        say('stopping the API, then the worker…');
+        await apps.stop();
       }
       if (stack) {
         say('stopping Temporal, anvil, OpenBao, then PostgreSQL…');
@@ -201,33 +123,32 @@ async function main(): Promise<number> {
     await assertPortsFree('worker', [workerPort], '127.0.0.1', 'set WORKER_HEALTH_PORT to use another');
     say('starting PostgreSQL, Temporal, OpenBao and anvil…');
     const startingStack = startStack({ mode: 'dev', dataDir: devDataDir(), console: true, note: say });
+    const web = ensureWebBuilt({ logDir: logDirOf(devDataDir()), note: say }).catch((error: unknown) => {
+      say(`the web app did not build; the API serves a placeholder page at / (${(error as Error).message.split('\n')[0]})`);
+      return false;
+    });
     const first = await Promise.race([startingStack.then(() => undefined), signalled]);
     stack = await startingStack;
     if (first) return 0;
+    await web;
 
-    for (const app of apps) running.push(startApp(app, stack));
+    apps = startApps({
+      stack,
+      apiPort,
+      workerPort,
+      console: true,
+      env: { NODE_ENV: 'development', KEYSTORE: 'vault', WEBHOOK_ALLOW_LOOPBACK: 'true' },
+    });
     say('waiting for the worker and the API to report ready (/readyz)…');
-    const ready = Promise.all(
-      running.map((proc) => {
-        const app = apps.find((a) => a.name === proc.name)!;
-        return waitUntilReady(proc, () => httpOk(`http://127.0.0.1:${app.port}/readyz`), {
-          timeoutMs: 180_000,
-          what: `GET http://127.0.0.1:${app.port}/readyz`,
-        });
-      }),
-    );
-    const interrupted = await Promise.race([ready.then(() => undefined), signalled]);
+    const interrupted = await Promise.race([apps.ready.then(() => undefined), signalled]);
     if (interrupted) return 0;
     process.stdout.write(`${banner(stack, apiPort, workerPort)}\n`);
 
     // Run until a signal, or until anything we started dies on its own.
-    const watched = [...running.map((p) => ({ name: p.name, exited: p.exited, tail: () => p.logTail() })), ...stack.handles.flatMap(watchable)];
-    const outcome = await Promise.race([
-      signalled.then(() => undefined),
-      ...watched.map((w) => w.exited.then((info) => ({ ...w, info }))),
-    ]);
-    if (!outcome) return 0;
-    if (stopping) return 0;
+    const watched = [apps.api, apps.worker].map((p) => ({ name: p.name, exited: p.exited, tail: () => p.logTail() }));
+    watched.push(...stack.handles.flatMap(watchable));
+    const outcome = await Promise.race([signalled.then(() => undefined), ...watched.map((w) => w.exited.then((info) => ({ ...w, info })))]);
+    if (!outcome || stopping) return 0;
     say(`${outcome.name} exited unexpectedly (${describeExit(outcome.info)}) — stopping everything`);
     process.stderr.write(`${new ComponentError(outcome.name, 'last lines before it stopped', outcome.tail()).message}\n`);
     return 1;

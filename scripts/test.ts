@@ -9,8 +9,10 @@
  *
  * Steps: lint and typecheck run alongside the stack start (PostgreSQL, Temporal, OpenBao,
  * anvil on free ports in /var/tmp/countersign-test-XXXXXX); migrations run once; the
- * workflow code is bundled once (WORKFLOW_BUNDLE_PATH); then the Node test runner runs
- * the files, two at a time. Everything is torn down at the end — also on failure and on
+ * workflow code is bundled once (WORKFLOW_BUNDLE_PATH); when black-box, browser or proof
+ * tests are selected, the real API and worker run too (COUNTERSIGN_API_URL,
+ * COUNTERSIGN_WORKER_URL; web/dist is rebuilt first if stale for browser tests); then the
+ * Node test runner runs the files, two at a time. Everything is torn down at the end — also on failure and on
  * SIGINT/SIGTERM. The very last line is `N passed, N failed`; lint, typecheck, migration
  * and bundling each count as one more passed or failed check. Exit code 0 only if
  * nothing failed. On failure the components' logs are copied to test-results/stack-logs/.
@@ -18,9 +20,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { startApps, type Apps } from './infra/apps';
 import { REPO_ROOT, temporalTestServerBinary } from './infra/paths';
+import { getFreePort } from './infra/process';
 import { startStack, type Stack } from './infra/stack';
 import { addTotals, formatSummary, parseTapTotals, type Totals } from './infra/test-summary';
+import { ensureWebBuilt, webAppExists } from './infra/web';
 
 interface Args {
   proof: boolean;
@@ -173,20 +179,51 @@ async function lintAndTypecheck(): Promise<Check[]> {
   ];
 }
 
-function testEnv(stack: Stack, bundlePath: string | undefined): NodeJS.ProcessEnv {
+/** Flags shared by the test files and the API/worker processes the harness runs for them. */
+const TEST_FLAGS = { NODE_ENV: 'test', KEYSTORE: 'vault', ALLOW_TEST_CLOCK: 'true', WEBHOOK_ALLOW_LOOPBACK: 'true' } as const;
+
+function testEnv(stack: Stack, bundlePath: string | undefined, apps: Apps | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   // Tests pick the API or the worker credential explicitly; no ambient Vault identity.
-  for (const key of ['VAULT_TOKEN', 'VAULT_ROLE_ID', 'VAULT_SECRET_ID', 'WORKFLOW_BUNDLE_PATH']) delete env[key];
-  Object.assign(env, stack.env, {
-    NODE_ENV: 'test',
-    KEYSTORE: 'vault',
-    ALLOW_TEST_CLOCK: 'true',
-    WEBHOOK_ALLOW_LOOPBACK: 'true',
+  for (const key of ['VAULT_TOKEN', 'VAULT_ROLE_ID', 'VAULT_SECRET_ID', 'WORKFLOW_BUNDLE_PATH', 'COUNTERSIGN_API_URL', 'COUNTERSIGN_WORKER_URL']) {
+    delete env[key];
+  }
+  Object.assign(env, stack.env, TEST_FLAGS, {
     TEMPORAL_TEST_SERVER_PATH: temporalTestServerBinary(),
     COUNTERSIGN_TEST_DIR: stack.dataDir,
   });
   if (bundlePath) env.WORKFLOW_BUNDLE_PATH = bundlePath;
+  if (apps) {
+    env.COUNTERSIGN_API_URL = apps.apiUrl;
+    env.COUNTERSIGN_WORKER_URL = apps.workerUrl;
+  }
   return env;
+}
+
+const relative = (file: string) => path.relative(REPO_ROOT, file).split(path.sep).join('/');
+/** Black-box, browser and proof tests talk to real API and worker processes. */
+const needsApps = (files: string[]) => files.some((f) => /^test\/(blackbox|browser|proof)\//.test(relative(f)));
+const needsWeb = (files: string[]) => webAppExists() && files.some((f) => relative(f).startsWith('test/browser/'));
+
+/** The real API and worker, on free ports and their own task queue (integration tests use random ones). */
+async function startTestApps(stack: Stack, bundlePath: string | undefined): Promise<Apps> {
+  const apps = startApps({
+    stack,
+    apiPort: await getFreePort(),
+    workerPort: await getFreePort(),
+    env: {
+      ...TEST_FLAGS,
+      TEMPORAL_TASK_QUEUE: `countersign-e2e-${randomBytes(4).toString('hex')}`,
+      ...(bundlePath ? { WORKFLOW_BUNDLE_PATH: bundlePath } : {}),
+    },
+  });
+  const started = Date.now();
+  await apps.ready.catch(async (error: unknown) => {
+    await apps.stop();
+    throw error;
+  });
+  say(`API (${apps.apiUrl}) and worker (${apps.workerUrl}) ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return apps;
 }
 
 async function runTests(files: string[], env: NodeJS.ProcessEnv, tapFile: string, budgetMs: number): Promise<Totals> {
@@ -236,6 +273,7 @@ async function main(): Promise<number> {
   const budgetMs = Number(process.env.TEST_TIMEOUT_MINUTES ?? 25) * 60_000;
   let totals: Totals = { passed: 0, failed: 0 };
   let stack: Stack | undefined;
+  let apps: Apps | undefined;
   let interrupted: NodeJS.Signals | undefined;
 
   const onSignal = (signal: NodeJS.Signals) => {
@@ -257,6 +295,12 @@ async function main(): Promise<number> {
   try {
     const files = selectTestFiles(args);
     const checks = args.lint ? lintAndTypecheck() : Promise.resolve<Check[]>([]);
+    const web = needsWeb(files)
+      ? ensureWebBuilt({ logDir: path.join(REPO_ROOT, 'test-results'), note: say }).then(
+          () => undefined,
+          (error: unknown) => ({ name: 'web app build', ok: false, detail: (error as Error).message }) satisfies Check,
+        )
+      : Promise.resolve(undefined);
     say('starting a throwaway stack (PostgreSQL, Temporal, OpenBao, anvil)…');
     const started = Date.now();
     try {
@@ -282,15 +326,25 @@ async function main(): Promise<number> {
         count({ name: 'workflow bundle', ok: false, detail: (error as Error).message });
       }
     }
+    const webFailure = await web;
+    if (webFailure) count(webFailure);
+    if (ready && stack && !interrupted && needsApps(files)) {
+      try {
+        apps = await startTestApps(stack, bundlePath);
+      } catch (error) {
+        count({ name: 'API and worker start', ok: false, detail: (error as Error).message });
+      }
+    }
     for (const check of await checks) count(check);
     if (ready && stack && !interrupted) {
-      totals = addTotals(totals, await runTests(files, testEnv(stack, bundlePath), path.join(stack.dataDir, 'results.tap'), budgetMs));
+      totals = addTotals(totals, await runTests(files, testEnv(stack, bundlePath, apps), path.join(stack.dataDir, 'results.tap'), budgetMs));
     }
   } catch (error) {
     say((error as Error).message);
     totals.failed += 1;
   } finally {
     await killAll();
+    if (apps) await apps.stop();
     if (stack) {
       if (totals.failed > 0) keepLogs(stack);
       say('stopping the stack…');

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { vaultIdentity } from '../../scripts/infra/apps';
 import { POLICIES } from '../../scripts/infra/openbao';
 import { traversalBlocker } from '../../scripts/infra/postgres';
 import {
@@ -75,11 +76,12 @@ describe('processes', () => {
     const proc = spawnManaged({
       name: 'stubborn',
       command: '/bin/sh',
-      args: ['-c', 'trap "" TERM; echo ready; while true; do sleep 0.1; done'],
+      args: ['-c', 'trap "" TERM; echo "trap-$((6*7))"; while true; do sleep 0.1; done'],
       logDir: scratch,
       stopTimeoutMs: 400,
     });
-    await waitUntilReady(proc, async () => proc.logTail().includes('ready'), { timeoutMs: 5000, what: 'echo' });
+    // The marker is computed by the shell, so the logged command line cannot match it.
+    await waitUntilReady(proc, async () => proc.logTail().split('\n').includes('trap-42'), { timeoutMs: 5000, what: 'echo' });
     const result = await proc.stop();
     assert.equal(result.killed, true);
     assert.ok(result.durationMs >= 400, `stopped after ${result.durationMs} ms`);
@@ -226,5 +228,38 @@ describe('vault policies', () => {
     assert.match(worker, /path "transit\/decrypt\/countersign-wallets"/);
     assert.doesNotMatch(worker, /transit\/encrypt\//);
     assert.doesNotMatch(`${api}\n${worker}`, /\*|sudo|"transit\/keys/);
+  });
+});
+
+describe('app process credentials', () => {
+  const stackEnv = {
+    VAULT_ADDR: 'http://127.0.0.1:8200',
+    VAULT_API_TOKEN: 'api-token',
+    VAULT_WORKER_TOKEN: 'worker-token',
+    VAULT_OPERATOR_TOKEN: 'operator-token',
+    VAULT_ROOT_TOKEN: 'root-token',
+    VAULT_API_ROLE_ID: 'api-role',
+    VAULT_API_SECRET_ID: 'api-secret',
+    VAULT_WORKER_ROLE_ID: 'worker-role',
+    VAULT_WORKER_SECRET_ID: 'worker-secret',
+  };
+
+  test('the API gets only its own token; every other Vault credential is blanked', () => {
+    const api = vaultIdentity(stackEnv, 'api');
+    assert.equal(api.VAULT_TOKEN, 'api-token');
+    const leaked = Object.values({ ...stackEnv, ...api }).filter((v) => /worker|operator|root/.test(v));
+    assert.deepEqual(leaked, []);
+  });
+
+  test('the worker gets only its own token', () => {
+    const worker = vaultIdentity(stackEnv, 'worker');
+    assert.equal(worker.VAULT_TOKEN, 'worker-token');
+    const leaked = Object.values({ ...stackEnv, ...worker }).filter((v) => /api-|operator|root/.test(v));
+    assert.deepEqual(leaked, []);
+  });
+
+  test('an external Vault without a per-process credential is refused by name', () => {
+    assert.throws(() => vaultIdentity({ VAULT_ADDR: 'https://vault.example' }, 'worker'), /set VAULT_WORKER_TOKEN/);
+    assert.deepEqual(vaultIdentity({ VAULT_ADDR: 'https://vault.example', VAULT_WORKER_ROLE_ID: 'r', VAULT_WORKER_SECRET_ID: 's' }, 'worker').VAULT_ROLE_ID, 'r');
   });
 });

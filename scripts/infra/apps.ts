@@ -1,0 +1,108 @@
+/**
+ * The API (`tsx api/server.ts`) and the worker (`tsx worker/main.ts`) as child processes
+ * on top of a started stack — for `npm run dev`, and for the black-box and browser tests
+ * of `npm test`, which need the real processes.
+ *
+ * Credentials: the API process gets only the encrypt-side Vault token, the worker only
+ * the decrypt-side one; neither sees the operator token or the OpenBao root token.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT } from './paths';
+import { ComponentError, httpOk, spawnManaged, waitUntilReady, type ManagedProcess } from './process';
+import type { Stack } from './stack';
+
+export type AppRole = 'api' | 'worker';
+
+const VAULT_SECRETS = [
+  'VAULT_API_TOKEN',
+  'VAULT_WORKER_TOKEN',
+  'VAULT_OPERATOR_TOKEN',
+  'VAULT_ROOT_TOKEN',
+  'VAULT_API_ROLE_ID',
+  'VAULT_API_SECRET_ID',
+  'VAULT_WORKER_ROLE_ID',
+  'VAULT_WORKER_SECRET_ID',
+] as const;
+
+/**
+ * The Vault identity of one process, from the stack's per-role credentials. Other roles'
+ * credentials are set to '' rather than deleted: the apps load .env themselves and dotenv
+ * never overrides a variable that exists.
+ */
+export function vaultIdentity(env: Record<string, string | undefined>, role: AppRole): Record<string, string> {
+  const upper = role === 'api' ? 'API' : 'WORKER';
+  const scrubbed: Record<string, string> = Object.fromEntries(VAULT_SECRETS.map((key) => [key, '']));
+  const token = env[`VAULT_${upper}_TOKEN`];
+  if (token) return { ...scrubbed, VAULT_TOKEN: token, VAULT_ROLE_ID: '', VAULT_SECRET_ID: '' };
+  const roleId = env[`VAULT_${upper}_ROLE_ID`];
+  const secretId = env[`VAULT_${upper}_SECRET_ID`];
+  if (roleId && secretId) return { ...scrubbed, VAULT_TOKEN: '', VAULT_ROLE_ID: roleId, VAULT_SECRET_ID: secretId };
+  // An external Vault with one identity of the user's own (VAULT_TOKEN or AppRole in .env).
+  if (env.VAULT_TOKEN || (env.VAULT_ROLE_ID && env.VAULT_SECRET_ID)) return scrubbed;
+  throw new Error(
+    `VAULT_ADDR points at an external Vault but no credential for the ${role} is set: set VAULT_${upper}_TOKEN (or VAULT_${upper}_ROLE_ID + VAULT_${upper}_SECRET_ID)`,
+  );
+}
+
+export const APP_ENTRIES: Record<AppRole, string> = { worker: 'worker/main.ts', api: 'api/server.ts' };
+
+export interface AppsOptions {
+  stack: Stack;
+  apiPort: number;
+  workerPort: number;
+  /** NODE_ENV, feature flags, TEMPORAL_TASK_QUEUE, … (on top of the stack's env). */
+  env: Record<string, string>;
+  console?: boolean;
+  readyTimeoutMs?: number;
+}
+
+export interface Apps {
+  api: ManagedProcess;
+  worker: ManagedProcess;
+  apiUrl: string;
+  workerUrl: string;
+  /** Resolves when both answer /readyz with 200; rejects (ComponentError with the log tail) otherwise. */
+  ready: Promise<void>;
+  /** API first (no new requests), then the worker. */
+  stop(): Promise<void>;
+}
+
+export function missingAppEntries(): string[] {
+  return Object.values(APP_ENTRIES).filter((entry) => !fs.existsSync(path.join(REPO_ROOT, entry)));
+}
+
+export function startApps(options: AppsOptions): Apps {
+  const missing = missingAppEntries();
+  if (missing.length > 0) throw new ComponentError('apps', `${missing.join(' and ')} do(es) not exist yet`);
+  const base = { ...process.env, ...options.stack.env, ...options.env };
+  const spawnApp = (role: AppRole, portVar: string, port: number) =>
+    spawnManaged({
+      name: role,
+      command: path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'),
+      args: [APP_ENTRIES[role]],
+      cwd: REPO_ROOT,
+      env: { ...base, ...vaultIdentity(base, role), [portVar]: String(port) },
+      logDir: options.stack.logDir,
+      runDir: options.stack.runDir,
+      console: options.console ?? false,
+    });
+  const worker = spawnApp('worker', 'WORKER_HEALTH_PORT', options.workerPort);
+  const api = spawnApp('api', 'PORT', options.apiPort);
+  const apiUrl = `http://127.0.0.1:${options.apiPort}`;
+  const workerUrl = `http://127.0.0.1:${options.workerPort}`;
+  const wait = (proc: ManagedProcess, url: string) =>
+    waitUntilReady(proc, () => httpOk(`${url}/readyz`), { timeoutMs: options.readyTimeoutMs ?? 180_000, what: `GET ${url}/readyz` });
+  const ready = Promise.all([wait(worker, workerUrl), wait(api, apiUrl)]).then(() => undefined);
+  // Callers may race `ready` against a signal; never leave its rejection unhandled.
+  ready.catch(() => {});
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      await api.stop();
+      await worker.stop();
+    })();
+    return stopped;
+  };
+  return { api, worker, apiUrl, workerUrl, ready, stop };
+}
