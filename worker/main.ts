@@ -17,6 +17,7 @@ import { runReadiness } from '../api/routes/health';
 import { createActivities } from '../activities';
 import { createKeyStore } from '../domains/keystore';
 import { createChainClients } from '../domains/chain';
+import { assertKnownChains } from '../domains/chain/identity';
 import { createChainAdapter } from '../domains/transactions/chain-adapter';
 import { createAuditLog } from '../domains/audit';
 import { systemClock } from '../lib/clock';
@@ -36,6 +37,7 @@ async function main() {
   // The worker's credential may decrypt wallet keys (and webhook secrets), nothing else.
   const keystore = await createKeyStore(config, { logger });
   const chains = createChainClients(config.chains);
+  await assertKnownChains(db, chains);
 
   const worker = await Worker.create({
     connection,
