@@ -110,6 +110,10 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresH
     await waitUntilReady(proc, () => query({ ...admin, database: 'postgres' }, 'SELECT 1').then(() => true), {
       timeoutMs: options.readyTimeoutMs ?? 60_000,
       what: `SELECT 1 on 127.0.0.1:${port}`,
+      fatal: (error) =>
+        (error as { code?: string }).code === '28P01'
+          ? `the cluster in ${dataPath} does not accept the password in ${path.join(options.dataDir, 'secrets.json')} (was one of them replaced?) — npm run dev:reset starts over`
+          : undefined,
     });
     await ensureDatabase(admin, DATABASE_NAME);
   } catch (error) {
@@ -317,7 +321,11 @@ function makeWorldReadable(dir: string): void {
     const full = path.join(dir, entry.name);
     if (entry.isSymbolicLink()) continue;
     if (entry.isDirectory()) makeWorldReadable(full);
-    else fs.chmodSync(full, fs.statSync(full).mode | 0o444 | ((fs.statSync(full).mode & 0o100) !== 0 ? 0o111 : 0));
+    else {
+      const { mode } = fs.statSync(full);
+      // Readable by all; executables executable by all (the `postgres` user runs them).
+      fs.chmodSync(full, mode | 0o444 | ((mode & 0o100) !== 0 ? 0o111 : 0));
+    }
   }
 }
 

@@ -344,6 +344,8 @@ export interface ReadyOptions {
   intervalMs?: number;
   /** Words for the error, e.g. "gRPC health check on 127.0.0.1:7233". */
   what: string;
+  /** A probe error that retrying cannot fix (bad credentials): fail at once with this reason. */
+  fatal?: (error: unknown) => string | undefined;
 }
 
 /**
@@ -369,6 +371,8 @@ export async function waitUntilReady(
       if (await probe()) return;
       lastError = 'not ready';
     } catch (error) {
+      const fatal = options.fatal?.(error);
+      if (fatal) throw new ComponentError(proc.name, fatal, proc.logTail());
       lastError = error instanceof Error ? error.message : String(error);
     }
     await withTimeout(proc.exited, options.intervalMs ?? 250);
