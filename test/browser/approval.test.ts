@@ -360,6 +360,29 @@ describe('approval web app, end to end in Chromium', { concurrency: false }, () 
     const fourth = card(page, ids.fourth);
     await fourth.waitFor();
     await byTestId(fourth, 'tx-expiry').filter({ hasText: 'Approve within' }).waitFor();
+
+    // A server (or anything in between) that shows one recipient but asks for a
+    // signature on another digest is caught by the page's own digest check.
+    const evil = randomAddress();
+    await page.route(
+      (url) => url.pathname.startsWith('/api/transactions'),
+      async (route) => {
+        const response = await route.fetch();
+        const json = (await response.json()) as { transactions?: Array<Record<string, unknown>> } & Record<string, unknown>;
+        const tamper = (tx: Record<string, unknown>) => (tx.transaction_id === ids.fourth ? { ...tx, to: evil, summary: { ...(tx.summary as object), recipient: evil } } : tx);
+        const body = Array.isArray(json.transactions) ? { ...json, transactions: json.transactions.map(tamper) } : tamper(json);
+        await route.fulfill({ response, json: body });
+      },
+    );
+    await go('history');
+    await go('inbox');
+    await byTestId(card(page, ids.fourth), 'tx-digest-mismatch').waitFor();
+    assert.ok(await byTestId(card(page, ids.fourth), 'tx-select').isDisabled(), 'a request whose digest does not match cannot be selected');
+    await screenshot('digest-mismatch');
+    await page.unrouteAll();
+    await go('history');
+    await go('inbox');
+    await byTestId(card(page, ids.fourth), 'tx-digest-ok').waitFor();
     await page.locator(`[data-testid="tx-card"][data-transaction-id="${ids.fourth}"][data-status="expired"]`).waitFor({ timeout: (APPROVAL_TTL + 60) * 1000 });
     await byTestId(fourth, 'tx-final-note').filter({ hasText: 'expired' }).waitFor();
     assert.equal(await byTestId(fourth, 'tx-select').count(), 0, 'an expired request cannot be selected');

@@ -31,13 +31,15 @@ export function LiveProvider({ children }: { children: ReactNode }) {
 
   // While the stream is down (proxy that buffers SSE, flaky mobile network), resync
   // from the JSON API every 20 s so the inbox still moves; never while it is live.
+  // Keyed on live/not-live only: offline ↔ reconnecting flips must not restart the timer.
+  const live = state === 'live';
   useEffect(() => {
-    if (state === 'live') return undefined;
+    if (live) return undefined;
     const timer = setInterval(() => {
       for (const listener of listeners.current) listener({ kind: 'resync' });
     }, 20_000);
     return () => clearInterval(timer);
-  }, [state]);
+  }, [live]);
 
   // A phone waking a background tab: catch up at once.
   useEffect(() => {
