@@ -5,7 +5,8 @@
  *
  * dev  — fixed ports (5433, 7233/8233, 8200/8201, 8545), data kept under .data/; a
  *        variable already set in the environment (DATABASE_URL, TEMPORAL_ADDRESS,
- *        VAULT_ADDR, WEB3_PROVIDER_URI) means "use that one, start nothing".
+ *        VAULT_ADDR, WEB3_PROVIDER_URI) means "use that one, start nothing" (unless it
+ *        is just the dev default with nothing listening there, see resolveExternal).
  * test — free ports, a throwaway /var/tmp/countersign-test-XXXXXX removed on stop();
  *        the environment is ignored so a developer's .env can never point tests at real data.
  */
@@ -107,7 +108,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const results = await Promise.allSettled(
     starters.map(async ([name, start]) => {
       const handle = await start();
-      note(`${name} ready${Object.keys(handle.env).length ? ` (${Math.round((Date.now() - started) / 100) / 10} s)` : ''}`);
+      // Handles without a process are external services we only point at.
+      note(handle.exited ? `${name} ready (${((Date.now() - started) / 1000).toFixed(1)} s)` : `${name}: using the external one`);
       return handle;
     }),
   );
