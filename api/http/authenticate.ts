@@ -21,11 +21,13 @@ const unauthenticated = () => new AppError('unauthenticated', 'authentication re
 
 export async function resolvePrincipal(ctx: Context, auth: Authenticator): Promise<Principal | undefined> {
   if (hasKeyInQuery(ctx)) throw new AppError('unauthenticated', 'credentials in the query string are not accepted; use a header');
-  const apiKeyHeader = ctx.get('x-api-key');
-  const authorization = ctx.get('authorization');
-  if (apiKeyHeader && authorization) throw new AppError('unauthenticated', 'send one credential, not two');
-  if (apiKeyHeader) return agentOrThrow(await auth.verifyApiKey(apiKeyHeader));
-  if (authorization) {
+  // A credential header that is present counts even when empty: an empty X-API-Key beside a valid
+  // token is a malformed credential (401), not an absent one that quietly falls through to the next.
+  const apiKeyHeader = headerValue(ctx, 'x-api-key');
+  const authorization = headerValue(ctx, 'authorization');
+  if (apiKeyHeader !== undefined && authorization !== undefined) throw new AppError('unauthenticated', 'send one credential, not two');
+  if (apiKeyHeader !== undefined) return agentOrThrow(await auth.verifyApiKey(apiKeyHeader));
+  if (authorization !== undefined) {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization);
     if (!match) throw new AppError('unauthenticated', 'the Authorization header must be "Bearer <token>"');
     const token = match[1]!;
@@ -41,6 +43,12 @@ export async function resolvePrincipal(ctx: Context, auth: Authenticator): Promi
     return { ...user, via: 'cookie' };
   }
   return undefined;
+}
+
+function headerValue(ctx: Context, name: string): string | undefined {
+  const value = ctx.headers[name];
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function agentOrThrow(agent: Awaited<ReturnType<Authenticator['verifyApiKey']>>) {

@@ -39,22 +39,50 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>
   z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
 
+/**
+ * zod puts recursive schemas (e.g. `z.json()` function arguments) in a `$defs`
+ * at the root of each schema it emits, with `#/$defs/…` references. Embedded
+ * in the document those references would point at the document's root, where
+ * nothing is: clients and fuzzers could not resolve them. So each `$defs`
+ * entry moves to `components.schemas` under a name unique to its use, and the
+ * references follow; `$schema` goes (the document's dialect applies).
+ */
+function hoistDefs(schema: Record<string, unknown>, prefix: string, components: Record<string, unknown>): Record<string, unknown> {
+  const { $defs, $schema: _dialect, ...rest } = schema as { $defs?: Record<string, unknown>; $schema?: unknown };
+  const names = new Map(Object.keys($defs ?? {}).map((name) => [name, `${prefix}_${name.replace(/[^A-Za-z0-9_]/g, '_')}`]));
+  const rewrite = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(rewrite);
+    if (value === null || typeof value !== 'object') return value;
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) {
+      const local = key === '$ref' && typeof inner === 'string' && inner.startsWith('#/$defs/') ? names.get(inner.slice('#/$defs/'.length)) : undefined;
+      out[key] = local ? `#/components/schemas/${local}` : rewrite(inner);
+    }
+    return out;
+  };
+  for (const [name, def] of Object.entries($defs ?? {})) components[names.get(name)!] = rewrite(def);
+  return rewrite(rest) as Record<string, unknown>;
+}
+
 /** Koa's `/api/agents/:id` → OpenAPI's `/api/agents/{id}`. */
 export const openApiPath = (path: string) => path.replace(/:([A-Za-z_]+)/g, '{$1}');
 
 export function buildOpenApi(routes: AnyRoute[], info: { version: string; serverUrl?: string }) {
   const paths: Record<string, Record<string, unknown>> = {};
+  const schemas: Record<string, unknown> = { Error: jsonSchema(ErrorSchema, 'output') };
   for (const route of routes) {
+    const id = operationId(route);
+    const toSchema = (schema: z.ZodType, io: 'input' | 'output', where: string) => hoistDefs(jsonSchema(schema, io), `${id}_${where}`, schemas);
     const operation: Record<string, unknown> = {
-      operationId: operationId(route),
+      operationId: id,
       summary: route.summary,
       tags: route.tags,
       security: security(route.auth),
-      parameters: [...parameters(route.params, 'path'), ...parameters(route.query, 'query')],
-      responses: responses(route),
+      parameters: [...parameters(route.params, 'path', toSchema), ...parameters(route.query, 'query', toSchema)],
+      responses: responses(route, toSchema),
     };
     if (route.body) {
-      operation.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } };
+      operation.requestBody = { required: true, content: { 'application/json': { schema: toSchema(route.body, 'input', 'body') } } };
     }
     (paths[openApiPath(route.path)] ??= {})[route.method.toLowerCase()] = operation;
   }
@@ -73,7 +101,7 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string; server
         apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An agent API key' },
         sessionCookie: { type: 'apiKey', in: 'cookie', name: 'cs_session', description: 'The web app session (writes also need X-CSRF-Token)' },
       },
-      schemas: { Error: jsonSchema(ErrorSchema, 'output') },
+      schemas,
     },
   };
 }
@@ -96,13 +124,17 @@ function security(auth: AnyRoute['auth']) {
     case 'agent':
       return [{ apiKeyHeader: [] }];
     case 'principal':
-      return [{ bearerAuth: [] }, { sessionCookie: [] }, { apiKeyHeader: [] }];
+      // In the order the API picks one credential (api/http/authenticate.ts): X-API-Key, then
+      // Authorization, then the cookie — a stale cookie beside a valid key or token is not used.
+      return [{ apiKeyHeader: [] }, { bearerAuth: [] }, { sessionCookie: [] }];
   }
 }
 
-function parameters(schema: z.ZodType | undefined, where: 'path' | 'query') {
+type ToSchema = (schema: z.ZodType, io: 'input' | 'output', where: string) => Record<string, unknown>;
+
+function parameters(schema: z.ZodType | undefined, where: 'path' | 'query', toSchema: ToSchema) {
   if (!schema) return [];
-  const json = jsonSchema(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+  const json = toSchema(schema, 'input', where) as { properties?: Record<string, unknown>; required?: string[] };
   return Object.entries(json.properties ?? {}).map(([name, property]) => ({
     name,
     in: where,
@@ -111,11 +143,11 @@ function parameters(schema: z.ZodType | undefined, where: 'path' | 'query') {
   }));
 }
 
-function responses(route: AnyRoute) {
+function responses(route: AnyRoute, toSchema: ToSchema) {
   const out: Record<string, unknown> = {};
   for (const [status, schema] of Object.entries(route.responses)) {
     const content: Record<string, unknown> = {};
-    if (schema) content['application/json'] = { schema: jsonSchema(schema, 'output') };
+    if (schema) content['application/json'] = { schema: toSchema(schema, 'output', `response${status}`) };
     for (const type of route.alsoProduces ?? []) content[type] = { schema: { type: 'string' } };
     out[status] = { description: 'Success', ...(Object.keys(content).length ? { content } : {}) };
   }

@@ -51,7 +51,8 @@ async function runRoute(route: AnyRoute, ctx: Context, deps: RouterDeps) {
   applyRateLimit(route, ctx, deps, ip, principal);
 
   const rawBody = route.method === 'GET' ? undefined : await readJsonBody(ctx);
-  const body = route.body ? parse(route.body, rawBody ?? {}, 'body') : undefined;
+  // Only an absent body reads as {}: a JSON `null` (or any other non-object) is validated as sent.
+  const body = route.body ? parse(route.body, rawBody === undefined ? {} : rawBody, 'body') : undefined;
   if (!route.body && rawBody !== undefined && !isEmptyObject(rawBody)) {
     throw new AppError('invalid_request', 'this route takes no request body', { extra: { details: [{ field: '(body)', message: 'unexpected body' }] } });
   }
