@@ -7,7 +7,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'web/dist/**', '.data/**', '.tools/**', 'test-results/**', 'test/support/contracts/artifacts.ts'] },
+  { ignores: ['node_modules/**', 'dist/**', 'web/dist/**', '.data/**', '.tools/**', 'test-results/**', 'bench/_scratch/**', 'test/support/contracts/artifacts.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

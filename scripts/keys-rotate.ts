@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/env';
 import { createDb } from '../lib/db';
 import { createLogger } from '../lib/logger';
-import { createKeyAdmin, KEY_PURPOSES, KeyStoreError, type KeyPurpose } from '../domains/keystore';
+import { createKeyAdmin, KEY_PURPOSES, type KeyPurpose } from '../domains/keystore';
 import { createAuditLog } from '../domains/audit';
 import { RotationError, rotateKeys, type RotateOptions } from '../domains/keystore/rotation';
 

@@ -79,8 +79,9 @@ export function startApps(options: AppsOptions): Apps {
   const spawnApp = (role: AppRole, portVar: string, port: number) =>
     spawnManaged({
       name: role,
-      command: path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'),
-      args: [APP_ENTRIES[role]],
+      // node with the tsx loader: one process, so a SIGKILL after the stop timeout leaves no orphan behind a wrapper.
+      command: process.execPath,
+      args: ['--import', 'tsx', APP_ENTRIES[role]],
       cwd: REPO_ROOT,
       env: { ...base, ...vaultIdentity(base, role), [portVar]: String(port) },
       logDir: options.stack.logDir,

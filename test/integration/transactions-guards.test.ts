@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { startTestApp, type TestApp } from '../support/app';
 import { call, chainProvider, expectStatus, newAgent, newUser, newWallet, randomAddress, waitForStatus, type TestUser } from '../support/actors';
-import { approveUpdate, executeUpdate, transactionWorkflowId } from '../../workflows/definitions';
+import { approveUpdate, executeUpdate, statusQuery, transactionWorkflowId } from '../../workflows/definitions';
 import { temporalBinary } from '../../scripts/infra/paths';
 
 let app: TestApp;
@@ -51,7 +51,7 @@ async function signedCount(transactionId?: string): Promise<number> {
   return Number(row!.count);
 }
 
-const errorOf = (body: Record<string, unknown>) => body.error as { code: string; reason?: string };
+const errorOf = (body: object) => (body as { error: { code: string; reason?: string } }).error;
 
 describe('approval', () => {
   test('without approval nothing is signed, and the agent cannot execute', async () => {
@@ -164,7 +164,7 @@ describe('the Temporal back door', () => {
     const foreignApproval = (await app.database.db('approvals').where({ transaction_id: other.body.transaction_id }).first('id')) as { id: string };
     await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ approvalId: foreignApproval.id, caller: { type: 'user', id: owner.userId } }] }), WorkflowUpdateFailedError);
 
-    assert.equal((await handle.query('status')).status, 'pending_approval');
+    assert.equal((await handle.query(statusQuery)).status, 'pending_approval');
     assert.equal(await signedCount(prepared.body.transaction_id), 0);
     const status = await call(app.url, 'GET', `/api/transactions/${prepared.body.transaction_id}`, { token: owner.token });
     assert.equal(status.body.status, 'pending_approval');

@@ -94,7 +94,7 @@ export async function startDevBao(): Promise<DevBao> {
 }
 
 /** A raw call to Vault's HTTP API (test provisioning only). */
-export async function vaultApi(addr: string, token: string, method: string, apiPath: string, body?: unknown): Promise<any> {
+export async function vaultApi(addr: string, token: string, method: string, apiPath: string, body?: unknown): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any -- Vault answers vary by endpoint; callers read the fields they need
   const response = await fetch(`${addr}/v1/${apiPath}`, {
     method,
     headers: { 'X-Vault-Token': token, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
