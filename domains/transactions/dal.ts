@@ -144,8 +144,18 @@ export interface ApprovalRow {
   created_at: Date;
 }
 
-export async function insertApproval(db: DbOrTx, row: ApprovalRow): Promise<void> {
-  await db('approvals').insert(row);
+/**
+ * Records the approval of a request and returns its id. A request has at most
+ * one: if an earlier attempt recorded it but its Update never reached the
+ * workflow (a timeout), the retry — behind a fresh TOTP step — resends that
+ * same approval rather than failing on the unique constraint.
+ */
+export async function recordApproval(db: DbOrTx, row: ApprovalRow): Promise<string> {
+  const inserted = (await db('approvals').insert(row).onConflict('transaction_id').ignore().returning('id')) as { id: string }[];
+  if (inserted[0]) return inserted[0].id;
+  const existing = (await db('approvals').where({ transaction_id: row.transaction_id, digest: row.digest }).first('id')) as { id: string } | undefined;
+  if (!existing) throw new Error('approval row vanished');
+  return existing.id;
 }
 
 export async function findApproval(db: DbOrTx, transactionId: string): Promise<ApprovalRow | undefined> {

@@ -30,7 +30,7 @@ import {
   findApproval,
   findByIdempotencyKey,
   findTransaction,
-  insertApproval,
+  recordApproval,
   insertTransaction,
   listTransactions,
   projectStatus,
@@ -353,12 +353,12 @@ export function createTransactionService(deps: TransactionServiceDeps) {
         const created = [];
         for (const row of approvable) {
           const approval = { id: randomUUID(), transaction_id: row.id, user_id: userId, mfa_use_id: mfaUseId, digest: row.digest, created_at: now() };
-          await insertApproval(trx, approval);
+          const approvalId = await recordApproval(trx, approval);
           await deps.audit.append(
             { action: 'transaction.approved', actorType: 'user', actorId: userId, subjectType: 'transaction', subjectId: row.id, ip: meta.ip, requestId: meta.requestId, data: { digest: row.digest, mfa_use_id: mfaUseId } },
             trx,
           );
-          created.push({ row, approvalId: approval.id });
+          created.push({ row, approvalId });
         }
         return created;
       });
@@ -370,6 +370,8 @@ export function createTransactionService(deps: TransactionServiceDeps) {
           results.set(row.id, { status: state.status });
         } catch (err) {
           if (!(err instanceof AppError)) throw err;
+          // One request: its own error is the answer, with its headers (Retry-After on a 503).
+          if (single) throw err;
           const reason = err.extra?.reason as string | undefined;
           results.set(row.id, { status: effectiveStatus((await findTransaction(deps.db, row.id)) ?? row, now()), error: { code: err.code, message: err.message, ...(reason ? { reason } : {}) } });
         }
@@ -378,9 +380,6 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       const ordered = rows.map((row) => ({ transaction_id: row.id, ...results.get(row.id)! }));
       if (single) {
         const only = ordered[0]!;
-        if (only.error) {
-          throw new AppError(only.error.code === 'invalid_state' ? 'invalid_state' : 'unavailable', only.error.message, only.error.reason ? { extra: { reason: only.error.reason } } : {});
-        }
         return { transaction_id: only.transaction_id, status: only.status, results: ordered };
       }
       return { results: ordered };
@@ -481,7 +480,7 @@ export function createTransactionService(deps: TransactionServiceDeps) {
           now(),
         );
         const approval = { id: randomUUID(), transaction_id: transactionId, user_id: userId, mfa_use_id: mfaUseId, digest: built.digest, created_at: now() };
-        await insertApproval(trx, approval);
+        await recordApproval(trx, approval);
         await deps.audit.append(
           { action: 'transaction.user_initiated', actorType: 'user', actorId: userId, subjectType: 'transaction', subjectId: transactionId, ip: meta.ip, requestId: meta.requestId, data: { wallet: wallet.address, chain_id: chainId, kind, digest: built.digest, mfa_use_id: mfaUseId } },
           trx,

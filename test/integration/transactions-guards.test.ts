@@ -147,6 +147,27 @@ describe('approval', () => {
   });
 });
 
+describe('an orchestrator that does not answer', () => {
+  test('approval times out with 503; a retry with a fresh code resends the same approval and succeeds', async () => {
+    const { owner, wallet, agent } = await setup();
+    const prepared = await prepare(agent.apiKey, wallet);
+    await app.stopWorker();
+    try {
+      const stalled = await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: prepared.body.transaction_id, mfa_code: await owner.nextCode() } });
+      expectStatus(stalled, 503, 'no worker polls the task queue');
+      assert.equal(errorOf(stalled.body).code, 'unavailable');
+      assert.ok(stalled.headers.get('retry-after'));
+    } finally {
+      await app.startWorker();
+    }
+    const retried = await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: prepared.body.transaction_id, mfa_code: await owner.nextCode() } });
+    expectStatus(retried, 200, 'retry');
+    assert.equal(retried.body.status, 'approved');
+    const approvals = await app.database.db('approvals').where({ transaction_id: prepared.body.transaction_id });
+    assert.equal(approvals.length, 1);
+  });
+});
+
 describe('the Temporal back door', () => {
   test('an Update sent straight to the workflow (as from the CLI or UI) never leads to a signature', async () => {
     const { owner, wallet, agent } = await setup();
