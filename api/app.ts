@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Koa from 'koa';
+import { z } from 'zod';
 import type { Logger } from '../lib/logger';
 import type { Clock } from '../lib/clock';
 import { errorMiddleware } from './http/errors';
@@ -18,6 +19,8 @@ import { serveWebApp } from './http/static';
 import type { Authenticator } from './http/principal';
 import type { AnyRoute } from './http/route';
 import { healthRoutes, type ReadinessChecks } from './routes/health';
+
+const OpenApiDocument = z.object({ openapi: z.string(), info: z.object({ title: z.string(), version: z.string() }).loose(), paths: z.record(z.string(), z.unknown()) }).loose();
 
 export const WEB_DIST = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'web', 'dist');
 
@@ -35,18 +38,23 @@ export interface AppOptions {
 
 export function createApp(options: AppOptions): Koa {
   const app = new Koa({ proxy: options.trustProxy });
-  const routes: AnyRoute[] = [...healthRoutes(options.readiness), ...options.routes];
-  const openapi = buildOpenApi([...routes], { version: options.version });
-  routes.push({
-    method: 'GET',
-    path: '/openapi.json',
-    auth: 'public',
-    summary: 'This OpenAPI document',
-    tags: ['meta'],
-    responses: { 200: null },
-    rateLimit: 'none',
-    handler: async () => ({ status: 200, body: openapi }),
-  });
+  // The document describes itself too: every route the router serves is in it.
+  const served: { openapi?: unknown } = {};
+  const routes: AnyRoute[] = [
+    ...healthRoutes(options.readiness),
+    ...options.routes,
+    {
+      method: 'GET',
+      path: '/openapi.json',
+      auth: 'public',
+      summary: 'This OpenAPI document',
+      tags: ['meta'],
+      responses: { 200: OpenApiDocument },
+      rateLimit: 'none',
+      handler: async () => ({ status: 200, body: served.openapi }),
+    },
+  ];
+  served.openapi = buildOpenApi(routes, { version: options.version });
   const router = buildRouter(routes, {
     auth: options.authenticator,
     rateLimiter: createRateLimiter(options.clock),

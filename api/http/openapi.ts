@@ -69,7 +69,8 @@ export const openApiPath = (path: string) => path.replace(/:([A-Za-z_]+)/g, '{$1
 
 export function buildOpenApi(routes: AnyRoute[], info: { version: string; serverUrl?: string }) {
   const paths: Record<string, Record<string, unknown>> = {};
-  const schemas: Record<string, unknown> = { Error: jsonSchema(ErrorSchema, 'output') };
+  const schemas: Record<string, unknown> = {};
+  schemas.Error = hoistDefs(jsonSchema(ErrorSchema, 'output'), 'Error', schemas);
   for (const route of routes) {
     const id = operationId(route);
     const toSchema = (schema: z.ZodType, io: 'input' | 'output', where: string) => hoistDefs(jsonSchema(schema, io), `${id}_${where}`, schemas);
