@@ -156,9 +156,15 @@ export async function prepare(api: ApiClient, party: Party, options: { stage: St
   return { id: prepared.body.transaction_id, digest: prepared.body.digest, party, wallet: party.wallet, recipient, amount, stage: options.stage, approved: false, autoExecute };
 }
 
-/** One TOTP code approves the batch (all of one owner). */
-export async function approve(api: ApiClient, requests: Tracked[], options: { code?: string; base?: string } = {}): Promise<void> {
-  if (requests.length === 0) return;
+/**
+ * One TOTP code approves the batch (all of one owner). With `tolerateUnavailable`, a
+ * request whose Update answered 503 `unavailable` (the orchestrator did not confirm within
+ * the API's deadline — e.g. the workflow was cached on a worker that just died) is returned
+ * instead of failing: its approval row is written and the Update is still on its way;
+ * the caller decides how long to wait for it.
+ */
+export async function approve(api: ApiClient, requests: Tracked[], options: { code?: string; base?: string; tolerateUnavailable?: boolean } = {}): Promise<Tracked[]> {
+  if (requests.length === 0) return [];
   const owner = requests[0]!.party.owner;
   assert.ok(requests.every((r) => r.party.owner === owner), 'a batch belongs to one owner');
   const result = await api.call<{ results: Array<{ transaction_id: string; status: string; error?: unknown }> }>('POST', '/api/authorize_transaction', {
@@ -167,9 +173,11 @@ export async function approve(api: ApiClient, requests: Tracked[], options: { co
     ...(options.base ? { base: options.base } : {}),
   });
   expectOk(result, 200, 'authorize_transaction');
-  const failed = result.body.results.filter((r) => r.error);
-  assert.deepEqual(failed, [], 'every request in the batch was approved');
   for (const r of requests) r.approved = true;
+  const unavailable = result.body.results.filter((r) => options.tolerateUnavailable && (r.error as { code?: string } | undefined)?.code === 'unavailable');
+  const failed = result.body.results.filter((r) => r.error && !unavailable.includes(r));
+  assert.deepEqual(failed, [], 'every request in the batch was approved');
+  return requests.filter((r) => unavailable.some((u) => u.transaction_id === r.id));
 }
 
 export async function execute(api: ApiClient, request: Tracked, options: { base?: string } = {}): Promise<HttpResult> {
@@ -178,6 +186,26 @@ export async function execute(api: ApiClient, request: Tracked, options: { base?
     body: { transaction_id: request.id },
     ...(options.base ? { base: options.base } : {}),
   });
+}
+
+/**
+ * Executes until the workflow has it: 202, or 409 `signing_started` (an earlier attempt that
+ * answered 503 was delivered after all). 503 `unavailable` — the orchestrator did not confirm
+ * within the API's deadline — is retried, as a client should. Returns how many 503s it met.
+ */
+export async function executeUntilAccepted(api: ApiClient, request: Tracked, timeoutMs = 90_000, options: { base?: string } = {}): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let unavailable = 0;
+  for (;;) {
+    const answer = await execute(api, request, options);
+    if (answer.status === 202) return unavailable;
+    const error = (answer.body as { error?: { code?: string; reason?: string } }).error;
+    if (answer.status === 409 && error?.reason === 'signing_started') return unavailable;
+    assert.ok(isDocumentedUnavailable(answer.status, answer.body), `execute ${request.id}: ${answer.status} ${JSON.stringify(answer.body)}`);
+    unavailable += 1;
+    assert.ok(Date.now() < deadline, `execute ${request.id} still answered 503 after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 export interface TransactionView {
@@ -210,12 +238,14 @@ export async function waitForView(
     try {
       last = await getStatus(api, request);
       if (predicate(last)) return last;
+      // A final status never changes again: no point waiting for another one.
+      if (FINAL.includes(last.status)) break;
     } catch (error) {
       lastProblem = (error as Error).message;
     }
     await new Promise((r) => setTimeout(r, 150));
   }
-  throw new Error(`${request.stage} request ${request.id} did not reach "${what}" within ${timeoutMs / 1000} s; last view: ${JSON.stringify(last && { status: last.status, error: last.error, tx_hash: last.tx_hash })} ${lastProblem}`);
+  throw new Error(`${request.stage} request ${request.id} did not reach "${what}" (waited up to ${timeoutMs / 1000} s); last view: ${JSON.stringify(last && { status: last.status, error: last.error, tx_hash: last.tx_hash })} ${lastProblem}`);
 }
 
 export const FINAL = ['confirmed', 'failed', 'rejected', 'expired', 'cancelled'];

@@ -7,7 +7,7 @@
  * privately too otherwise (`npx tsx --test test/proof/faults-….test.ts`).
  *
  * Every private component keeps its state across a restart, as in production:
- *   PostgreSQL  same data directory and port (fast shutdown, or SIGKILL of the postmaster)
+ *   PostgreSQL  same data directory and port, durable settings (fast shutdown, or SIGKILL of the postmaster)
  *   Temporal    dev server with a persistent --db-filename (SQLite)
  *   OpenBao     raft storage + static seal (auto-unseals on start); `seal()` / `unseal()`
  *               with the root token and recovery key kept in the stack's data directory
@@ -117,7 +117,9 @@ export async function startProofStack(options: ProofStackOptions): Promise<Proof
 
   if (wanted.has('postgres')) {
     const port = await getFreePort();
-    slots.set('postgres', { start: () => startPostgres({ ...common, mode: 'test', password: secrets.postgresPassword, port }) });
+    // 'dev' mode: durable (the test mode runs with fsync and synchronous_commit off, and a crash
+    // then loses commits the application was told had happened — not the production setting).
+    slots.set('postgres', { start: () => startPostgres({ ...common, mode: 'dev', password: secrets.postgresPassword, port }) });
   }
   if (wanted.has('temporal')) {
     const [port, uiPort] = [await getFreePort(), await getFreePort()];
@@ -150,8 +152,25 @@ export async function startProofStack(options: ProofStackOptions): Promise<Proof
     await slots.get('postgres')?.handle?.stop();
   };
 
+  /**
+   * First start. OpenBao's first start initialises raft, and its leader election can take
+   * longer than the launcher's 10 s sys/init request (seen about once in six starts): a fresh
+   * OpenBao gets two more tries on a clean directory. Restarts never wipe anything.
+   */
+  const firstStart = async (name: ComponentName) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startSlot(name);
+      } catch (error) {
+        if (name !== 'openbao' || attempt >= 3) throw error;
+        note(`openbao did not come up (${(error as Error).message.split('\n')[0]}); retrying on a clean directory`);
+        fs.rmSync(path.join(dir, 'openbao'), { recursive: true, force: true });
+      }
+    }
+  };
+
   try {
-    const [, bundlePath] = await Promise.all([Promise.all([...slots.keys()].map(startSlot)), ensureWorkflowBundle(dir)]);
+    const [, bundlePath] = await Promise.all([Promise.all([...slots.keys()].map(firstStart)), ensureWorkflowBundle(dir)]);
     env.WORKFLOW_BUNDLE_PATH = bundlePath;
   } catch (error) {
     await closeAll();
