@@ -1,0 +1,500 @@
+/**
+ * `npm run bench`: how fast a countersigned transaction flows, against its ceilings.
+ *
+ *   1. end to end through the API (prepare → TOTP approve in batches → execute → signed,
+ *      broadcast, mined by anvil, confirmed): sustained flows/s over the window and
+ *      latency percentiles, with a per-step breakdown and CPU per component
+ *   2. the orchestration ceiling: the same workflow and Temporal operations with no-op
+ *      activities on a task queue of their own → end-to-end / ceiling
+ *   3. the API alone (autocannon): transaction_status at a fixed rate and flat out,
+ *      prepare_transaction at a fixed concurrency
+ *   4. signing: the `sign` activity against a bare ethers signature (and Vault decrypt alone)
+ *   5. peak RSS (VmHWM) of the API and the worker processes
+ *
+ * Starts its own stack on free ports (or uses DATABASE_URL + TEMPORAL_ADDRESS + VAULT_ADDR +
+ * WEB3_PROVIDER_URI when all four are set; anvil required), runs the API and the worker as
+ * child processes, prints a table and writes bench/results.json. Loopback only; stops by
+ * itself (hard limit BENCH_MAX_MINUTES, default 15).
+ *
+ * Knobs (environment): BENCH_USERS (60), BENCH_WALLETS_PER_USER (3), BENCH_CONCURRENCY (48),
+ * BENCH_CEILING_CONCURRENCY (48), BENCH_WINDOW_SECONDS (60), BENCH_WARMUP_SECONDS (10),
+ * BENCH_CPU_PROF=1 (.cpuprofile files of the API and the worker in test-results/bench-profiles/).
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig } from '../config/env';
+import { createDb, type Db } from '../lib/db';
+import { REPO_ROOT } from '../scripts/infra/paths';
+import { runEndToEnd, type E2eResult } from './e2e';
+import { runCeiling, type CeilingResult } from './ceiling';
+import { loadPrepare, loadStatus, type LoadFigures } from './api-load';
+import { runSigning, type SigningResult } from './signing';
+import { codeFor, expect, http, mapLimit, randomAddress, setupUser, takeStep, type BenchUser } from './lib/actors';
+import { createWorld, startApp, type AppProcess, type BenchWorld } from './lib/env';
+import { cpuMeter, loadAverage, peakRssMiB, rssMiB, type CpuWindow } from './lib/proc';
+import { round, sleep, summarize, type Summary } from './lib/stats';
+
+const num = (key: string, fallback: number) => {
+  const raw = process.env[key];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${key} must be a positive number`);
+  return value;
+};
+
+const settings = {
+  users: num('BENCH_USERS', 60),
+  walletsPerUser: num('BENCH_WALLETS_PER_USER', 3),
+  concurrency: num('BENCH_CONCURRENCY', 48),
+  ceilingConcurrency: num('BENCH_CEILING_CONCURRENCY', 48),
+  windowSeconds: num('BENCH_WINDOW_SECONDS', 60),
+  warmupSeconds: num('BENCH_WARMUP_SECONDS', 10),
+  ceilingWindowSeconds: num('BENCH_CEILING_WINDOW_SECONDS', 30),
+  statusRate: num('BENCH_STATUS_RATE', 200),
+  apiSeconds: num('BENCH_API_SECONDS', 15),
+  signIterations: num('BENCH_SIGN_ITERATIONS', 50),
+  maxMinutes: num('BENCH_MAX_MINUTES', 15),
+  cpuProf: process.env.BENCH_CPU_PROF === '1',
+};
+const ALL_PHASES = ['e2e', 'ceiling', 'api', 'signing'];
+const phases = new Set((process.env.BENCH_PHASES ?? ALL_PHASES.join(',')).split(',').map((p) => p.trim()).filter(Boolean));
+for (const p of phases) if (!ALL_PHASES.includes(p)) throw new Error(`BENCH_PHASES: unknown phase ${p} (known: ${ALL_PHASES.join(', ')})`);
+/** Raised for the bench only, so the load generator measures the service rather than the limiter. */
+const RATE_LIMITS = { RATE_LIMIT_PER_MINUTE: '10000000', AGENT_RATE_LIMIT_PER_MINUTE: '10000000' };
+
+const began = Date.now();
+const say = (message: string) => process.stdout.write(`[bench ${String(Math.round((Date.now() - began) / 1000)).padStart(3)} s] ${message}\n`);
+
+interface Figure {
+  name: string;
+  value: number | undefined;
+  unit: string;
+  target?: string;
+  met?: boolean;
+}
+
+async function main(): Promise<number> {
+  const apps: AppProcess[] = [];
+  let world: BenchWorld | undefined;
+  let db: Db | undefined;
+  let temporal: Connection | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () => {
+    cleaning ??= (async () => {
+      for (const app of [...apps].reverse()) await app.stop().catch(() => undefined);
+      await temporal?.close().catch(() => undefined);
+      await db?.destroy().catch(() => undefined);
+      await world?.stop();
+    })();
+    return cleaning;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    say(`${signal}: stopping…`);
+    void cleanup().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const watchdog = setTimeout(() => {
+    say(`still running after ${settings.maxMinutes} minutes: giving up`);
+    void cleanup().then(() => process.exit(1));
+  }, settings.maxMinutes * 60_000);
+  watchdog.unref();
+
+  try {
+    const loadBefore = loadAverage();
+    world = await createWorld(say);
+    const taskQueue = `bench-${randomBytes(4).toString('hex')}`;
+    const profDir = path.join(REPO_ROOT, 'test-results', 'bench-profiles'); // gitignored
+    if (settings.cpuProf) fs.mkdirSync(profDir, { recursive: true });
+    const nodeArgs = (name: string) => (settings.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.join(profDir, name)] : []); // one file per thread
+    say('starting the worker and the API (child processes)…');
+    const worker = await startApp(world, 'worker', { env: { TEMPORAL_TASK_QUEUE: taskQueue }, nodeArgs: nodeArgs('worker') });
+    apps.push(worker);
+    const api = await startApp(world, 'api', { env: { TEMPORAL_TASK_QUEUE: taskQueue, ...RATE_LIMITS }, nodeArgs: nodeArgs('api') });
+    apps.push(api);
+    say(`api ${api.url} (pid ${api.pid}), worker pid ${worker.pid}, task queue ${taskQueue}`);
+
+    db = createDb({ url: world.env.DATABASE_URL!, poolMax: 4, applicationName: 'countersign-bench' });
+    const rpcUrl = world.env.WEB3_PROVIDER_URI!;
+
+    // ---- actors
+    const setupStarted = Date.now();
+    say(`setting up ${settings.users} owners (+1 for signing), ${settings.walletsPerUser} wallets and one agent each…`);
+    const everyone = await mapLimit(Array.from({ length: settings.users + 1 }, (_, i) => i), 4, (i) =>
+      setupUser(api.url, i, { walletsPerUser: i === settings.users ? 1 : settings.walletsPerUser, fundWei: 10n ** 21n, rpcUrl }),
+    );
+    const users = everyone.slice(0, settings.users);
+    const signer = everyone[settings.users]!;
+    say(`actors ready in ${((Date.now() - setupStarted) / 1000).toFixed(1)} s`);
+
+    const rss = createRssSampler({ api: api.pid, worker: worker.pid });
+    rss.phase('idle after start');
+
+    // ---- 1. end to end
+    let e2e: E2eResult | undefined;
+    let e2eWindow: CpuWindow | undefined;
+    const pgPerFlow: Record<string, { queries: number | undefined; ms: number | undefined }> = {};
+    if (phases.has('e2e')) {
+      rss.phase('end to end');
+      const meter = cpuMeter(() => ({ api: api.pid, worker: worker.pid, ...world!.componentPids }));
+      const pgAt: Record<string, { api?: { queries: number; ms: number }; worker?: { queries: number; ms: number } }> = {};
+      const markPg = (edge: string) => (pgAt[edge] = { api: api.pgTotals(), worker: worker.pgTotals() });
+      say(`end to end: ${settings.concurrency} flows in flight, ${settings.warmupSeconds} s warm-up + ${settings.windowSeconds} s measured…`);
+      e2e = await runEndToEnd({
+        apiUrl: api.url,
+        db,
+        users,
+        concurrency: settings.concurrency,
+        warmupMs: settings.warmupSeconds * 1000,
+        windowMs: settings.windowSeconds * 1000,
+        drainMs: 30_000,
+        note: say,
+        onWindow: (edge) => {
+          markPg(edge);
+          if (edge === 'start') meter.start();
+          else meter.end();
+        },
+      });
+      e2eWindow = meter.result();
+      for (const who of ['api', 'worker'] as const) {
+        const a = pgAt.start?.[who];
+        const b = pgAt.end?.[who];
+        if (a && b && e2e.flowsConfirmedInWindow > 0) {
+          pgPerFlow[who] = { queries: round((b.queries - a.queries) / e2e.flowsConfirmedInWindow, 1), ms: round((b.ms - a.ms) / e2e.flowsConfirmedInWindow, 1) };
+        }
+      }
+      say(`end to end: ${e2e.flowsPerSecond.toFixed(1)} flows/s`);
+    }
+    const e2eCost = cpuCost(e2eWindow, e2e?.flowsConfirmedInWindow ?? 0);
+
+    // ---- 2. orchestration ceiling
+    temporal = await Connection.connect({ address: world.env.TEMPORAL_ADDRESS! });
+    const client = new Client({ connection: temporal, namespace: world.env.TEMPORAL_NAMESPACE ?? 'default' });
+    const ceilingQueue = `${taskQueue}-noop`;
+    let ceiling: CeilingResult | undefined;
+    let ceilingWindow: CpuWindow | undefined;
+    if (phases.has('ceiling')) {
+      rss.phase('ceiling (API and worker idle)');
+      say(`orchestration ceiling: no-op activities on ${ceilingQueue}, ${settings.ceilingConcurrency} in flight, ${settings.ceilingWindowSeconds} s measured…`);
+      const noop = await startApp(world, 'noop-worker', { env: { TEMPORAL_TASK_QUEUE: ceilingQueue } });
+      apps.push(noop);
+      const meter = cpuMeter(() => ({ 'noop-worker': noop.pid, ...(world!.componentPids.temporal ? { temporal: world!.componentPids.temporal } : {}) }));
+      ceiling = await runCeiling({
+        client,
+        taskQueue: ceilingQueue,
+        concurrency: settings.ceilingConcurrency,
+        warmupMs: 5000,
+        windowMs: settings.ceilingWindowSeconds * 1000,
+        drainMs: 20_000,
+        note: say,
+        onWindow: (edge) => (edge === 'start' ? meter.start() : meter.end()),
+      });
+      ceilingWindow = meter.result();
+      await noop.stop();
+      apps.splice(apps.indexOf(noop), 1);
+      say(`ceiling: ${ceiling.flowsPerSecond.toFixed(1)} flows/s`);
+    }
+    const ceilingCost = cpuCost(ceilingWindow, ceiling?.flowsCompletedInWindow ?? 0);
+
+    // ---- 3. the API alone
+    let api3: { statusFixed: LoadFigures; statusMax: LoadFigures; prepare: LoadFigures } | undefined;
+    let statusInside: { serverSideMs: Summary; postgresRoundTripsPerRequest: number | undefined; postgresMsPerRequest: number | undefined } | undefined;
+    if (phases.has('api')) {
+      const reader = users[0]!;
+      let statusIds = (await db('transactions').where({ agent_id: reader.agentId }).limit(200).pluck('id')) as string[];
+      if (statusIds.length === 0) statusIds = await prepareMany(api.url, reader, 20);
+      rss.phase('API: transaction_status');
+      say(`API alone: transaction_status at ${settings.statusRate} req/s for ${settings.apiSeconds} s…`);
+      const pgBefore = api.pgTotals();
+      const statusFrom = Date.now();
+      const statusFixed = await loadStatus({ apiUrl: api.url, apiKey: reader.apiKey, transactionIds: statusIds, connections: 10, durationSeconds: settings.apiSeconds, rate: settings.statusRate });
+      await sleep(600); // the counter file is rewritten twice a second
+      const pgAfter = api.pgTotals();
+      const served = serverSideMs(api.logFile, '/api/transaction_status', statusFrom, Date.now());
+      statusInside = {
+        serverSideMs: served,
+        postgresRoundTripsPerRequest: pgBefore && pgAfter && statusFixed.requests > 0 ? round((pgAfter.queries - pgBefore.queries) / statusFixed.requests, 2) : undefined,
+        postgresMsPerRequest: pgBefore && pgAfter && statusFixed.requests > 0 ? round((pgAfter.ms - pgBefore.ms) / statusFixed.requests, 2) : undefined,
+      };
+      say('API alone: transaction_status flat out, 10 connections, 10 s…');
+      const statusMax = await loadStatus({ apiUrl: api.url, apiKey: reader.apiKey, transactionIds: statusIds, connections: 10, durationSeconds: 10 });
+      rss.phase('API: prepare_transaction');
+      say(`API alone: prepare_transaction, 8 connections, ${settings.apiSeconds} s…`);
+      const writer = users[1] ?? users[0]!;
+      const prepare = await loadPrepare({ apiUrl: api.url, apiKey: writer.apiKey, walletAddresses: writer.wallets, to: randomAddress(), connections: 8, durationSeconds: settings.apiSeconds });
+      api3 = { statusFixed, statusMax, prepare };
+    }
+
+    // ---- 4. signing
+    let signing: SigningResult | undefined;
+    if (phases.has('signing')) {
+      rss.phase('signing');
+      say(`signing: ${settings.signIterations} requests prepared and approved through the API, then signed by the activity…`);
+      const signIds = await prepareMany(api.url, signer, settings.signIterations);
+      for (let i = 0; i < signIds.length; i += 50) {
+        const ids = signIds.slice(i, i + 50);
+        const step = await takeStep(signer);
+        expect(await http(api.url, 'POST', '/api/authorize_transaction', { token: signer.token, body: { transaction_ids: ids, mfa_code: await codeFor(signer, step) } }), 200, 'approve (signing)');
+      }
+      const workerConfig = loadConfig({
+        NODE_ENV: 'production',
+        DATABASE_URL: world.env.DATABASE_URL,
+        TEMPORAL_ADDRESS: world.env.TEMPORAL_ADDRESS,
+        KEYSTORE: 'vault',
+        VAULT_ADDR: world.env.VAULT_ADDR,
+        ...(world.env.VAULT_WORKER_TOKEN ? { VAULT_TOKEN: world.env.VAULT_WORKER_TOKEN } : { VAULT_ROLE_ID: world.env.VAULT_WORKER_ROLE_ID, VAULT_SECRET_ID: world.env.VAULT_WORKER_SECRET_ID }),
+        WEB3_PROVIDER_URI: world.env.WEB3_PROVIDER_URI,
+        CHAIN_ID: world.env.CHAIN_ID,
+        JWT_SECRET_KEY: world.env.JWT_SECRET_KEY,
+        AUDIT_HMAC_KEY: world.env.AUDIT_HMAC_KEY,
+        API_KEY_HMAC_KEY: world.env.API_KEY_HMAC_KEY,
+      });
+      signing = await runSigning({ config: workerConfig, db, transactionIds: signIds });
+    }
+
+    // ---- 5. memory
+    const peak = { api: peakRssMiB(api.pid), worker: peakRssMiB(worker.pid) };
+    const rssPhases = rss.stop();
+    const loadAfter = loadAverage();
+
+    // ---- stop, then report
+    if (world.external) await terminateLeftovers(client, [taskQueue, ceilingQueue]);
+    say('stopping…');
+    await cleanup();
+
+    const ratio = e2e && ceiling && ceiling.flowsPerSecond > 0 ? e2e.flowsPerSecond / ceiling.flowsPerSecond : undefined;
+    const figures: Figure[] = [
+      fig('end to end, sustained', e2e?.flowsPerSecond, 'flows/s', '>= 15', (v) => v >= 15),
+      fig('prepare p50', e2e?.latencyMs.prepare.p50, 'ms'),
+      fig('prepare p95', e2e?.latencyMs.prepare.p95, 'ms'),
+      fig('prepare p99', e2e?.latencyMs.prepare.p99, 'ms'),
+      fig(`approve p50 (batch of ~${round(e2e?.approvalBatchSize.p50, 0) ?? '?'})`, e2e?.latencyMs.approve.p50, 'ms'),
+      fig('approve p95', e2e?.latencyMs.approve.p95, 'ms'),
+      fig('approve p99', e2e?.latencyMs.approve.p99, 'ms'),
+      fig('approve → broadcast p50', e2e?.latencyMs.approveToBroadcast.p50, 'ms', '<= 150', (v) => v <= 150),
+      fig('approve → broadcast p95', e2e?.latencyMs.approveToBroadcast.p95, 'ms'),
+      fig('approve → broadcast p99', e2e?.latencyMs.approveToBroadcast.p99, 'ms'),
+      fig('prepare → confirmed p50', e2e?.latencyMs.prepareToConfirmed.p50, 'ms'),
+      fig('prepare → confirmed p95', e2e?.latencyMs.prepareToConfirmed.p95, 'ms'),
+      fig('prepare → confirmed p99', e2e?.latencyMs.prepareToConfirmed.p99, 'ms'),
+      fig('orchestration ceiling (no-op activities)', ceiling?.flowsPerSecond, 'flows/s'),
+      fig('end to end / ceiling', ratio, 'ratio', '>= 0.6', (v) => v >= 0.6),
+      fig('other work on the machine during e2e', e2eWindow?.otherCores, 'cores'),
+      fig('CPU per e2e flow (API+worker+stack)', e2eCost.serviceMsPerFlow, 'ms'),
+      fig('PostgreSQL round trips per e2e flow, API', pgPerFlow.api?.queries, 'queries'),
+      fig('PostgreSQL round trips per e2e flow, worker', pgPerFlow.worker?.queries, 'queries'),
+      fig(`e2e capacity if CPU-bound on ${os.cpus().length} idle cores`, e2eCost.capacityPerSecond, 'flows/s'),
+      fig('CPU per ceiling flow (Temporal+worker)', ceilingCost.serviceMsPerFlow, 'ms'),
+      fig(`ceiling capacity if CPU-bound on ${os.cpus().length} idle cores`, ceilingCost.capacityPerSecond, 'flows/s'),
+      fig('e2e / ceiling, CPU-bound capacities', ceilingCost.capacityPerSecond && e2eCost.capacityPerSecond ? e2eCost.capacityPerSecond / ceilingCost.capacityPerSecond : undefined, 'ratio'),
+      fig(`transaction_status p50 @ ${settings.statusRate} req/s`, api3?.statusFixed.latencyMs.p50, 'ms'),
+      fig(`transaction_status p99 @ ${settings.statusRate} req/s`, api3?.statusFixed.latencyMs.p99, 'ms', '<= 20', (v) => v <= 20),
+      fig(`transaction_status p99 inside the API (its log)`, statusInside?.serverSideMs.p99, 'ms'),
+      fig('transaction_status PostgreSQL round trips', statusInside?.postgresRoundTripsPerRequest, 'queries'),
+      fig('transaction_status flat out (10 conn.)', api3?.statusMax.requestsPerSecond, 'req/s'),
+      fig('transaction_status p99 flat out', api3?.statusMax.latencyMs.p99, 'ms'),
+      fig('prepare_transaction (8 conn.)', api3?.prepare.requestsPerSecond, 'req/s'),
+      fig('prepare_transaction p50 (8 conn.)', api3?.prepare.latencyMs.p50, 'ms'),
+      fig('prepare_transaction p99 (8 conn.)', api3?.prepare.latencyMs.p99, 'ms'),
+      fig('sign activity p50', signing?.signActivityMs.p50, 'ms'),
+      fig('Vault transit decrypt p50', signing?.keystoreDecryptMs.p50, 'ms'),
+      fig('bare ethers signature p50', signing?.bareEthersSignMs.p50, 'ms'),
+      fig('sign activity / bare ethers', signing?.ratio, 'ratio'),
+      fig('sign activity: PostgreSQL round trips', signing?.perSign.dbQueries, 'queries'),
+      fig('sign activity: time in PostgreSQL', signing?.perSign.dbMs, 'ms'),
+      fig('sign activity: time in the node (fees, nonce)', signing?.perSign.rpcMs, 'ms'),
+      fig('API peak RSS', peak.api, 'MiB', '<= 250', (v) => v <= 250),
+      fig('worker peak RSS', peak.worker, 'MiB', '<= 350', (v) => v <= 350),
+    ];
+
+    const results = {
+      date: new Date().toISOString(),
+      commit: gitCommit(),
+      command: 'npm run bench',
+      machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: round(os.totalmem() / 2 ** 30, 1), node: process.version, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter },
+      stack: world.external ? 'external (from the environment)' : 'started by the bench (test mode, free ports)',
+      settings: { ...settings, phases: [...phases], rateLimitsRaisedTo: RATE_LIMITS, apiAndWorker: 'NODE_ENV=production, LOG_LEVEL=info, DATABASE_POOL_MAX default (10), prebuilt workflow bundle' },
+      figures,
+      details: {
+        endToEnd: e2e,
+        cpu: {
+          note: 'cores = CPU seconds / wall seconds in the measured window; perFlowMs = CPU ms per completed flow; capacity = idle cores / CPU seconds per flow of the service (bench client excluded)',
+          endToEnd: { window: e2eWindow, ...e2eCost, postgresRoundTripsPerFlow: pgPerFlow },
+          ceiling: { window: ceilingWindow, ...ceilingCost },
+        },
+        ceiling,
+        api: api3 ? { ...api3, statusInside } : undefined,
+        signing,
+        peakRssMiB: peak,
+        rssByPhaseMiB: rssPhases,
+      },
+    };
+    fs.writeFileSync(path.join(REPO_ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+    printTable(figures);
+    if (e2e) printBreakdown(e2e, e2eWindow, e2eCost);
+    printRss(rssPhases);
+    process.stdout.write(`\nwritten: bench/results.json (commit ${results.commit}, load average before ${loadBefore.join(' ')}, after ${loadAfter.join(' ')})\n`);
+    return 0;
+  } catch (err) {
+    process.stderr.write(`\nbench failed: ${(err as Error).stack ?? String(err)}\n`);
+    for (const app of apps) process.stderr.write(`\n--- ${app.name} log tail (${app.logFile}) ---\n${app.logTail(20)}\n`);
+    await cleanup();
+    return 1;
+  } finally {
+    clearTimeout(watchdog);
+  }
+}
+
+function fig(name: string, value: number | undefined, unit: string, target?: string, ok?: (v: number) => boolean): Figure {
+  const rounded = unit === 'ratio' ? round(value, 2) : round(value, 1);
+  return { name, value: rounded, unit, ...(target ? { target } : {}), ...(ok && value !== undefined ? { met: ok(value) } : {}) };
+}
+
+function printTable(figures: Figure[]) {
+  const rows = figures.map((f) => [f.name, f.value === undefined ? '–' : String(f.value), f.unit, f.target ?? '', f.met === undefined ? '' : f.met ? 'ok' : 'MISS']);
+  const header = ['figure', 'value', 'unit', 'target', ''];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  process.stdout.write(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`);
+}
+
+function printBreakdown(e2e: E2eResult, window: CpuWindow | undefined, cost: ReturnType<typeof cpuCost>) {
+  process.stdout.write('\nwhere a flow spends its time (medians, ms):\n');
+  for (const [step, ms] of Object.entries(e2e.breakdownMs)) process.stdout.write(`  ${step.padEnd(36)} ${ms === undefined ? '–' : Math.round(ms)}\n`);
+  if (window) {
+    process.stdout.write('\nCPU during the end-to-end window (cores busy; CPU ms per confirmed flow):\n');
+    for (const [name, cores] of Object.entries(window.cores)) process.stdout.write(`  ${name.padEnd(12)} ${cores.toFixed(2).padStart(6)}   ${String(cost.perFlowMs[name] ?? '–').padStart(7)}\n`);
+    if (window.otherCores !== undefined) process.stdout.write(`  ${'(not ours)'.padEnd(12)} ${window.otherCores.toFixed(2).padStart(6)}\n`);
+  }
+  const errors = Object.entries(e2e.errors);
+  if (errors.length > 0) process.stdout.write(`\nend-to-end errors: ${errors.map(([k, v]) => `${k} × ${v}`).join(', ')}\n`);
+}
+
+/**
+ * CPU per completed flow, per component, and the throughput the service could reach if CPU
+ * were the only limit and every core of this machine were ours (the bench client excluded).
+ */
+function cpuCost(window: CpuWindow | undefined, flows: number) {
+  const perFlowMs: Record<string, number | undefined> = {};
+  let service = 0;
+  if (window && flows > 0) {
+    for (const [name, cores] of Object.entries(window.cores)) {
+      const ms = (cores * window.seconds * 1000) / flows;
+      perFlowMs[name] = round(ms, 1);
+      if (name !== 'bench') service += ms;
+    }
+  }
+  return {
+    perFlowMs,
+    serviceMsPerFlow: service > 0 ? round(service, 1) : undefined,
+    capacityPerSecond: service > 0 ? round((os.cpus().length * 1000) / service, 1) : undefined,
+  };
+}
+
+/** Samples VmRSS of the API and the worker twice a second and keeps the highest value per phase. */
+function createRssSampler(pids: Record<string, number>) {
+  const byPhase: Record<string, Record<string, number>> = {};
+  let current = 'start';
+  const sample = () => {
+    const entry = (byPhase[current] ??= {});
+    for (const [name, pid] of Object.entries(pids)) {
+      const mib = rssMiB(pid);
+      if (mib !== undefined) entry[name] = Math.max(entry[name] ?? 0, round(mib, 1)!);
+    }
+  };
+  const timer = setInterval(sample, 500);
+  return {
+    phase(name: string) {
+      sample();
+      current = name;
+      sample();
+    },
+    stop() {
+      sample();
+      clearInterval(timer);
+      return byPhase;
+    },
+  };
+}
+
+function printRss(byPhase: Record<string, Record<string, number>>) {
+  process.stdout.write('\nresident memory, highest sample per phase (MiB):\n');
+  for (const [phase, values] of Object.entries(byPhase)) {
+    process.stdout.write(`  ${phase.padEnd(32)} ${Object.entries(values).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+  }
+}
+
+/** The API's own duration of each request to `route` between two instants, from its request log (pino JSON lines). */
+function serverSideMs(logFile: string, route: string, from: number, to: number): Summary {
+  const values: number[] = [];
+  let text: string;
+  try {
+    text = fs.readFileSync(logFile, 'utf8');
+  } catch {
+    return summarize([]);
+  }
+  for (const line of text.split('\n')) {
+    if (!line.includes(route)) continue;
+    try {
+      const entry = JSON.parse(line) as { path?: string; ms?: number; time?: string };
+      const at = entry.time ? Date.parse(entry.time) : NaN;
+      if (entry.path === route && typeof entry.ms === 'number' && at >= from && at <= to) values.push(entry.ms);
+    } catch {
+      /* not a JSON line */
+    }
+  }
+  return summarize(values);
+}
+
+/** Prepared through the API on the user's first wallet; returns the ids. */
+async function prepareMany(apiUrl: string, user: BenchUser, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const prepared = expect(
+      await http<{ transaction_id: string }>(apiUrl, 'POST', '/api/prepare_transaction', {
+        apiKey: user.apiKey,
+        body: { wallet_address: user.wallets[0], kind: 'native', to_address: randomAddress(), amount: '1000' },
+      }),
+      202,
+      'prepare',
+    );
+    ids.push(prepared.transaction_id);
+  }
+  return ids;
+}
+
+function gitCommit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** On someone else's Temporal, leave nothing running: the bench's workflows wait for messages that never come. */
+async function terminateLeftovers(client: Client, taskQueues: string[]) {
+  for (const queue of taskQueues) {
+    const handles: string[] = [];
+    for await (const execution of client.workflow.list({ query: `TaskQueue = '${queue}' AND ExecutionStatus = 'Running'` })) handles.push(execution.workflowId);
+    await mapLimit(handles, 16, (id) => client.workflow.getHandle(id).terminate('bench finished').catch(() => undefined));
+    if (handles.length > 0) say(`terminated ${handles.length} bench workflow(s) left on ${queue}`);
+  }
+}
+
+main().then(
+  (code) => {
+    // Give stdout a moment, then leave even if a library keeps a handle open.
+    void sleep(100).then(() => process.exit(code));
+  },
+  (err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
+
+export type { Summary, LoadFigures, BenchUser };
