@@ -82,3 +82,39 @@ test('Temporal restart: pending, approved and executing requests survive and com
     throw error;
   }
 });
+
+test('an approval answered 503 while Temporal is down is not lost: approving again after the restart works, and it executes once', { timeout: 180_000 }, async () => {
+  const startedAt = Date.now();
+  const { api, app, stack } = suite;
+  const requests: Tracked[] = [];
+  let faults = 0;
+  try {
+    const party = await newParty(app.url, app.clock);
+    const request = await prepare(api, party, { stage: 'pending', autoExecute: true });
+    requests.push(request);
+
+    await stack.stop('temporal');
+    faults += 1;
+    // The TOTP gate passes and the approval row is written, but the workflow cannot be told.
+    const during = await api.call('POST', '/api/authorize_transaction', { token: party.owner.token, body: { transaction_id: request.id, digest: request.digest, mfa_code: await party.owner.nextCode() } });
+    assert.equal(during.status, 503, `approve while Temporal is down: ${JSON.stringify(during.body)}`);
+    await stack.start('temporal');
+
+    // The owner tries again with a fresh code, as the 503 invites.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const again = await api.call('POST', '/api/authorize_transaction', { token: party.owner.token, body: { transaction_id: request.id, digest: request.digest, mfa_code: await party.owner.nextCode() } });
+      if (again.status === 200) break;
+      assert.equal(again.status, 503, `approving again after the restart: ${again.status} ${JSON.stringify(again.body)}`);
+      assert.ok(Date.now() < deadline, 'approving again kept answering 503 for a minute after Temporal came back');
+    }
+    request.approved = true;
+    const done = await waitForView(api, request, (v) => v.status === 'confirmed', 'confirmed', 90_000);
+    assert.ok(done.tx_hash);
+    await settle(suite, { name: 'faults: Temporal down during an approval', requests, faults, startedAt, notes: 'approve answered 503 during the outage; approved again after the restart' });
+  } catch (error) {
+    suite.failed = true;
+    if (!(error instanceof assert.AssertionError && /books balance|server errors|on chain/.test(error.message))) recordAborted('faults: Temporal down during an approval', faults, requests, startedAt, error);
+    throw error;
+  }
+});

@@ -3,11 +3,13 @@
  * are being signed, broadcast and confirmed. Seeded: the seed is printed, and
  * COUNTERSIGN_PROOF_SEED=<seed> replays the same schedule.
  *
- * Each round starts a worker process (sometimes armed with a failpoint that
- * kills it right after a signature is committed, or right after the node
- * accepted the bytes), approves and executes the next wave of requests, and
- * SIGKILLs the worker after a random delay, often in the middle of the
- * executes. A last worker then finishes the work.
+ * All requests are approved first. Each round then starts a worker process
+ * (sometimes armed with a failpoint that kills it right after a signature is
+ * committed, or right after the node accepted the bytes — or on a retried
+ * activity left over from an earlier round), executes the next wave of
+ * requests, and SIGKILLs the worker after a random delay, often in the middle
+ * of the executes. Executes that meet no live worker answer 503 and are sent
+ * again in a later round. A last worker then finishes the work.
  *
  * Then: every approved request is on chain exactly once (matched by tx hash;
  * each wallet's nonce equals its approved count), and nothing unapproved is
@@ -22,7 +24,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { approveUpdate, executeUpdate, transactionWorkflowId } from '../../workflows/definitions';
-import { approve, execute, getStatus, newParty, prepare, waitAllFinal, waitForView, type Party, type Tracked } from './support/flow';
+import { approve, execute, getStatus, newParty, prepare, waitAllFinal, type Party, type Tracked } from './support/flow';
 import { createRng, fullRun, proofSeed } from './support/rng';
 import { openFaultSuite, recordAborted, settle, type FaultSuite } from './support/suite';
 import type { AppProcess } from './support/processes';
@@ -64,6 +66,9 @@ test(`worker SIGKILLed at random moments across ${APPROVED} approved requests: e
       prepare(api, party, { stage: 'control', autoExecute: party === controlParty }),
     );
     requests.push(...approvedSet, ...control);
+    // All approved up front (one TOTP code per owner), executed wave by wave below: approvals are
+    // Updates too, and an owner's approval should not depend on which worker happens to be alive.
+    for (const party of owners) await approve(api, approvedSet.filter((r) => r.party === party));
     await first.kill('SIGTERM');
 
     // Blocks every second: transactions spend time in the mempool, so kills also land during confirmation.
@@ -74,8 +79,6 @@ test(`worker SIGKILLed at random moments across ${APPROVED} approved requests: e
     /** Executes answered 503 (the worker died first): sent again in a later round. */
     let unexecuted: Tracked[] = [];
 
-    /** Approvals answered 503 (their workflow sat on a dead worker's sticky queue): they land later. */
-    const late = new Set<Tracked>();
     /** Sends every execute at once; returns those to send again. */
     const executeAll = async (batch: Tracked[]) => {
       const answers = await Promise.all(batch.map(async (r) => ({ r, answer: await execute(api, r) })));
@@ -85,11 +88,6 @@ test(`worker SIGKILLed at random moments across ${APPROVED} approved requests: e
         const reason = (answer.body as { error?: { reason?: string } }).error?.reason;
         // A 503'd execute can still reach the workflow later (Temporal delivers it to the next worker).
         if (answer.status === 409 && reason === 'signing_started') continue;
-        // Its approval has not landed yet (it answered 503): execute again once it has.
-        if (answer.status === 409 && reason === 'not_approved' && late.has(r)) {
-          left.push(r);
-          continue;
-        }
         assert.equal(answer.status, 503, `execute: ${answer.status} ${JSON.stringify(answer.body)}`);
         left.push(r);
       }
@@ -101,8 +99,6 @@ test(`worker SIGKILLed at random moments across ${APPROVED} approved requests: e
       const delayMs = rng.int(0, 3000);
       const worker: AppProcess = await suite.spawn('worker', { name: `worker-${round}`, ...(armed ? { failpoint: armed } : {}) });
       const wave = waves[round]!;
-      // Approvals first (one TOTP code per owner): nothing signs before execute, so the worker is alive for them.
-      for (const party of owners) for (const r of await approve(api, wave.filter((r) => r.party === party), { tolerateUnavailable: true })) late.add(r);
       let killedAt: number | undefined;
       const killer = armed
         ? undefined
@@ -121,15 +117,13 @@ test(`worker SIGKILLed at random moments across ${APPROVED} approved requests: e
         if (died === 'alive') await worker.kill('SIGKILL');
       }
       const how = armed ? `failpoint ${armed} (${String(await worker.exited)})` : `SIGKILL ${killedAt! - executesStarted} ms after the executes began`;
-      schedule.push(`round ${round + 1}: ${wave.length} approved, ${how}, ${unexecuted.length} execute(s) to resend, ${late.size} late approval(s) so far`);
+      schedule.push(`round ${round + 1}: ${wave.length} approved, ${how}, ${unexecuted.length} execute(s) to resend`);
       suite.note(schedule.at(-1)!);
       faults += 1;
     }
 
     // A last worker finishes the work.
     await suite.spawn('worker', { name: 'worker-final' });
-    // An approval that answered 503 must still land: otherwise the owner's approval would be lost.
-    for (const r of late) await waitForView(api, r, (v) => v.status !== 'pending_approval', 'approved after a 503', 90_000);
     const deadline = Date.now() + 120_000;
     while (unexecuted.length > 0) {
       assert.ok(Date.now() < deadline, `executes still refused: ${unexecuted.map((r) => r.id).join(', ')}`);

@@ -180,7 +180,8 @@ export async function startProofStack(options: ProofStackOptions): Promise<Proof
 
   for (const name of ALL) {
     if (wanted.has(name)) continue;
-    for (const key of [...SHARED_KEYS[name], ...(name === 'temporal' ? ['TEMPORAL_NAMESPACE'] : []), ...(name === 'anvil' ? ['CHAIN_ID'] : [])]) {
+    const optional = { temporal: ['TEMPORAL_NAMESPACE'], anvil: ['CHAIN_ID'], openbao: ['VAULT_ROOT_TOKEN'], postgres: [] }[name];
+    for (const key of [...SHARED_KEYS[name], ...optional]) {
       if (process.env[key]) env[key] = process.env[key]!;
     }
   }
