@@ -39,7 +39,32 @@ export function toAppError(err: unknown): AppError {
 }
 
 export function zodDetails(error: z.ZodError) {
-  return error.issues.map((issue) => ({ field: issue.path.join('.') || '(body)', message: issue.message }));
+  return error.issues.flatMap((issue) => issueDetails(issue, []));
+}
+
+type Issue = z.core.$ZodIssue;
+type Detail = { field: string; message: string };
+
+/**
+ * One detail per field. A union that matched no branch (e.g. the request kinds of
+ * prepare_transaction) reports the branch the input came closest to — not a bare
+ * "Invalid input" — so an unknown or missing field is still named (CONTRACT.md:
+ * 400 `details` name the fields).
+ */
+function issueDetails(issue: Issue, prefix: PropertyKey[]): Detail[] {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    const branches = issue.errors.map((branch) => branch.flatMap((inner) => issueDetails(inner, path)));
+    // Fewest complaints wins; a branch refused on its literal discriminator ("kind") is a poor match.
+    const score = (branch: Issue[], details: Detail[]) => details.length + (branch.some((i) => i.code === 'invalid_value') ? 1000 : 0);
+    let best = 0;
+    for (let i = 1; i < branches.length; i++) if (score(issue.errors[i]!, branches[i]!) < score(issue.errors[best]!, branches[best]!)) best = i;
+    return branches[best]!;
+  }
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ field: [...path, key].map(String).join('.'), message: 'unknown field' }));
+  }
+  return [{ field: path.map(String).join('.') || '(body)', message: issue.message }];
 }
 
 function describeForLog(err: unknown) {
