@@ -4,7 +4,7 @@
  * COUNTERSIGN_PROOF_SEED=<seed> replays the same schedule.
  *
  * All requests are approved first. Each round then starts a worker process
- * (sometimes armed with a failpoint that kills it right after a signature is
+ * (sometimes — at least once each — armed with a failpoint that kills it right after a signature is
  * committed, or right after the node accepted the bytes — or on a retried
  * activity left over from an earlier round), executes the next wave of
  * requests, and SIGKILLs the worker after a random delay, often in the middle
@@ -94,9 +94,20 @@ test(`worker SIGKILLed at random moments across ${APPROVED} approved requests: e
       return left;
     };
 
+    // The schedule, all from the seed: a failpoint for about a third of the rounds — and every run
+    // meets both failpoints at least once, since a random SIGKILL rarely lands in the few
+    // milliseconds between a committed signature and the activity's report — else a kill delay.
+    const plan = Array.from({ length: ROUNDS }, () => ({
+      armed: rng.next() < 0.35 ? rng.pick(['after_sign', 'after_broadcast'] as const) : undefined,
+      delayMs: rng.int(0, 3000),
+    }));
+    const signRound = rng.int(0, ROUNDS - 1);
+    const broadcastRound = (signRound + rng.int(1, ROUNDS - 1)) % ROUNDS;
+    plan[signRound]!.armed = 'after_sign';
+    plan[broadcastRound]!.armed = 'after_broadcast';
+
     for (let round = 0; round < ROUNDS; round++) {
-      const armed = rng.next() < 0.35 ? rng.pick(['after_sign', 'after_broadcast'] as const) : undefined;
-      const delayMs = rng.int(0, 3000);
+      const { armed, delayMs } = plan[round]!;
       const worker: AppProcess = await suite.spawn('worker', { name: `worker-${round}`, ...(armed ? { failpoint: armed } : {}) });
       const wave = waves[round]!;
       let killedAt: number | undefined;
