@@ -8,13 +8,12 @@ import getRawBody from 'raw-body';
 import { AppError } from '../../lib/errors';
 
 /**
- * A guard against memory exhaustion, not a validation rule: the schemas bound
- * every field (contract ABIs up to 200 fragments, calldata up to 16 KiB, 64
- * arguments), and a real contract's ABI alone can pass 64 KiB. Input the schema
- * refuses must get its 400 naming the field, not a 413 because the limit sat
- * below what the schema allows (an ABI of 201 fragments is a 400).
+ * 64 KiB, as the accounts issue fixes it: a guard against memory exhaustion
+ * checked before any parsing. Every schema bound (ABIs up to 200 fragments,
+ * calldata up to 16 KiB, 64 arguments) keeps an ordinary request far below it;
+ * a body above it is a 413 whatever it holds.
  */
-export const BODY_LIMIT_BYTES = 1024 * 1024;
+export const BODY_LIMIT_BYTES = 64 * 1024;
 
 export async function readJsonBody(ctx: Context): Promise<unknown> {
   const declared = Number(ctx.get('content-length') || '0');
