@@ -2,23 +2,30 @@
  * `npm run bench`: how fast a countersigned transaction flows, against its ceilings.
  *
  *   1. end to end through the API (prepare → TOTP approve in batches → execute → signed,
- *      broadcast, mined by anvil, confirmed): sustained flows/s over the window and
- *      latency percentiles, with a per-step breakdown and CPU per component
+ *      broadcast, mined by anvil, confirmed): first at light load (2 in flight, the latency
+ *      floor), then sustained flows/s over the window with latency percentiles, a per-step
+ *      breakdown, CPU and PostgreSQL round trips per flow per component
  *   2. the orchestration ceiling: the same workflow and Temporal operations with no-op
  *      activities on a task queue of their own → end-to-end / ceiling
- *   3. the API alone (autocannon): transaction_status at a fixed rate and flat out,
- *      prepare_transaction at a fixed concurrency
- *   4. signing: the `sign` activity against a bare ethers signature (and Vault decrypt alone)
- *   5. peak RSS (VmHWM) of the API and the worker processes
+ *   3. signing: the `sign` activity against a bare ethers signature (and Vault decrypt alone)
+ *   4. the API alone (autocannon): transaction_status at a fixed rate and flat out, approval
+ *      batches of 1/10/25, prepare_transaction at a fixed concurrency
+ *   5. peak RSS (VmHWM) of the API and the worker processes, and the highest sample per phase
  *
  * Starts its own stack on free ports (or uses DATABASE_URL + TEMPORAL_ADDRESS + VAULT_ADDR +
- * WEB3_PROVIDER_URI when all four are set; anvil required), runs the API and the worker as
- * child processes, prints a table and writes bench/results.json. Loopback only; stops by
- * itself (hard limit BENCH_MAX_MINUTES, default 15).
+ * WEB3_PROVIDER_URI when all four are set — with VAULT_API_TOKEN + VAULT_WORKER_TOKEN, or
+ * VAULT_TOKEN for both; the chain must be anvil), runs the API and the worker as child
+ * processes (`node --import tsx`, NODE_ENV=production, per-key rate limits raised), prints a
+ * table and writes bench/results.json. Loopback only; stops by itself (hard limit
+ * BENCH_MAX_MINUTES, default 15).
  *
- * Knobs (environment): BENCH_USERS (60), BENCH_WALLETS_PER_USER (3), BENCH_CONCURRENCY (48),
- * BENCH_CEILING_CONCURRENCY (48), BENCH_WINDOW_SECONDS (60), BENCH_WARMUP_SECONDS (10),
- * BENCH_CPU_PROF=1 (.cpuprofile files of the API and the worker in test-results/bench-profiles/).
+ * Knobs (environment): BENCH_PHASES (e2e,ceiling,signing,api), BENCH_USERS (60),
+ * BENCH_WALLETS_PER_USER (3), BENCH_CONCURRENCY (32), BENCH_CEILING_CONCURRENCY (32),
+ * BENCH_WINDOW_SECONDS (60), BENCH_WARMUP_SECONDS (10), BENCH_LIGHT_SECONDS (20, 0 = skip),
+ * BENCH_CEILING_WINDOW_SECONDS (30), BENCH_STATUS_RATE (200), BENCH_API_SECONDS (15),
+ * BENCH_SIGN_ITERATIONS (50), BENCH_CPU_PROF=1 (.cpuprofile files of the API and the worker in
+ * test-results/bench-profiles/, read them with bench/profile-summary.ts), and for experiments
+ * BENCH_APP_ENV (JSON, extra environment of both) and BENCH_NODE_ARGS (extra node flags).
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -48,9 +55,10 @@ const num = (key: string, fallback: number) => {
 const settings = {
   users: num('BENCH_USERS', 60),
   walletsPerUser: num('BENCH_WALLETS_PER_USER', 3),
-  concurrency: num('BENCH_CONCURRENCY', 48),
-  ceilingConcurrency: num('BENCH_CEILING_CONCURRENCY', 48),
+  concurrency: num('BENCH_CONCURRENCY', 32),
+  ceilingConcurrency: num('BENCH_CEILING_CONCURRENCY', 32),
   windowSeconds: num('BENCH_WINDOW_SECONDS', 60),
+  lightSeconds: Number(process.env.BENCH_LIGHT_SECONDS ?? 20),
   warmupSeconds: num('BENCH_WARMUP_SECONDS', 10),
   ceilingWindowSeconds: num('BENCH_CEILING_WINDOW_SECONDS', 30),
   statusRate: num('BENCH_STATUS_RATE', 200),
@@ -58,6 +66,9 @@ const settings = {
   signIterations: num('BENCH_SIGN_ITERATIONS', 50),
   maxMinutes: num('BENCH_MAX_MINUTES', 15),
   cpuProf: process.env.BENCH_CPU_PROF === '1',
+  /** Experiments: extra environment for the API and the worker (JSON object), extra node flags (space-separated). */
+  appEnv: JSON.parse(process.env.BENCH_APP_ENV ?? '{}') as Record<string, string>,
+  nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
 };
 const ALL_PHASES = ['e2e', 'ceiling', 'api', 'signing'];
 const phases = new Set((process.env.BENCH_PHASES ?? ALL_PHASES.join(',')).split(',').map((p) => p.trim()).filter(Boolean));
@@ -111,14 +122,19 @@ async function main(): Promise<number> {
     if (settings.cpuProf) fs.mkdirSync(profDir, { recursive: true });
     const nodeArgs = (name: string) => (settings.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.join(profDir, name)] : []); // one file per thread
     say('starting the worker and the API (child processes)…');
-    const worker = await startApp(world, 'worker', { env: { TEMPORAL_TASK_QUEUE: taskQueue }, nodeArgs: nodeArgs('worker') });
+    const worker = await startApp(world, 'worker', { env: { TEMPORAL_TASK_QUEUE: taskQueue, ...settings.appEnv }, nodeArgs: [...settings.nodeArgs, ...nodeArgs('worker')] });
     apps.push(worker);
-    const api = await startApp(world, 'api', { env: { TEMPORAL_TASK_QUEUE: taskQueue, ...RATE_LIMITS }, nodeArgs: nodeArgs('api') });
+    const api = await startApp(world, 'api', { env: { TEMPORAL_TASK_QUEUE: taskQueue, ...RATE_LIMITS, ...settings.appEnv }, nodeArgs: [...settings.nodeArgs, ...nodeArgs('api')] });
     apps.push(api);
     say(`api ${api.url} (pid ${api.pid}), worker pid ${worker.pid}, task queue ${taskQueue}`);
 
     db = createDb({ url: world.env.DATABASE_URL!, poolMax: 4, applicationName: 'countersign-bench' });
     const rpcUrl = world.env.WEB3_PROVIDER_URI!;
+
+    const rss = createRssSampler({ api: api.pid, worker: worker.pid });
+    rss.phase('idle after start');
+    await sleep(1000);
+    rss.phase('setup (argon2 registrations, QR codes)');
 
     // ---- actors
     const setupStarted = Date.now();
@@ -130,10 +146,16 @@ async function main(): Promise<number> {
     const signer = everyone[settings.users]!;
     say(`actors ready in ${((Date.now() - setupStarted) / 1000).toFixed(1)} s`);
 
-    const rss = createRssSampler({ api: api.pid, worker: worker.pid });
-    rss.phase('idle after start');
+    rss.phase('idle after setup');
 
     // ---- 1. end to end
+    // First at light load (2 flows in flight): the latency floor, without queueing behind other flows.
+    let light: E2eResult | undefined;
+    if (phases.has('e2e') && settings.lightSeconds > 0) {
+      rss.phase('end to end, light load');
+      say(`end to end at light load: 2 flows in flight for ${settings.lightSeconds} s…`);
+      light = await runEndToEnd({ apiUrl: api.url, db, users, concurrency: 2, warmupMs: 2000, windowMs: settings.lightSeconds * 1000, drainMs: 20_000, note: () => {} });
+    }
     let e2e: E2eResult | undefined;
     let e2eWindow: CpuWindow | undefined;
     const pgPerFlow: Record<string, { queries: number | undefined; ms: number | undefined }> = {};
@@ -199,36 +221,7 @@ async function main(): Promise<number> {
     }
     const ceilingCost = cpuCost(ceilingWindow, ceiling?.flowsCompletedInWindow ?? 0);
 
-    // ---- 3. the API alone
-    let api3: { statusFixed: LoadFigures; statusMax: LoadFigures; prepare: LoadFigures } | undefined;
-    let statusInside: { serverSideMs: Summary; postgresRoundTripsPerRequest: number | undefined; postgresMsPerRequest: number | undefined } | undefined;
-    if (phases.has('api')) {
-      const reader = users[0]!;
-      let statusIds = (await db('transactions').where({ agent_id: reader.agentId }).limit(200).pluck('id')) as string[];
-      if (statusIds.length === 0) statusIds = await prepareMany(api.url, reader, 20);
-      rss.phase('API: transaction_status');
-      say(`API alone: transaction_status at ${settings.statusRate} req/s for ${settings.apiSeconds} s…`);
-      const pgBefore = api.pgTotals();
-      const statusFrom = Date.now();
-      const statusFixed = await loadStatus({ apiUrl: api.url, apiKey: reader.apiKey, transactionIds: statusIds, connections: 10, durationSeconds: settings.apiSeconds, rate: settings.statusRate });
-      await sleep(600); // the counter file is rewritten twice a second
-      const pgAfter = api.pgTotals();
-      const served = serverSideMs(api.logFile, '/api/transaction_status', statusFrom, Date.now());
-      statusInside = {
-        serverSideMs: served,
-        postgresRoundTripsPerRequest: pgBefore && pgAfter && statusFixed.requests > 0 ? round((pgAfter.queries - pgBefore.queries) / statusFixed.requests, 2) : undefined,
-        postgresMsPerRequest: pgBefore && pgAfter && statusFixed.requests > 0 ? round((pgAfter.ms - pgBefore.ms) / statusFixed.requests, 2) : undefined,
-      };
-      say('API alone: transaction_status flat out, 10 connections, 10 s…');
-      const statusMax = await loadStatus({ apiUrl: api.url, apiKey: reader.apiKey, transactionIds: statusIds, connections: 10, durationSeconds: 10 });
-      rss.phase('API: prepare_transaction');
-      say(`API alone: prepare_transaction, 8 connections, ${settings.apiSeconds} s…`);
-      const writer = users[1] ?? users[0]!;
-      const prepare = await loadPrepare({ apiUrl: api.url, apiKey: writer.apiKey, walletAddresses: writer.wallets, to: randomAddress(), connections: 8, durationSeconds: settings.apiSeconds });
-      api3 = { statusFixed, statusMax, prepare };
-    }
-
-    // ---- 4. signing
+    // ---- 3. signing (before the API load, whose prepares leave the worker a backlog)
     let signing: SigningResult | undefined;
     if (phases.has('signing')) {
       rss.phase('signing');
@@ -255,8 +248,62 @@ async function main(): Promise<number> {
       signing = await runSigning({ config: workerConfig, db, transactionIds: signIds });
     }
 
+    // ---- 4. the API alone
+    let api3: { statusFixed: LoadFigures; statusMax: LoadFigures; prepare: LoadFigures } | undefined;
+    const approveBatches: Record<string, number | undefined> = {};
+    let statusInside:
+      | { serverSideMs: Summary; postgresRoundTripsPerRequest: number | undefined; postgresMsPerRequest: number | undefined; cpuMsPerRequest?: Record<string, number | undefined>; otherCores?: number }
+      | undefined;
+    if (phases.has('api')) {
+      const reader = users[0]!;
+      let statusIds = (await db('transactions').where({ agent_id: reader.agentId }).limit(200).pluck('id')) as string[];
+      if (statusIds.length === 0) statusIds = await prepareMany(api.url, reader, 20);
+      rss.phase('API: transaction_status');
+      say(`API alone: transaction_status at ${settings.statusRate} req/s for ${settings.apiSeconds} s…`);
+      const pgBefore = api.pgTotals();
+      const statusFrom = Date.now();
+      const statusCpu = cpuMeter(() => ({ api: api.pid, ...(world!.componentPids.postgres ? { postgres: world!.componentPids.postgres } : {}) }));
+      statusCpu.start();
+      const statusFixed = await loadStatus({ apiUrl: api.url, apiKey: reader.apiKey, transactionIds: statusIds, connections: 10, durationSeconds: settings.apiSeconds, rate: settings.statusRate });
+      statusCpu.end();
+      await sleep(600); // the counter file is rewritten twice a second
+      const pgAfter = api.pgTotals();
+      const statusWindow = statusCpu.result();
+      const served = serverSideMs(api.logFile, '/api/transaction_status', statusFrom, Date.now());
+      statusInside = {
+        serverSideMs: served,
+        postgresRoundTripsPerRequest: pgBefore && pgAfter && statusFixed.requests > 0 ? round((pgAfter.queries - pgBefore.queries) / statusFixed.requests, 2) : undefined,
+        postgresMsPerRequest: pgBefore && pgAfter && statusFixed.requests > 0 ? round((pgAfter.ms - pgBefore.ms) / statusFixed.requests, 2) : undefined,
+        cpuMsPerRequest: statusWindow && statusFixed.requests > 0 ? Object.fromEntries(Object.entries(statusWindow.cores).map(([k, cores]) => [k, round((cores * statusWindow.seconds * 1000) / statusFixed.requests, 2)])) : undefined,
+        otherCores: statusWindow?.otherCores,
+      };
+      say('API alone: transaction_status flat out, 10 connections, 10 s…');
+      const statusMax = await loadStatus({ apiUrl: api.url, apiKey: reader.apiKey, transactionIds: statusIds, connections: 10, durationSeconds: 10 });
+      // One TOTP code approves a batch: how the answer time grows with the batch (light load).
+      rss.phase('API: approval batches');
+      say('API alone: approving batches of 1, 10 and 25 requests (one owner, one code each)…');
+      for (const [i, size] of [1, 10, 25].entries()) {
+        const owner = users[(2 + i) % users.length]!;
+        const ids = await prepareMany(api.url, owner, size);
+        await sleep(1000); // let the workflows start and settle
+        const step = await takeStep(owner);
+        const answer = await http(api.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_ids: ids, mfa_code: await codeFor(owner, step) } });
+        expect(answer, 200, `approve a batch of ${size}`);
+        approveBatches[String(size)] = round(answer.ms, 1);
+      }
+
+      rss.phase('API: prepare_transaction');
+      say(`API alone: prepare_transaction, 8 connections, ${settings.apiSeconds} s…`);
+      const writer = users[1] ?? users[0]!;
+      const prepare = await loadPrepare({ apiUrl: api.url, apiKey: writer.apiKey, walletAddresses: writer.wallets, to: randomAddress(), connections: 8, durationSeconds: settings.apiSeconds });
+      api3 = { statusFixed, statusMax, prepare };
+
+    }
+
     // ---- 5. memory
     const peak = { api: peakRssMiB(api.pid), worker: peakRssMiB(worker.pid) };
+    await sleep(600); // the probes write twice a second
+    const heaps = { api: api.pgTotals()?.peakMemory, worker: worker.pgTotals()?.peakMemory };
     const rssPhases = rss.stop();
     const loadAfter = loadAverage();
 
@@ -277,6 +324,8 @@ async function main(): Promise<number> {
       fig('approve → broadcast p50', e2e?.latencyMs.approveToBroadcast.p50, 'ms', '<= 150', (v) => v <= 150),
       fig('approve → broadcast p95', e2e?.latencyMs.approveToBroadcast.p95, 'ms'),
       fig('approve → broadcast p99', e2e?.latencyMs.approveToBroadcast.p99, 'ms'),
+      fig('light load (2 in flight): approve → broadcast p50', light?.latencyMs.approveToBroadcast.p50, 'ms'),
+      fig('light load: prepare → confirmed p50', light?.latencyMs.prepareToConfirmed.p50, 'ms'),
       fig('prepare → confirmed p50', e2e?.latencyMs.prepareToConfirmed.p50, 'ms'),
       fig('prepare → confirmed p95', e2e?.latencyMs.prepareToConfirmed.p95, 'ms'),
       fig('prepare → confirmed p99', e2e?.latencyMs.prepareToConfirmed.p99, 'ms'),
@@ -294,11 +343,16 @@ async function main(): Promise<number> {
       fig(`transaction_status p99 @ ${settings.statusRate} req/s`, api3?.statusFixed.latencyMs.p99, 'ms', '<= 20', (v) => v <= 20),
       fig(`transaction_status p99 inside the API (its log)`, statusInside?.serverSideMs.p99, 'ms'),
       fig('transaction_status PostgreSQL round trips', statusInside?.postgresRoundTripsPerRequest, 'queries'),
+      fig('transaction_status CPU per request, API', statusInside?.cpuMsPerRequest?.api, 'ms'),
+      fig('other work on the machine during it', statusInside?.otherCores, 'cores'),
       fig('transaction_status flat out (10 conn.)', api3?.statusMax.requestsPerSecond, 'req/s'),
       fig('transaction_status p99 flat out', api3?.statusMax.latencyMs.p99, 'ms'),
       fig('prepare_transaction (8 conn.)', api3?.prepare.requestsPerSecond, 'req/s'),
       fig('prepare_transaction p50 (8 conn.)', api3?.prepare.latencyMs.p50, 'ms'),
       fig('prepare_transaction p99 (8 conn.)', api3?.prepare.latencyMs.p99, 'ms'),
+      fig('approve a batch of 1 (light load)', approveBatches['1'], 'ms'),
+      fig('approve a batch of 10 (light load)', approveBatches['10'], 'ms'),
+      fig('approve a batch of 25 (light load)', approveBatches['25'], 'ms'),
       fig('sign activity p50', signing?.signActivityMs.p50, 'ms'),
       fig('Vault transit decrypt p50', signing?.keystoreDecryptMs.p50, 'ms'),
       fig('bare ethers signature p50', signing?.bareEthersSignMs.p50, 'ms'),
@@ -320,22 +374,25 @@ async function main(): Promise<number> {
       figures,
       details: {
         endToEnd: e2e,
+        endToEndLightLoad: light,
         cpu: {
           note: 'cores = CPU seconds / wall seconds in the measured window; perFlowMs = CPU ms per completed flow; capacity = idle cores / CPU seconds per flow of the service (bench client excluded)',
           endToEnd: { window: e2eWindow, ...e2eCost, postgresRoundTripsPerFlow: pgPerFlow },
           ceiling: { window: ceilingWindow, ...ceilingCost },
         },
         ceiling,
-        api: api3 ? { ...api3, statusInside } : undefined,
+        api: api3 ? { ...api3, statusInside, approveBatchMs: approveBatches } : undefined,
         signing,
         peakRssMiB: peak,
         rssByPhaseMiB: rssPhases,
+        mainThreadPeakMemoryMiB: heaps,
       },
     };
     fs.writeFileSync(path.join(REPO_ROOT, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
     printTable(figures);
+    if (light) printSteps('at light load (2 in flight)', light);
     if (e2e) printBreakdown(e2e, e2eWindow, e2eCost);
-    printRss(rssPhases);
+    printRss(rssPhases, heaps);
     process.stdout.write(`\nwritten: bench/results.json (commit ${results.commit}, load average before ${loadBefore.join(' ')}, after ${loadAfter.join(' ')})\n`);
     return 0;
   } catch (err) {
@@ -361,9 +418,13 @@ function printTable(figures: Figure[]) {
   process.stdout.write(`\n${line(header)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`);
 }
 
-function printBreakdown(e2e: E2eResult, window: CpuWindow | undefined, cost: ReturnType<typeof cpuCost>) {
-  process.stdout.write('\nwhere a flow spends its time (medians, ms):\n');
+function printSteps(title: string, e2e: E2eResult) {
+  process.stdout.write(`\nwhere a flow spends its time ${title} (medians, ms):\n`);
   for (const [step, ms] of Object.entries(e2e.breakdownMs)) process.stdout.write(`  ${step.padEnd(36)} ${ms === undefined ? '–' : Math.round(ms)}\n`);
+}
+
+function printBreakdown(e2e: E2eResult, window: CpuWindow | undefined, cost: ReturnType<typeof cpuCost>) {
+  printSteps(`at ${e2e.concurrency} in flight`, e2e);
   if (window) {
     process.stdout.write('\nCPU during the end-to-end window (cores busy; CPU ms per confirmed flow):\n');
     for (const [name, cores] of Object.entries(window.cores)) process.stdout.write(`  ${name.padEnd(12)} ${cores.toFixed(2).padStart(6)}   ${String(cost.perFlowMs[name] ?? '–').padStart(7)}\n`);
@@ -420,10 +481,13 @@ function createRssSampler(pids: Record<string, number>) {
   };
 }
 
-function printRss(byPhase: Record<string, Record<string, number>>) {
+function printRss(byPhase: Record<string, Record<string, number>>, heaps: Record<string, Record<'heapTotal' | 'heapUsed' | 'external', number> | undefined>) {
   process.stdout.write('\nresident memory, highest sample per phase (MiB):\n');
   for (const [phase, values] of Object.entries(byPhase)) {
     process.stdout.write(`  ${phase.padEnd(32)} ${Object.entries(values).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+  }
+  for (const [name, heap] of Object.entries(heaps)) {
+    if (heap) process.stdout.write(`  ${name} main thread, peak: JS heap ${Math.round(heap.heapTotal)} (used ${Math.round(heap.heapUsed)}), external ${Math.round(heap.external)}\n`);
   }
 }
 

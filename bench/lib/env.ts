@@ -159,14 +159,21 @@ async function freshDatabase(serverUrl: string): Promise<{ url: string; drop(): 
 
 export interface AppProcess {
   name: string;
-  /** Running totals of PostgreSQL round trips made by this process (see pg-counter.mjs). */
-  pgTotals(): { queries: number; ms: number } | undefined;
+  /** Running totals of PostgreSQL round trips made by this process, and its main thread's memory (see probe.mjs). */
+  pgTotals(): ProbeReading | undefined;
   pid: number;
   port: number;
   url: string;
   logFile: string;
   logTail(lines?: number): string;
   stop(): Promise<void>;
+}
+
+export interface ProbeReading {
+  queries: number;
+  ms: number;
+  memory?: Record<'rss' | 'heapTotal' | 'heapUsed' | 'external' | 'arrayBuffers', number>;
+  peakMemory?: Record<'rss' | 'heapTotal' | 'heapUsed' | 'external', number>;
 }
 
 export interface AppOptions {
@@ -212,9 +219,9 @@ export async function startApp(world: BenchWorld, role: 'api' | 'worker' | 'noop
   fs.mkdirSync(world.logDir, { recursive: true });
   const logFile = path.join(world.logDir, `${role}.log`);
   const fd = fs.openSync(logFile, 'a', 0o600);
-  const pgCounterFile = path.join(world.workDir, `${role}-pg.json`);
-  env.BENCH_PG_COUNTER_FILE = pgCounterFile;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', '--import', './bench/lib/pg-counter.mjs', entry], {
+  const probeFile = path.join(world.workDir, `${role}-probe.json`);
+  env.BENCH_PROBE_FILE = probeFile;
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', '--import', './bench/lib/probe.mjs', entry], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', fd, fd],
@@ -266,7 +273,7 @@ export async function startApp(world: BenchWorld, role: 'api' | 'worker' | 'noop
   }
   const pgTotals = () => {
     try {
-      return JSON.parse(fs.readFileSync(pgCounterFile, 'utf8')) as { queries: number; ms: number };
+      return JSON.parse(fs.readFileSync(probeFile, 'utf8')) as ProbeReading;
     } catch {
       return undefined;
     }
