@@ -43,6 +43,9 @@ async function main() {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    // If this worker dies, its cached workflows move to another worker after 3 s rather than 10 s,
+    // inside the API's Update deadline.
+    stickyQueueScheduleToStartTimeout: '3 seconds',
     ...(config.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({
       db,

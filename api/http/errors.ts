@@ -6,7 +6,7 @@
  */
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
-import { AppError } from '../../lib/errors';
+import { AppError, unavailable } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 
 export function errorBody(code: string, message: string, extra?: Record<string, unknown>) {
@@ -35,7 +35,27 @@ export function toAppError(err: unknown): AppError {
   if (err instanceof z.ZodError) {
     return new AppError('invalid_request', 'the request is not valid', { extra: { details: zodDetails(err) } });
   }
+  // A dependency that is down is a 503 the client may retry, not a 500 (which one goes to the log).
+  if (isDependencyDown(err)) return unavailable();
   return new AppError('internal', 'internal error');
+}
+
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * PostgreSQL unreachable, restarting or shutting down (SQLSTATE class 08 and
+ * 57P0x), the knex pool timing out while it is away, or a socket error.
+ */
+export function isDependencyDown(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth += 1) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (NETWORK_CODES.has(code) || /^08/.test(code) || /^57P0[1-3]$/.test(code))) return true;
+    const name = (e as { name?: unknown }).name;
+    if (name === 'KnexTimeoutError') return true;
+    const message = e instanceof Error ? e.message : '';
+    if (/Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)) return true;
+  }
+  return false;
 }
 
 export function zodDetails(error: z.ZodError) {

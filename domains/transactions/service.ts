@@ -160,7 +160,8 @@ export function createTransactionService(deps: TransactionServiceDeps) {
     return row !== undefined;
   }
 
-  async function startWorkflow(row: TransactionRow, autoExecute: boolean) {
+  /** `closeOnFailure`: a first start that fails closes the request; a replay's retry leaves it be. */
+  async function startWorkflow(row: TransactionRow, autoExecute: boolean, closeOnFailure = true) {
     try {
       await deps.workflows.start(
         {
@@ -173,6 +174,7 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       );
     } catch (err) {
       deps.logger.error({ transactionId: row.id, err: err instanceof Error ? err.name : 'unknown' }, 'could not start the transaction workflow');
+      if (!closeOnFailure) throw unavailable('the orchestrator is unavailable; try again shortly');
       // Nothing was started: close the request so it cannot linger as pending.
       await projectStatus(deps.db, { transactionId: row.id, status: 'failed', version: 1_000_000, at: now(), fields: { error: 'orchestrator_unavailable' } });
       throw unavailable('the orchestrator is unavailable; the request was not accepted');
@@ -304,10 +306,13 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       await startWorkflow(row, row.auto_execute);
       return prepareAnswer(row);
 
-      function replay(existing: TransactionRow, hash: string) {
+      async function replay(existing: TransactionRow, hash: string) {
         if (existing.request_hash !== hash) {
           throw new AppError('idempotency_key_reused', 'this idempotency key was used with a different request');
         }
+        // The first attempt may have died between saving the request and starting its workflow:
+        // starting again is idempotent (the workflow id is the transaction's).
+        if (existing.status === 'pending_approval') await startWorkflow(existing, existing.auto_execute, false);
         return prepareAnswer(existing);
       }
     },
