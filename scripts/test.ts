@@ -17,7 +17,7 @@
  * and bundling each count as one more passed or failed check. Exit code 0 only if
  * nothing failed. On failure the components' logs are copied to test-results/stack-logs/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -26,6 +26,7 @@ import { REPO_ROOT, temporalTestServerBinary } from './infra/paths';
 import { getFreePort } from './infra/process';
 import { startStack, type Stack } from './infra/stack';
 import { addTotals, formatSummary, parseTapTotals, type Totals } from './infra/test-summary';
+import { resetSummary } from '../test/proof/support/summary';
 import { ensureWebBuilt, webAppExists } from './infra/web';
 
 interface Args {
@@ -292,6 +293,7 @@ async function main(): Promise<number> {
     else say(`${check.name} passed`);
   };
 
+  if (args.proof) resetSummary();
   try {
     const files = selectTestFiles(args);
     const checks = args.lint ? lintAndTypecheck() : Promise.resolve<Check[]>([]);
@@ -350,6 +352,11 @@ async function main(): Promise<number> {
       say('stopping the stack…');
       await stopStack(stack);
     }
+  }
+  if (args.proof) {
+    // The proof table: faults, requests, approved, on chain — and the columns that must be zero.
+    const table = spawnSync(process.execPath, ['--import', 'tsx', 'test/proof/support/print-summary.ts'], { cwd: REPO_ROOT, stdio: 'inherit' });
+    count({ name: 'proof summary (duplicates, losses, unapproved signatures, server errors all zero)', ok: table.status === 0 });
   }
   if (interrupted) totals.failed = Math.max(totals.failed, 1);
   process.stdout.write(`${formatSummary(totals)}\n`);
