@@ -17,6 +17,46 @@ export const TRANSACTION_STATUSES = [
   'cancelled',
 ] as const;
 
+/** Code points, as JSON Schema's minLength / maxLength count them (CONTRACT.md: "string lengths count code points"). */
+function codePointLength(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
+/**
+ * A string of min..max code points. zod's own .max() counts UTF-16 units, so 300
+ * emoji (600 units) would be a 400 although the published schema allows them.
+ */
+export function boundedString(min: number, max: number) {
+  return z
+    .string()
+    .refine((text) => {
+      const n = codePointLength(text);
+      return n >= min && n <= max;
+    }, `must be ${min} to ${max} characters long`)
+    .meta({ minLength: min, maxLength: max });
+}
+
+// eslint-disable-next-line no-control-regex -- refusing U+0000 is the point
+const NO_NUL = /^[^\u0000]*$/;
+/**
+ * Free text stored in PostgreSQL as given (memo, rejection reason): a `text`
+ * column cannot hold U+0000, so it is refused here as a 400 naming the field —
+ * not a 500 from the database. Other control characters are kept and stripped
+ * only where the text is shown.
+ */
+export function storedText(min: number, max: number) {
+  return z
+    .string()
+    .regex(NO_NUL, 'must not contain NUL (U+0000) characters')
+    .refine((text) => {
+      const n = codePointLength(text);
+      return n >= min && n <= max;
+    }, `must be ${min} to ${max} characters long`)
+    .meta({ minLength: min, maxLength: max });
+}
+
 export const Address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x-prefixed 20-byte hex address');
 /** Base units (wei, token units), a positive integer below 10^77. */
 export const Amount = z.string().regex(/^[1-9][0-9]{0,76}$/, 'expected a positive integer amount in base units, as a string');
@@ -25,13 +65,13 @@ export const Value = z.string().regex(/^(0|[1-9][0-9]{0,76})$/, 'expected a non-
 export const HexData = z.string().regex(/^0x([0-9a-fA-F]{2}){0,16384}$/, 'expected 0x-prefixed hex bytes');
 export const MfaCode = z.string().regex(/^[0-9]{6}$/, 'expected the 6-digit code from the authenticator app');
 export const TransactionId = z.uuid({ version: 'v4' });
-export const Memo = z.string().max(500);
+export const Memo = storedText(0, 500);
 export const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected 1–128 characters of A-Z a-z 0-9 _ . : -');
 export const Digest = z.string().regex(/^0x[0-9a-f]{64}$/, 'expected the 0x-prefixed SHA-256 digest shown with the request');
-export const Password = z.string().min(1).max(128);
+export const Password = boundedString(1, 128);
 
 /** A JSON ABI fragment; ethers decides whether it makes sense (a 400 if not). */
-const AbiFragment = z.object({ type: z.string().max(32), name: z.string().max(256).optional() }).loose();
+const AbiFragment = z.object({ type: boundedString(0, 32), name: boundedString(0, 256).optional() }).loose();
 const FunctionArg = z.json();
 
 export function chainIdSchema(chainIds: readonly number[]) {
@@ -59,7 +99,7 @@ export function prepareSchemas(chainIds: readonly number[], ttl: { min: number; 
       kind: z.literal('contract_call'),
       contract_address: Address,
       contract_abi: z.array(AbiFragment).min(1).max(200),
-      function_name: z.string().min(1).max(256),
+      function_name: boundedString(1, 256),
       function_args: z.array(FunctionArg).max(64).optional(),
       value: Value.optional(),
     })
@@ -86,7 +126,7 @@ export function userTransferSchemas(chainIds: readonly number[]) {
           wallet_address: Address,
           contract_address: Address,
           contract_abi: z.array(AbiFragment).min(1).max(200),
-          function_name: z.string().min(1).max(256),
+          function_name: boundedString(1, 256),
           function_args: z.array(FunctionArg).max(64).optional(),
           value: Value.optional(),
           chain_id,
@@ -111,7 +151,7 @@ export const AuthorizeBody = z.union([
 ]);
 export type AuthorizeBody = z.output<typeof AuthorizeBody>;
 
-export const RejectBody = z.object({ transaction_id: TransactionId, reason: z.string().min(1).max(500) }).strict();
+export const RejectBody = z.object({ transaction_id: TransactionId, reason: storedText(1, 500) }).strict();
 export const ExecuteBody = z.object({ transaction_id: TransactionId }).strict();
 export const TransactionIdQuery = z.object({ transaction_id: TransactionId }).strict();
 export const TransactionIdParams = z.object({ id: TransactionId }).strict();

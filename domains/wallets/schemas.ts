@@ -5,7 +5,7 @@
  * lengths in code points, as JSON Schema does.
  */
 import { z } from 'zod';
-import { Address, chainIdSchema, MfaCode, Password } from '../transactions/schemas';
+import { Address, boundedString, chainIdSchema, MfaCode, Password } from '../transactions/schemas';
 import { MAX_LABEL_LENGTH, MAX_TOKENS_PER_REQUEST } from './types';
 
 const Uuid = z
@@ -31,10 +31,7 @@ export const TokensQuery = z
   .transform((text) => (text === '' ? [] : [...new Set(text.split(',').map((a) => a.toLowerCase()))]))
   .meta({ description: `Up to ${MAX_TOKENS_PER_REQUEST} ERC-20 contract addresses, comma-separated` });
 
-export const Label = z
-  .string()
-  .max(MAX_LABEL_LENGTH)
-  .meta({ description: `Up to ${MAX_LABEL_LENGTH} characters; control and bidi characters are removed` });
+export const Label = boundedString(0, MAX_LABEL_LENGTH).meta({ description: `Up to ${MAX_LABEL_LENGTH} characters; control and bidi characters are removed` });
 
 export const CreateWalletBody = z.object({ password: Password, label: Label.nullable().optional() }).strict();
 

@@ -725,6 +725,24 @@ describe('input abuse', () => {
     }
   });
 
+  it('free text: NUL is a 400 naming the field (never a database 500); lengths count code points as the schema says', async () => {
+    const nul = await send({ method: 'POST', path: '/api/prepare_transaction', apiKey: A.agent.apiKey, body: { wallet_address: A.wallet, kind: 'native', to_address: randomAddress(), amount: '1', memo: 'pay\u0000me' } }, 'memo with NUL');
+    expectAnswer(nul, 400, 'invalid_request');
+    assert.match(nul.text, /"field":"memo"/);
+    const tx = await prepare(A);
+    const reason = await send({ method: 'POST', path: '/api/reject_transaction', token: A.user.token, body: { transaction_id: tx.id, reason: 'no\u0000thanks' } }, 'reason with NUL');
+    expectAnswer(reason, 400, 'invalid_request');
+    assert.match(reason.text, /"field":"reason"/);
+    // 500 astral characters are 1000 UTF-16 units but 500 characters: within maxLength 500.
+    const emoji = '\u{1F4B8}'.repeat(500);
+    const long = await send({ method: 'POST', path: '/api/prepare_transaction', apiKey: A.agent.apiKey, body: { wallet_address: A.wallet, kind: 'native', to_address: randomAddress(), amount: '1', memo: emoji } }, 'memo of 500 astral characters');
+    expectAnswer(long, 202);
+    preparedCount += 1;
+    expectAnswer(await send({ method: 'POST', path: '/api/reject_transaction', token: A.user.token, body: { transaction_id: tx.id, reason: emoji } }, 'reason of 500 astral characters'), 200);
+    expectAnswer(await send({ method: 'POST', path: '/api/prepare_transaction', apiKey: A.agent.apiKey, body: { wallet_address: A.wallet, kind: 'native', to_address: randomAddress(), amount: '1', memo: emoji + 'x' } }, 'memo of 501 characters'), 400, 'invalid_request');
+    inputCases += 5;
+  });
+
   it('unknown query parameters are a 400 on operations with a query schema', async () => {
     for (const [path, auth] of [
       ['/api/transactions?limit=5&owner=someone', { token: A.user.token }],
