@@ -396,7 +396,8 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       const problem = approvalProblem(row, undefined);
       if (problem) throw invalidState(problem.reason as 'expired', problem.message);
       const state = await sendUpdate(row, rejectUpdate, { caller: { type: 'user', id: userId } });
-      await deps.db('transactions').where({ id: row.id }).update({ rejection_reason: reason.slice(0, 500) });
+      // Code points, as the schema counts them: a UTF-16 slice could keep half a surrogate pair.
+      await deps.db('transactions').where({ id: row.id }).update({ rejection_reason: Array.from(reason).slice(0, 500).join('') });
       await deps.audit.append({ action: 'transaction.rejected', actorType: 'user', actorId: userId, subjectType: 'transaction', subjectId: row.id, ip: meta.ip, requestId: meta.requestId });
       void state;
       return view((await findTransaction(deps.db, row.id))!);

@@ -739,6 +739,8 @@ describe('input abuse', () => {
     expectAnswer(long, 202);
     preparedCount += 1;
     expectAnswer(await send({ method: 'POST', path: '/api/reject_transaction', token: A.user.token, body: { transaction_id: tx.id, reason: emoji } }, 'reason of 500 astral characters'), 200);
+    const rejected = await send({ method: 'GET', path: `/api/transactions/${tx.id}`, token: A.user.token });
+    assert.equal((rejected.body as { rejection_reason: string }).rejection_reason, emoji, 'the reason is kept whole, not cut mid-character');
     expectAnswer(await send({ method: 'POST', path: '/api/prepare_transaction', apiKey: A.agent.apiKey, body: { wallet_address: A.wallet, kind: 'native', to_address: randomAddress(), amount: '1', memo: emoji + 'x' } }, 'memo of 501 characters'), 400, 'invalid_request');
     inputCases += 5;
   });
