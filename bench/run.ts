@@ -151,6 +151,14 @@ async function main(): Promise<number> {
     // ---- 1. end to end
     // First at light load (2 flows in flight): the latency floor, without queueing behind other flows.
     let light: E2eResult | undefined;
+    if (phases.has('e2e')) {
+      // Setup spent every owner's current TOTP step (agent creation): approvals start with the next one.
+      const next = (Math.max(...users.map((u) => u.lastStep)) + 1) * 30_000;
+      if (next > Date.now()) {
+        say(`waiting ${Math.ceil((next - Date.now()) / 1000)} s for the owners' next TOTP step…`);
+        await sleep(next - Date.now() + 500);
+      }
+    }
     if (phases.has('e2e') && settings.lightSeconds > 0) {
       rss.phase('end to end, light load');
       say(`end to end at light load: 2 flows in flight for ${settings.lightSeconds} s…`);
