@@ -10,21 +10,13 @@ import { z } from 'zod';
 import type { Config } from '../../config/env';
 import type { UserService } from '../../domains/users/service';
 import type { MfaService } from '../../domains/mfa/service';
-import { USERNAME_PATTERN, PASSWORD_MAX, PASSWORD_MIN, codePointLength } from '../../domains/users/policy';
+import { USERNAME_PATTERN, PASSWORD_MAX, PASSWORD_MIN } from '../../domains/users/policy';
 import { MFA_CODE_PATTERN } from '../../domains/mfa/totp';
 import { CSRF_COOKIE, SESSION_COOKIE } from '../http/principal';
 import { defineRoute, type AnyRoute } from '../http/route';
 
-/** A string whose length in code points lies in [min, max]; the JSON Schema says the same (minLength/maxLength count code points). */
-export function codePointString(min: number, max: number) {
-  return z
-    .string()
-    .refine((text) => {
-      const n = codePointLength(text);
-      return n >= min && n <= max;
-    }, `must be ${min} to ${max} characters long`)
-    .meta({ minLength: min, maxLength: max });
-}
+export { codePointString } from '../../lib/schemas';
+import { codePointString } from '../../lib/schemas';
 
 export const MfaCodeSchema = z.string().regex(MFA_CODE_PATTERN, 'must be the 6-digit code from your authenticator app').meta({ description: 'The current 6-digit TOTP code' });
 const UsernameSchema = z

@@ -4,6 +4,7 @@
  * accepted (CONTRACT.md: schema-valid input never gets a 400).
  */
 import { z } from 'zod';
+import { codePointLength, codePointString } from '../../lib/schemas';
 
 export const TRANSACTION_STATUSES = [
   'pending_approval',
@@ -17,26 +18,8 @@ export const TRANSACTION_STATUSES = [
   'cancelled',
 ] as const;
 
-/** Code points, as JSON Schema's minLength / maxLength count them (CONTRACT.md: "string lengths count code points"). */
-function codePointLength(text: string): number {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
-}
-
-/**
- * A string of min..max code points. zod's own .max() counts UTF-16 units, so 300
- * emoji (600 units) would be a 400 although the published schema allows them.
- */
-export function boundedString(min: number, max: number) {
-  return z
-    .string()
-    .refine((text) => {
-      const n = codePointLength(text);
-      return n >= min && n <= max;
-    }, `must be ${min} to ${max} characters long`)
-    .meta({ minLength: min, maxLength: max });
-}
+/** A string of min..max code points (see lib/schemas.ts). */
+export const boundedString = codePointString;
 
 // eslint-disable-next-line no-control-regex -- refusing U+0000 is the point
 const NO_NUL = /^[^\u0000]*$/;
