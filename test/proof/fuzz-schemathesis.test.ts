@@ -43,15 +43,25 @@ const RUN_TIMEOUT_MS = Number(process.env.COUNTERSIGN_FUZZ_RUN_MINUTES ?? 12) * 
  *  - prepare_transaction, contract call with an ABI: whether `function_name` is in
  *    `contract_abi` and `function_args` fit its inputs is a cross-field rule → 400
  *    naming the field, however well-formed each field is on its own;
- *  - the same `idempotency_key` with a different body → 422 idempotency_key_reused.
+ *  - the same `idempotency_key` with a different body → 422 idempotency_key_reused;
+ *  - a body over 64 KiB → 413 whatever it holds (the accounts issue). Only the two
+ *    operations that take a contract ABI (up to 200 fragments of free-form JSON) and
+ *    arbitrary JSON arguments can be generated that large, valid or not.
  */
+const NEGATIVE = '"400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"';
 const CONFIG = (autoSignup: boolean) => `
 [auth]
 auto-signup = ${autoSignup}
 
 [[operations]]
 include-name = "POST /api/prepare_transaction"
-checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "422", "429", "5xx"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "413", "422", "429", "5xx"]
+checks.negative_data_rejection.expected-statuses = [${NEGATIVE}]
+
+[[operations]]
+include-name = "POST /api/contract_call"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "413", "429", "5xx"]
+checks.negative_data_rejection.expected-statuses = [${NEGATIVE}]
 `;
 
 let app: TestApp;
