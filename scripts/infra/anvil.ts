@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { anvilBinary } from './paths';
-import { assertPortsFree, ComponentError, getFreePort, spawnManaged, waitUntilReady, type Handle } from './process';
+import { abortStart, assertPortsFree, getFreePort, spawnManaged, waitUntilReady, type Handle } from './process';
 
 export const DEV_ANVIL_PORT = 8545;
 export const CHAIN_ID = 31337;
@@ -71,9 +71,7 @@ export async function startAnvil(options: AnvilOptions): Promise<AnvilHandle> {
       { timeoutMs: options.readyTimeoutMs ?? 30_000, what: `eth_chainId on ${url}` },
     );
   } catch (error) {
-    await stop();
-    if (error instanceof ComponentError) throw error;
-    throw new ComponentError(name, (error as Error).message, proc.logTail());
+    return abortStart(name, proc, stop, error);
   }
   return {
     name,

@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { baoBinary } from './paths';
-import { assertPortsFree, ComponentError, getFreePort, spawnManaged, waitUntilReady, type Handle } from './process';
+import { abortStart, assertPortsFree, getFreePort, spawnManaged, waitUntilReady, type Handle } from './process';
 import { randomSecret, readJsonFile, writePrivateFile } from './secrets';
 
 export const DEV_OPENBAO_PORT = 8200;
@@ -134,9 +134,7 @@ export async function startOpenBao(options: OpenBaoOptions): Promise<OpenBaoHand
     if (rootTokenForTests) env.VAULT_ROOT_TOKEN = rootTokenForTests;
     return { name, address, credentials, env, stop, logTail: (lines?: number) => proc.logTail(lines), exited: proc.exited };
   } catch (error) {
-    await stop();
-    if (error instanceof ComponentError) throw error;
-    throw new ComponentError(name, (error as Error).message, proc.logTail());
+    return abortStart(name, proc, stop, error);
   }
 }
 

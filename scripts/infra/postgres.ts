@@ -30,6 +30,7 @@ import {
   spawnManaged,
   waitUntilReady,
   type Handle,
+  abortStart,
 } from './process';
 
 export const DEV_POSTGRES_PORT = 5433;
@@ -117,9 +118,7 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresH
     });
     await ensureDatabase(admin, DATABASE_NAME);
   } catch (error) {
-    await stop();
-    if (error instanceof ComponentError) throw error;
-    throw new ComponentError(name, (error as Error).message, proc.logTail());
+    return abortStart(name, proc, stop, error);
   }
   return {
     name,

@@ -38,6 +38,16 @@ export class ComponentError extends Error {
   }
 }
 
+/**
+ * A component that failed to become ready: stop what was started, then throw a
+ * ComponentError carrying its log tail (one already thrown passes unchanged).
+ */
+export async function abortStart(name: string, proc: { logTail(): string }, stop: () => Promise<unknown>, error: unknown): Promise<never> {
+  await stop();
+  if (error instanceof ComponentError) throw error;
+  throw new ComponentError(name, (error as Error).message, proc.logTail());
+}
+
 export function formatComponentError(component: string, reason: string, tail: string): string {
   const head = `${component}: ${reason}`;
   if (!tail.trim()) return head;

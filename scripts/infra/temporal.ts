@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { temporalBinary, temporalTestServerBinary } from './paths';
-import { assertPortsFree, ComponentError, delay, getFreePort, spawnManaged, waitUntilReady, type Handle } from './process';
+import { abortStart, assertPortsFree, delay, getFreePort, spawnManaged, waitUntilReady, type Handle } from './process';
 
 const { IndexedValueType } = proto.temporal.api.enums.v1;
 
@@ -96,9 +96,7 @@ export async function startTemporal(options: TemporalOptions): Promise<TemporalH
     });
     await withConnection(address, (connection) => ensureSearchAttributes(connection, namespace));
   } catch (error) {
-    await stop();
-    if (error instanceof ComponentError) throw error;
-    throw new ComponentError(name, (error as Error).message, proc.logTail());
+    return abortStart(name, proc, stop, error);
   }
   return {
     name,
@@ -221,9 +219,7 @@ export async function startTimeSkippingServer(options: TimeSkippingOptions): Pro
     // The test server cannot list attributes (ListSearchAttributes is unimplemented there).
     await withConnection(address, (c) => registerSearchAttributes(c, namespace));
   } catch (error) {
-    await stop();
-    if (error instanceof ComponentError) throw error;
-    throw new ComponentError(name, (error as Error).message, proc.logTail());
+    return abortStart(name, proc, stop, error);
   }
   return {
     name,
