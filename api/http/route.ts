@@ -18,11 +18,13 @@ type PrincipalFor<A extends RouteAuth> = A extends 'user'
       ? Principal
       : Principal | undefined;
 
-export interface HandlerInput<A extends RouteAuth, B, Q, P> {
+export interface HandlerInput<A extends RouteAuth, B, Q, P, H = unknown> {
   principal: PrincipalFor<A>;
   body: B;
   query: Q;
   params: P;
+  /** The declared request headers (`RouteSpec.headers`), validated; an empty header counts as absent. */
+  headerParams: H;
   /** Client address (X-Forwarded-For only when TRUST_PROXY is on). */
   ip: string;
   requestId: string;
@@ -36,7 +38,7 @@ export interface HandlerResult {
   headers?: Record<string, string>;
 }
 
-export interface RouteSpec<A extends RouteAuth = RouteAuth, B = unknown, Q = unknown, P = unknown> {
+export interface RouteSpec<A extends RouteAuth = RouteAuth, B = unknown, Q = unknown, P = unknown, H = unknown> {
   method: 'GET' | 'POST' | 'DELETE';
   path: string;
   auth: A;
@@ -45,6 +47,8 @@ export interface RouteSpec<A extends RouteAuth = RouteAuth, B = unknown, Q = unk
   body?: z.ZodType<B>;
   query?: z.ZodType<Q>;
   params?: z.ZodType<P>;
+  /** Request headers the route reads, keyed by their canonical name (e.g. `Idempotency-Key`). */
+  headers?: z.ZodType<H>;
   /** Success responses by status; `null` for an empty body (204). */
   responses: Record<number, z.ZodType | null>;
   /** Error statuses this route can answer, beyond the common ones every route documents. */
@@ -55,15 +59,15 @@ export interface RouteSpec<A extends RouteAuth = RouteAuth, B = unknown, Q = unk
   raw?: boolean;
   /** Extra OpenAPI response content types for the success status (e.g. text/event-stream). */
   alsoProduces?: string[];
-  handler(input: HandlerInput<A, B, Q, P>): Promise<HandlerResult>;
+  handler(input: HandlerInput<A, B, Q, P, H>): Promise<HandlerResult>;
 }
 
 /** Identity helper that keeps the generic types of one route together. */
-export function defineRoute<A extends RouteAuth, B = undefined, Q = undefined, P = undefined>(
-  spec: RouteSpec<A, B, Q, P>,
-): RouteSpec<A, B, Q, P> {
+export function defineRoute<A extends RouteAuth, B = undefined, Q = undefined, P = undefined, H = undefined>(
+  spec: RouteSpec<A, B, Q, P, H>,
+): RouteSpec<A, B, Q, P, H> {
   return spec;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyRoute = RouteSpec<any, any, any, any>;
+export type AnyRoute = RouteSpec<any, any, any, any, any>;

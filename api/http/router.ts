@@ -58,8 +58,9 @@ async function runRoute(route: AnyRoute, ctx: Context, deps: RouterDeps) {
   }
   const query = route.query ? parse(route.query, { ...ctx.query }, 'query') : undefined;
   const params = route.params ? parse(route.params, { ...ctx.params }, 'path') : undefined;
+  const headerParams = route.headers ? parse(route.headers, declaredHeaders(route.headers, ctx), 'header') : undefined;
 
-  const result = await route.handler({ principal, body, query, params, ip, requestId: ctx.state.requestId as string, headers: ctx.headers, koa: ctx });
+  const result = await route.handler({ principal, body, query, params, headerParams, ip, requestId: ctx.state.requestId as string, headers: ctx.headers, koa: ctx });
   if (route.raw) return;
   ctx.status = result.status;
   for (const [name, value] of Object.entries(result.headers ?? {})) ctx.set(name, value);
@@ -79,11 +80,23 @@ function applyRateLimit(route: AnyRoute, ctx: Context, deps: RouterDeps, ip: str
   void ctx;
 }
 
-function parse<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query' | 'path'): T {
+function parse<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query' | 'path' | 'header'): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const details = zodDetails(result.error).map((d) => ({ ...d, in: where }));
-  throw new AppError('invalid_request', `the request ${where === 'path' ? 'path' : where} is not valid`, { extra: { details } });
+  const what = where === 'header' ? 'a request header' : `the request ${where}`;
+  throw new AppError('invalid_request', `${what} is not valid`, { extra: { details } });
+}
+
+/** The declared headers by canonical name; an empty or absent header is left out. */
+function declaredHeaders(schema: z.ZodType, ctx: Context): Record<string, string> {
+  const names = schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const value = ctx.get(name);
+    if (value !== '') out[name] = value;
+  }
+  return out;
 }
 
 const isEmptyObject = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;

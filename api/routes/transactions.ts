@@ -1,6 +1,5 @@
 /** The seed's transaction routes plus reads and cancel (CONTRACT.md, "Who may call what"). */
 import { z } from 'zod';
-import { AppError } from '../../lib/errors';
 import { defineRoute, type AnyRoute } from '../http/route';
 import type { Principal } from '../http/principal';
 import type { Caller } from '../../workflows/definitions';
@@ -8,9 +7,9 @@ import {
   AuthorizeBody,
   AuthorizeResponse,
   ExecuteBody,
-  IdempotencyKey,
   ListQuery,
   ListResponse,
+  PrepareHeaders,
   PrepareResponse,
   prepareSchemas,
   RejectBody,
@@ -59,17 +58,11 @@ export function transactionRoutes(deps: { transactions: TransactionService; chai
       summary: 'An agent proposes a transaction; nothing is signed until the owner approves it with TOTP',
       tags,
       body: prepareSchemas(deps.chainIds, deps.approvalTtl),
+      headers: PrepareHeaders,
       responses: { 202: PrepareResponse },
       errors: [422],
-      handler: async ({ principal, body, headers, ip, requestId }) => {
-        const header = headers['idempotency-key'];
-        const key = typeof header === 'string' && header.length > 0 ? header : undefined;
-        if (key !== undefined && !IdempotencyKey.safeParse(key).success) {
-          throw new AppError('invalid_request', 'the Idempotency-Key header is not valid', {
-            extra: { details: [{ field: 'Idempotency-Key', message: 'expected 1–128 characters of A-Z a-z 0-9 _ . : -', in: 'header' }] },
-          });
-        }
-        const answer = await transactions.prepare(principal, body, key, { ip, requestId });
+      handler: async ({ principal, body, headerParams, ip, requestId }) => {
+        const answer = await transactions.prepare(principal, body, headerParams['Idempotency-Key'], { ip, requestId });
         return { status: 202, body: answer };
       },
     }),

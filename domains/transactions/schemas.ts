@@ -50,6 +50,10 @@ export const MfaCode = z.string().regex(/^[0-9]{6}$/, 'expected the 6-digit code
 export const TransactionId = z.uuid({ version: 'v4' });
 export const Memo = storedText(0, 500);
 export const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected 1–128 characters of A-Z a-z 0-9 _ . : -');
+/** prepare_transaction's headers: the key may come here or as `idempotency_key` in the body (same value if both). */
+export const PrepareHeaders = z.object({
+  'Idempotency-Key': IdempotencyKey.optional().describe('Replays the first answer for the same key and body; 422 for another body'),
+});
 export const Digest = z.string().regex(/^0x[0-9a-f]{64}$/, 'expected the 0x-prefixed SHA-256 digest shown with the request');
 export const Password = boundedString(1, 128);
 

@@ -70,7 +70,7 @@ let workDir: string;
 before(async () => {
   assert.ok(
     fs.existsSync(SCHEMATHESIS),
-    `${SCHEMATHESIS} is missing: install it with .tools/venv/bin/python -m pip install --require-hashes --no-deps -r tools/requirements-fuzz.txt (the bootstrap does this)`,
+    `${SCHEMATHESIS} is missing: install it with .tools/venv/bin/python -m pip install --require-hashes --no-deps -r tools/requirements-fuzz.txt (npm run test:proof does this through scripts/bootstrap.mjs)`,
   );
   // Tokens must outlive every TOTP step the fixtures take; the clock is never moved otherwise.
   app = await startTestApp({ env: { JWT_ACCESS_TOKEN_EXPIRES: '1d' } });

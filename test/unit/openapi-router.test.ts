@@ -208,6 +208,14 @@ describe('the served OpenAPI document and the router', () => {
     }
   });
 
+  test('prepare_transaction documents its optional Idempotency-Key header with the pattern the API enforces', () => {
+    const operation = doc.paths['/api/prepare_transaction']?.post;
+    const header = operation?.parameters?.find((p) => p.in === 'header');
+    assert.equal(header?.name, 'Idempotency-Key');
+    assert.equal(header?.required, false);
+    assert.equal((header?.schema as { pattern?: string }).pattern, '^[A-Za-z0-9_.:-]{1,128}$');
+  });
+
   test('every $ref resolves inside the document, and no embedded schema carries its own $defs or dialect', () => {
     const refs: string[] = [];
     const walk = (value: unknown, where: string) => {
