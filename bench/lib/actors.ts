@@ -150,17 +150,4 @@ export async function rpc<T = unknown>(rpcUrl: string, method: string, params: u
 }
 
 /** Runs fn over items with at most `limit` in flight, in order of items. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!, i);
-    }
-  });
-  await Promise.all(workers);
-  return results;
-}
-
 export const randomAddress = () => `0x${randomBytes(20).toString('hex')}`;

@@ -11,19 +11,24 @@ export async function lockChain(trx: Knex.Transaction): Promise<void> {
   await trx.raw('SELECT pg_advisory_xact_lock(?)', [AUDIT_CHAIN_LOCK]);
 }
 
-export async function lastHmac(trx: DbOrTx): Promise<string | undefined> {
-  const row = await trx('audit_events').select('hmac').orderBy('id', 'desc').first();
-  return row?.hmac as string | undefined;
+/**
+ * The chain's last HMAC and `count` fresh ids, in one round trip. Call it under the chain
+ * lock: the ids then increase in chain order, and the last HMAC cannot move.
+ */
+export async function chainTail(trx: DbOrTx, count: number): Promise<{ lastHmac: string | undefined; ids: string[] }> {
+  const { rows } = await trx.raw(
+    `SELECT (SELECT hmac FROM audit_events ORDER BY id DESC LIMIT 1) AS last_hmac,
+            ARRAY(SELECT nextval(pg_get_serial_sequence('audit_events', 'id'))::text FROM generate_series(1, ?::int)) AS ids`,
+    [count],
+  );
+  const row = (rows as { last_hmac: string | null; ids: string[] }[])[0]!;
+  // nextval over a series hands out increasing values, but order them rather than rely on it.
+  const ids = [...row.ids].sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0));
+  return { lastHmac: row.last_hmac ?? undefined, ids };
 }
 
-/** Ids are taken under the chain lock, so they increase in chain order. */
-export async function nextEventId(trx: DbOrTx): Promise<string> {
-  const { rows } = await trx.raw(`SELECT nextval(pg_get_serial_sequence('audit_events', 'id'))::text AS id`);
-  return (rows as { id: string }[])[0]!.id;
-}
-
-export async function insertEvent(trx: DbOrTx, row: AuditRow): Promise<void> {
-  await trx('audit_events').insert({ ...row, data: JSON.stringify(row.data) });
+export async function insertEvents(trx: DbOrTx, rows: readonly AuditRow[]): Promise<void> {
+  await trx('audit_events').insert(rows.map((row) => ({ ...row, data: JSON.stringify(row.data) })));
 }
 
 /** One page of the chain in id order, after `afterId`. */

@@ -15,7 +15,7 @@ import type { Knex } from 'knex';
 import type { Db, DbOrTx } from '../../lib/db';
 import { systemClock, type Clock } from '../../lib/clock';
 import { GENESIS_HMAC, chainHmac, hmacEquals, toJsonValue } from './chain';
-import { insertEvent, lastHmac, lockChain, nextEventId, readChainPage } from './dal';
+import { chainTail, insertEvents, lockChain, readChainPage } from './dal';
 import type { AuditEvent, AuditLog, AuditRow, ChainVerification } from './types';
 
 export interface AuditLogDeps {
@@ -31,30 +31,42 @@ export function createAuditLog(deps: AuditLogDeps): AuditLog {
   const key = Buffer.from(deps.hmacKey, 'utf8');
   const clock = deps.clock ?? systemClock;
 
-  async function appendIn(trx: Knex.Transaction, event: AuditEvent): Promise<void> {
-    const data = toJsonValue(event.data ?? {});
+  /** Lock, read the tail and take ids (one round trip), insert (one more): 3 statements for any number of events. */
+  async function appendIn(trx: Knex.Transaction, events: readonly AuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const data = events.map((event) => toJsonValue(event.data ?? {}));
     await lockChain(trx);
-    const prev = (await lastHmac(trx)) ?? GENESIS_HMAC;
-    const fields = {
-      id: await nextEventId(trx),
-      created_at: clock.now(),
-      action: event.action,
-      actor_type: event.actorType,
-      actor_id: event.actorId ?? null,
-      subject_type: event.subjectType ?? null,
-      subject_id: event.subjectId ?? null,
-      ip: event.ip ?? null,
-      request_id: event.requestId ?? null,
-      data,
-    };
-    await insertEvent(trx, { ...fields, prev_hmac: prev, hmac: chainHmac(key, prev, fields) });
+    const tail = await chainTail(trx, events.length);
+    let prev = tail.lastHmac ?? GENESIS_HMAC;
+    const createdAt = clock.now();
+    const rows: AuditRow[] = events.map((event, i) => {
+      const fields = {
+        id: tail.ids[i]!,
+        created_at: createdAt,
+        action: event.action,
+        actor_type: event.actorType,
+        actor_id: event.actorId ?? null,
+        subject_type: event.subjectType ?? null,
+        subject_id: event.subjectId ?? null,
+        ip: event.ip ?? null,
+        request_id: event.requestId ?? null,
+        data: data[i]!,
+      };
+      const row = { ...fields, prev_hmac: prev, hmac: chainHmac(key, prev, fields) };
+      prev = row.hmac;
+      return row;
+    });
+    await insertEvents(trx, rows);
+  }
+
+  async function appendAll(events: readonly AuditEvent[], trx?: DbOrTx): Promise<void> {
+    if (trx && isTransaction(trx)) return appendIn(trx, events);
+    await (trx ?? deps.db).transaction((own) => appendIn(own, events));
   }
 
   return {
-    async append(event, trx) {
-      if (trx && isTransaction(trx)) return appendIn(trx, event);
-      await (trx ?? deps.db).transaction((own) => appendIn(own, event));
-    },
+    append: (event, trx) => appendAll([event], trx),
+    appendMany: appendAll,
   };
 }
 

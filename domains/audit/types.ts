@@ -24,6 +24,8 @@ export interface AuditLog {
    * it the event gets its own transaction.
    */
   append(event: AuditEvent, trx?: DbOrTx): Promise<void>;
+  /** Appends several events, in order, under one chain lock and one insert (same `trx` rules). */
+  appendMany(events: readonly AuditEvent[], trx?: DbOrTx): Promise<void>;
 }
 
 /** A row of `audit_events` as read back for verification. */

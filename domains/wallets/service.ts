@@ -20,6 +20,7 @@
  *   down answers 503 without burning the user's code. Any chain failure is a
  *   503, never a 500; its (URL-scrubbed) description goes to the log only.
  */
+import { mapLimit } from '../../lib/concurrency';
 import { randomUUID } from 'node:crypto';
 import { AppError, invalidRequest, notFound, unavailable } from '../../lib/errors';
 import type { AgentPrincipal, Principal } from '../../api/http/principal';
@@ -62,20 +63,6 @@ export function normalizeLabel(label: string | undefined | null): string | null 
   if (label === undefined || label === null) return null;
   const cleaned = sanitizeDisplayText(label, MAX_LABEL_LENGTH);
   return cleaned === '' ? null : cleaned;
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 const frozen = (row: PublicWalletRow) => row.frozen_at !== null;

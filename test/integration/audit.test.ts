@@ -46,11 +46,13 @@ async function runVerifyScript(databaseUrl: string, hmacKey: string) {
 }
 
 describe('chain', () => {
-  test('concurrent appends form one unforked chain that verifies', async () => {
+  test('concurrent appends (single and batched) form one unforked chain that verifies', async () => {
     const audit = createAuditLog({ db: t.db, hmacKey: KEY });
-    await Promise.all(
-      Array.from({ length: 40 }, (_, i) => audit.append({ action: 'test.event', actorType: 'system', subjectType: 'test', subjectId: String(i), data: { i, nested: { b: [1, 2], a: 'x' } } })),
-    );
+    const batch = (n: number) => Array.from({ length: 5 }, (_, j) => ({ action: 'test.batch', actorType: 'system' as const, subjectId: `${n}.${j}`, data: { n, j } }));
+    await Promise.all([
+      ...Array.from({ length: 40 }, (_, i) => audit.append({ action: 'test.event', actorType: 'system', subjectType: 'test', subjectId: String(i), data: { i, nested: { b: [1, 2], a: 'x' } } })),
+      ...Array.from({ length: 4 }, (_, n) => audit.appendMany(batch(n))),
+    ]);
     // Appends inside a caller's transaction commit (or vanish) with it.
     await t.db.transaction(async (trx) => {
       await audit.append({ action: 'test.in_trx', actorType: 'user', actorId: 'u', data: {} }, trx);
@@ -58,23 +60,29 @@ describe('chain', () => {
     await assert.rejects(
       t.db.transaction(async (trx) => {
         await audit.append({ action: 'test.rolled_back', actorType: 'user' }, trx);
+        await audit.appendMany(batch(9), trx);
         throw new Error('rollback');
       }),
     );
     const rows = await t.db('audit_events').orderBy('id');
-    assert.equal(rows.length, 41);
+    assert.equal(rows.length, 61);
+    // A batch is contiguous and keeps its order.
+    for (let n = 0; n < 4; n += 1) {
+      const at = rows.findIndex((r: { subject_id: string }) => r.subject_id === `${n}.0`);
+      assert.deepEqual(rows.slice(at, at + 5).map((r: { subject_id: string }) => r.subject_id), [0, 1, 2, 3, 4].map((j) => `${n}.${j}`));
+    }
     assert.equal(new Set(rows.map((r: { prev_hmac: string }) => r.prev_hmac)).size, rows.length, 'no two rows share a parent');
     assert.equal(rows[0].prev_hmac, '0'.repeat(64));
     for (let i = 1; i < rows.length; i += 1) assert.equal(rows[i].prev_hmac, rows[i - 1].hmac);
-    assert.deepEqual(await verifyChain(t.db, KEY), { ok: true, count: 41 });
-    assert.equal((await runVerifyScript(t.url, KEY)).stdout.trim(), 'audit chain OK: 41 events verify');
+    assert.deepEqual(await verifyChain(t.db, KEY), { ok: true, count: 61 });
+    assert.equal((await runVerifyScript(t.url, KEY)).stdout.trim(), 'audit chain OK: 61 events verify');
   });
 
   test('the database refuses UPDATE, DELETE and TRUNCATE', async () => {
     await assert.rejects(t.db('audit_events').update({ action: 'x' }), /append-only/);
     await assert.rejects(t.db('audit_events').where('id', '>', 0).delete(), /append-only/);
     await assert.rejects(t.db.raw('TRUNCATE audit_events'), /append-only/);
-    assert.deepEqual(await verifyChain(t.db, KEY), { ok: true, count: 41 });
+    assert.deepEqual(await verifyChain(t.db, KEY), { ok: true, count: 61 });
   });
 
   test('a fork is impossible even for a writer that bypasses the lock', async () => {
@@ -101,7 +109,7 @@ describe('chain', () => {
     assert.match(script.stdout, new RegExp(`BROKEN at event id ${victim.id}:`));
     // Put it back (as the attacker could not: they would need the key to make it verify).
     await behindTheAppsBack(`UPDATE audit_events SET data = ?::jsonb WHERE id = ?`, [JSON.stringify(victim.data), victim.id]);
-    assert.deepEqual(await verifyChain(t.db, KEY), { ok: true, count: 41 });
+    assert.deepEqual(await verifyChain(t.db, KEY), { ok: true, count: 61 });
   });
 
   test('a deleted row breaks the link of the one after it', async () => {
