@@ -11,7 +11,7 @@ import type { Logger } from '../lib/logger';
 import { approvalDigest } from '../domains/chain/digest';
 import { BroadcastRejectedError, NonceConsumedError } from '../domains/chain/errors';
 import type { KeyStore } from '../domains/keystore/types';
-import { findTransaction, projectStatus, updateDetails, type TransactionRow } from '../domains/transactions/dal';
+import { findTransaction, projectStatus, updateDetails, type ProjectionResult, type TransactionRow } from '../domains/transactions/dal';
 import { projectionFields } from '../domains/transactions/projection';
 import type { AuditSink } from '../domains/transactions/service';
 import type { TransactionStatus } from '../workflows/definitions';
@@ -32,6 +32,16 @@ export interface TransactionActivityDeps {
 
 type RefusalReason = 'not_approved' | 'execution_window_passed' | 'approval_mismatch' | 'wallet_frozen' | 'unknown_transaction';
 
+/**
+ * Returned with every status change the workflow is told about: schedule
+ * `notifyWebhooks` for it only if true (the agent has an active webhook now,
+ * read in the projection's own statement). A webhook registered while a
+ * transaction is in flight is told from the next status change on.
+ */
+export interface WebhookHint {
+  notifyWebhooks: boolean;
+}
+
 /** Non-retryable: the database says this request may not be signed. Nothing was signed. */
 const refuse = (reason: RefusalReason) => ApplicationFailure.nonRetryable(reason, 'SigningRefused');
 
@@ -39,13 +49,18 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
   const { db } = deps;
   const now = () => deps.clock.now();
 
-  async function project(transactionId: string, status: TransactionStatus, version: number, fields: Parameters<typeof projectStatus>[1]['fields'] = {}) {
-    const applied = await projectStatus(db, { transactionId, status, version, at: now(), fields });
-    if (applied) {
+  async function project(
+    transactionId: string,
+    status: TransactionStatus,
+    version: number,
+    fields: Parameters<typeof projectStatus>[1]['fields'] = {},
+  ): Promise<ProjectionResult> {
+    const result = await projectStatus(db, { transactionId, status, version, at: now(), fields });
+    if (result.applied) {
       await deps.audit.append({ action: `transaction.${status}`, actorType: 'system', subjectType: 'transaction', subjectId: transactionId, data: { version } });
       await deps.onStatusChange?.(transactionId, version);
     }
-    return applied;
+    return result;
   }
 
   /** Records why an attempt failed, without secrets or node URLs, so the status can say why it waits. */
@@ -101,8 +116,19 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
       return row !== undefined;
     },
 
-    async projectStatus({ transactionId, status, version, executionDeadlineMs }: { transactionId: string; status: TransactionStatus; version: number; executionDeadlineMs?: number }) {
-      await project(transactionId, status, version, projectionFields({ status, executionDeadlineMs }, now()));
+    async projectStatus({
+      transactionId,
+      status,
+      version,
+      executionDeadlineMs,
+    }: {
+      transactionId: string;
+      status: TransactionStatus;
+      version: number;
+      executionDeadlineMs?: number;
+    }): Promise<WebhookHint> {
+      const result = await project(transactionId, status, version, projectionFields({ status, executionDeadlineMs }, now()));
+      return { notifyWebhooks: result.agentHasWebhook };
     },
 
     async recordFailure({ transactionId, version, reason }: { transactionId: string; version: number; reason: string }) {
@@ -113,11 +139,11 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
      * Signs once. If bytes are already stored for this request, returns them:
      * a request is never re-signed, so never with another nonce.
      */
-    async signTransaction({ transactionId, version }: { transactionId: string; version: number }): Promise<{ txHash: string }> {
+    async signTransaction({ transactionId, version }: { transactionId: string; version: number }): Promise<{ txHash: string } & WebhookHint> {
       const stored = await db('signed_transactions').where({ transaction_id: transactionId }).first('tx_hash');
       if (stored) {
-        await project(transactionId, 'signing', version);
-        return { txHash: (stored as { tx_hash: string }).tx_hash };
+        const projected = await project(transactionId, 'signing', version);
+        return { txHash: (stored as { tx_hash: string }).tx_hash, notifyWebhooks: projected.agentHasWebhook };
       }
       const tx = await findTransaction(db, transactionId);
       if (!tx) throw refuse('unknown_transaction');
@@ -134,10 +160,11 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
         key = await deps.keystore.decrypt('wallet', wallet.id, wallet.key_ciphertext);
         const signingKey = key;
 
-        const txHash = await db.transaction(async (trx) => {
+        const { txHash, notifyWebhooks } = await db.transaction(async (trx) => {
           const locked = (await trx('transactions').where({ id: transactionId }).forUpdate().first()) as TransactionRow;
           const again = await trx('signed_transactions').where({ transaction_id: transactionId }).first('tx_hash');
-          if (again) return (again as { tx_hash: string }).tx_hash;
+          // A concurrent attempt signed first (rare): no projection read here, so let the activity decide.
+          if (again) return { txHash: (again as { tx_hash: string }).tx_hash, notifyWebhooks: true };
           await assertSignable(trx, locked);
 
           const nonce = await allocateNonce(trx, locked, pendingNonce);
@@ -166,13 +193,19 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
             max_priority_fee_per_gas: maxPriorityFeePerGas.toString(),
             created_at: now(),
           });
-          await projectStatus(trx, { transactionId, status: 'signing', version, at: now(), fields: { nonce: nonce.toString(), tx_hash: signed.hash, last_error: null } });
-          return signed.hash;
+          const projected = await projectStatus(trx, {
+            transactionId,
+            status: 'signing',
+            version,
+            at: now(),
+            fields: { nonce: nonce.toString(), tx_hash: signed.hash, last_error: null },
+          });
+          return { txHash: signed.hash, notifyWebhooks: projected.agentHasWebhook };
         });
         failpoint('after_sign');
         await deps.audit.append({ action: 'transaction.signed', actorType: 'system', subjectType: 'transaction', subjectId: transactionId, data: { tx_hash: txHash } });
         await deps.onStatusChange?.(transactionId, version);
-        return { txHash };
+        return { txHash, notifyWebhooks };
       } catch (err) {
         if (err instanceof ApplicationFailure) throw err;
         await noteAttemptFailure(transactionId, 'signing is waiting', err);
@@ -185,7 +218,7 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
     },
 
     /** Sends the stored bytes; "already known" is success. */
-    async broadcastTransaction({ transactionId, version }: { transactionId: string; version: number }): Promise<void> {
+    async broadcastTransaction({ transactionId, version }: { transactionId: string; version: number }): Promise<WebhookHint> {
       const signed = await loadSigned(transactionId);
       try {
         await deps.chain.broadcast(signed.chain_id, signed.raw, signed.tx_hash);
@@ -207,7 +240,8 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
         throw new Error(`broadcast attempt failed: ${safeReason(err)}`);
       }
       failpoint('after_broadcast');
-      await project(transactionId, 'broadcast', version, { executed_at: now(), last_error: null });
+      const projected = await project(transactionId, 'broadcast', version, { executed_at: now(), last_error: null });
+      return { notifyWebhooks: projected.agentHasWebhook };
     },
 
     /** Waits for the receipt and confirmations; rebroadcasts the same bytes if dropped. */

@@ -1,8 +1,10 @@
 /**
  * Webhook delivery, as a Temporal activity. The workflow calls
- * `notifyWebhooks({ transactionId, version })` after each status change; the
- * activity reads everything else from PostgreSQL (the event, the agent's
- * webhooks, their encrypted secrets) — the message carries ids only.
+ * `notifyWebhooks({ transactionId, version })` after each status change at
+ * which the agent has an active webhook (`activeWebhookOf`, the same two
+ * checks as below); the activity reads everything else from PostgreSQL (the
+ * event, the agent's webhooks, their encrypted secrets) — the message carries
+ * ids only, and what it finds here decides who receives what.
  *
  * Delivery is at least once: one `webhook_deliveries` row per (webhook,
  * event) whose id is the `delivery_id` receivers deduplicate on. Each

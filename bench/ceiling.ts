@@ -49,7 +49,7 @@ export async function runCeiling(options: CeilingOptions): Promise<CeilingResult
     const approvalId = randomUUID();
     const begun = Date.now();
     const t0 = performance.now();
-    const input: TransactionWorkflowInput = { transactionId, approvalExpiresAtMs: begun + 3_600_000, executionWindowMs: 3_600_000, autoExecute: false };
+    const input: TransactionWorkflowInput = { transactionId, approvalExpiresAtMs: begun + 3_600_000, executionWindowMs: 3_600_000, autoExecute: false, notifyWebhooks: false };
     const handle = await options.client.workflow.start('transactionWorkflow', {
       taskQueue: options.taskQueue,
       workflowId: `tx-${transactionId}`,

@@ -25,9 +25,12 @@ const env = (key: string) => {
  */
 function noopActivities(): Record<string, (...args: unknown[]) => Promise<unknown>> {
   const inert: unknown = new Proxy(function inert() {}, { get: () => inert, apply: () => inert });
+  // The bench's agents have no webhooks, so the status-writing activities say so, as the real ones would.
   const answers: Record<string, unknown> = {
     verifyApproval: true,
-    signTransaction: { txHash: `0x${'00'.repeat(32)}` },
+    projectStatus: { notifyWebhooks: false },
+    signTransaction: { txHash: `0x${'00'.repeat(32)}`, notifyWebhooks: false },
+    broadcastTransaction: { notifyWebhooks: false },
     confirmTransaction: { status: 'confirmed' },
   };
   return Object.fromEntries(Object.keys(createActivities(inert as never)).map((name) => [name, async () => answers[name]]));

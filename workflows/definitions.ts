@@ -33,6 +33,12 @@ export interface TransactionWorkflowInput {
   executionWindowMs: number;
   /** Execute as soon as approved (user-initiated transfers, or the agent asked for it). */
   autoExecute: boolean;
+  /**
+   * The agent had an active webhook when the API started the workflow, so the
+   * first event (pending_approval) is worth a `notifyWebhooks` activity.
+   * Absent (started by older code) means true.
+   */
+  notifyWebhooks?: boolean;
 }
 
 /** Who sent a message: the API has already authenticated and authorised it. */

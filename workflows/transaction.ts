@@ -16,6 +16,7 @@ import {
   ApplicationFailure,
   ActivityFailure,
   condition,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -84,7 +85,19 @@ const refuse = (reason: RefusalReason): never => {
   throw ApplicationFailure.nonRetryable(reason, 'Refused');
 };
 
+/**
+ * Histories recorded before this patch scheduled `notifyWebhooks` after every
+ * status change; from it on, only when the agent has an active webhook (most
+ * agents have none, and each idle activity cost Temporal and PostgreSQL work).
+ * Read once per run: `patched()` asked again after a replay would say yes, and
+ * a run must keep one behaviour throughout. (Old histories carry no webhook
+ * hints, and an absent hint notifies, so they would replay either way; the
+ * patch keeps the rule explicit and marks the runs that follow it.)
+ */
+const NOTIFY_ONLY_WITH_WEBHOOKS_PATCH = 'notify-only-with-webhooks';
+
 export async function transactionWorkflow(input: TransactionWorkflowInput): Promise<TransactionState> {
+  const notifyOnlyWithWebhooks = patched(NOTIFY_ONLY_WITH_WEBHOOKS_PATCH);
   const state: TransactionState = { status: 'pending_approval', version: 1 };
   /** An approve Update is verifying its approval row; timers wait for it. */
   let approving = false;
@@ -97,18 +110,27 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
   };
   const snapshot = (): TransactionState => ({ ...state });
   const notifications: Promise<unknown>[] = [];
-  /** Tells the agent's webhooks about the status recorded at `version` (never blocks the transaction). */
-  const notify = (version = state.version) => {
+  /**
+   * Tells the agent's webhooks about the status recorded at `version` (never
+   * blocks the transaction). `hint` is whether the agent had an active webhook
+   * when the status was recorded (the start input, or the activity that wrote
+   * the status): with none, no activity is scheduled. So a webhook registered
+   * while a transaction is in flight is told from the next status change on.
+   * Only `false` skips: an absent hint (older API or worker) notifies, and the
+   * activity itself still decides who receives what.
+   */
+  const notify = (hint: boolean | undefined, version = state.version) => {
+    if (notifyOnlyWithWebhooks && hint === false) return;
     notifications.push(notifying.notifyWebhooks({ transactionId: input.transactionId, version }).catch(() => undefined));
   };
   const project = async () => {
-    await local.projectStatus({
+    const projected = await local.projectStatus({
       transactionId: input.transactionId,
       status: state.status,
       version: state.version,
       ...(state.executionDeadlineMs !== undefined ? { executionDeadlineMs: state.executionDeadlineMs } : {}),
     });
-    notify();
+    notify(projected?.notifyWebhooks);
   };
 
   // Handlers are registered before the first await.
@@ -184,7 +206,7 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
     },
   );
 
-  notify(1);
+  notify(input.notifyWebhooks, 1);
 
   // 1. The approval window.
   await condition(() => state.status !== 'pending_approval' && !approving, Math.max(0, input.approvalExpiresAtMs - Date.now()));
@@ -208,7 +230,7 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
   try {
     const signed = await signing.signTransaction({ transactionId: input.transactionId, version: state.version });
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.txHash, value: signed.txHash }]);
-    notify();
+    notify(signed.notifyWebhooks);
   } catch (err) {
     // Refused by the database's checks (not approved there, window passed, wallet frozen): nothing was signed.
     const reason = failureReason(err);
@@ -222,8 +244,8 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
   // 4. Broadcast the stored bytes.
   transition('broadcast');
   try {
-    await broadcasting.broadcastTransaction({ transactionId: input.transactionId, version: state.version });
-    notify();
+    const broadcast = await broadcasting.broadcastTransaction({ transactionId: input.transactionId, version: state.version });
+    notify(broadcast?.notifyWebhooks);
   } catch (err) {
     return fail(failureReason(err));
   }

@@ -4,6 +4,7 @@
  */
 import type { Knex } from 'knex';
 import type { DbOrTx } from '../../lib/db';
+import { activeWebhookOf } from '../webhooks/dal';
 import type { TransactionStatus } from '../../workflows/definitions';
 import type { Summary } from './schemas';
 
@@ -103,26 +104,52 @@ export interface ProjectionUpdate {
   fields?: Partial<Pick<TransactionRow, 'approved_at' | 'executed_at' | 'decided_at' | 'execution_expires_at' | 'nonce' | 'tx_hash' | 'error' | 'rejection_reason' | 'last_error'>>;
 }
 
+export interface ProjectionResult {
+  /** The write moved the projection (false: a stale or repeated version, or no such transaction). */
+  applied: boolean;
+  /**
+   * The transaction's agent has an active webhook now (see activeWebhookOf),
+   * whether or not the write applied: the workflow schedules `notifyWebhooks`
+   * only then. Read in the same statement as the write, so no extra round trip.
+   */
+  agentHasWebhook: boolean;
+}
+
 /**
  * Writes a status carried by the workflow's version; never moves backwards
- * (a stale or repeated write changes nothing). Returns whether it applied.
- * Each applied change is one row in transaction_events (SSE and webhooks).
+ * (a stale or repeated write changes nothing). Returns whether it applied,
+ * and whether the agent has a webhook to tell. Each applied change is one row
+ * in transaction_events (SSE and webhooks).
  */
-export async function projectStatus(db: DbOrTx, update: ProjectionUpdate): Promise<boolean> {
+export async function projectStatus(db: DbOrTx, update: ProjectionUpdate): Promise<ProjectionResult> {
   // The status and its event commit together, or a crash between them would lose the event for good.
   if (!('isTransaction' in db && db.isTransaction)) return db.transaction((trx) => projectStatus(trx, update));
-  const rows = (await db(TX)
-    .where({ id: update.transactionId })
-    .andWhere('version', '<', update.version)
-    .update({ status: update.status, version: update.version, updated_at: update.at, ...(update.fields ?? {}) })
-    .returning(['user_id', 'agent_id'])) as { user_id: string; agent_id: string | null }[];
+  // `target` still answers when `applied` is empty (the API or an earlier attempt wrote this version first).
+  const rows = (await db
+    .with('target', (q) => q.from(TX).where({ id: update.transactionId }).select('agent_id'))
+    .with(
+      'applied',
+      db(TX)
+        .where({ id: update.transactionId })
+        .andWhere('version', '<', update.version)
+        .update({ status: update.status, version: update.version, updated_at: update.at, ...(update.fields ?? {}) })
+        .returning(['user_id', 'agent_id']),
+    )
+    .from('target')
+    .joinRaw('left join applied on true')
+    .select('applied.user_id', 'applied.agent_id', db.raw('exists (?) as agent_has_webhook', [activeWebhookOf(db, db.ref('target.agent_id'), update.at)]))) as {
+    user_id: string | null;
+    agent_id: string | null;
+    agent_has_webhook: boolean;
+  }[];
   const row = rows[0];
-  if (!row) return false;
+  const agentHasWebhook = row?.agent_has_webhook === true;
+  if (!row?.user_id) return { applied: false, agentHasWebhook };
   await db('transaction_events')
     .insert({ transaction_id: update.transactionId, user_id: row.user_id, agent_id: row.agent_id, status: update.status, version: update.version, created_at: update.at })
     .onConflict(['transaction_id', 'version'])
     .ignore();
-  return true;
+  return { applied: true, agentHasWebhook };
 }
 
 /** Non-status fields (confirmations, last_error) that may change without a transition. */

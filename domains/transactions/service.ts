@@ -26,6 +26,7 @@ import {
   type TransactionState,
 } from '../../workflows/definitions';
 import { findWalletForAgent, findWalletForUser, type PublicWalletRow } from '../wallets/dal';
+import { agentHasActiveWebhook } from '../webhooks/dal';
 import {
   findApproval,
   findByIdempotencyKey,
@@ -162,6 +163,9 @@ export function createTransactionService(deps: TransactionServiceDeps) {
 
   /** `closeOnFailure`: a first start that fails closes the request; a replay's retry leaves it be. */
   async function startWorkflow(row: TransactionRow, autoExecute: boolean, closeOnFailure = true) {
+    // Is the first event worth a webhook activity? (The workflow decides the later ones as they happen.)
+    // Only a hint: if it cannot be read, notify, and the activity decides.
+    const notifyWebhooks = row.agent_id !== null && (await agentHasActiveWebhook(deps.db, row.agent_id, now()).catch(() => true));
     try {
       await deps.workflows.start(
         {
@@ -169,6 +173,7 @@ export function createTransactionService(deps: TransactionServiceDeps) {
           approvalExpiresAtMs: row.approval_expires_at.getTime(),
           executionWindowMs: deps.config.EXECUTION_WINDOW * 1000,
           autoExecute,
+          notifyWebhooks,
         },
         { wallet: row.from_address, agent: row.agent_id, owner: row.user_id, chainId: row.chain_id },
       );

@@ -1,4 +1,5 @@
 /** Data access for webhooks and their deliveries; every function takes an optional transaction. */
+import type { Knex } from 'knex';
 import type { DbOrTx } from '../../lib/db';
 import type { DeliveryRow, DeliveryState, WebhookRow } from './types';
 
@@ -18,6 +19,7 @@ export async function lockAgent(db: DbOrTx, agentId: string): Promise<boolean> {
   return (await db('agents').where({ id: agentId }).forUpdate().first('id')) !== undefined;
 }
 
+/** The webhooks the `notifyWebhooks` activity delivers to (if their agent is active): not deleted. */
 export async function listActiveWebhooks(db: DbOrTx, agentId: string): Promise<WebhookRow[]> {
   return (await db('webhooks').where({ agent_id: agentId }).whereNull('deleted_at').orderBy([{ column: 'created_at' }, { column: 'id' }])) as WebhookRow[];
 }
@@ -28,14 +30,35 @@ export async function deleteWebhook(db: DbOrTx, agentId: string, webhookId: stri
   return count > 0;
 }
 
-/** An agent may receive webhooks while its key is valid: not revoked, not expired. */
+/** An agent may receive webhooks while its key is valid: not revoked, not expired (columns of `agents` under `alias`). */
+const agentKeyValid = (alias: string, at: Date) => (q: Knex.QueryBuilder) =>
+  q.whereNull(`${alias}.revoked_at`).andWhere((w) => w.whereNull(`${alias}.expires_at`).orWhere(`${alias}.expires_at`, '>', at));
+
 export async function isAgentActive(db: DbOrTx, agentId: string, at: Date): Promise<boolean> {
-  const row = await db('agents')
-    .where({ id: agentId })
-    .whereNull('revoked_at')
-    .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', at))
-    .first('id');
+  const row = await db('agents').where({ id: agentId }).andWhere(agentKeyValid('agents', at)).first('id');
   return row !== undefined;
+}
+
+/**
+ * A subquery that has a row when the agent (an id, or a column reference such
+ * as `transactions.agent_id`) would be delivered anything by `notifyWebhooks`:
+ * the agent is active and has at least one webhook that is not deleted — the
+ * same two checks as `isAgentActive` and `listActiveWebhooks`. A null agent
+ * (a user-initiated transaction) has none. Use it as `exists (?)`.
+ */
+export function activeWebhookOf(db: DbOrTx, agent: string | Knex.Ref<string, object>, at: Date): Knex.QueryBuilder {
+  return db('webhooks as w')
+    .join('agents as a', 'a.id', 'w.agent_id')
+    .where('w.agent_id', agent)
+    .whereNull('w.deleted_at')
+    .andWhere(agentKeyValid('a', at))
+    .select(db.raw('1'));
+}
+
+/** One round trip: does `notifyWebhooks` have anyone to deliver this agent's events to? */
+export async function agentHasActiveWebhook(db: DbOrTx, agentId: string, at: Date): Promise<boolean> {
+  const row = (await db.select(db.raw('exists (?) as found', [activeWebhookOf(db, agentId, at)])).first()) as { found: boolean } | undefined;
+  return row?.found === true;
 }
 
 /** One delivery per (webhook, event); a repeat is a no-op, so activity retries are idempotent. */

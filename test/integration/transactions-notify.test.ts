@@ -1,11 +1,14 @@
 /**
  * Every transition reaches the agent: over SSE, in order, resumable; and as
- * signed webhook deliveries that a receiver can verify.
+ * signed webhook deliveries that a receiver can verify. The workflow schedules
+ * a `notifyWebhooks` activity only for an agent with an active webhook, and a
+ * webhook registered mid-flight is told from the next status change on.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { transactionWorkflowId } from '../../workflows/definitions';
 import { startTestApp, type TestApp } from '../support/app';
 import { call, expectStatus, newAgent, newUser, newWallet, randomAddress, waitForStatus } from '../support/actors';
 import { verifyWebhookSignature } from '../../domains/webhooks';
@@ -109,4 +112,67 @@ test('SSE and webhooks carry every transition, in order, signed', async () => {
     if (recorded < LIFECYCLE.length) await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(recorded, LIFECYCLE.length, 'one delivered record per transition');
+});
+
+/** The activity types the transaction's workflow scheduled, in order (read from its Temporal history). */
+async function scheduledActivities(transactionId: string): Promise<string[]> {
+  const handle = app.temporal.workflow.getHandle(transactionWorkflowId(transactionId));
+  await handle.result();
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
+}
+
+/** Prepares an auto-executed transfer, approves it, waits for `confirmed`; `beforeApproval` runs in between. */
+async function confirmedTransfer(owner: Awaited<ReturnType<typeof newUser>>, wallet: string, apiKey: string, beforeApproval?: () => Promise<void>) {
+  const prepared = await call<{ transaction_id: string }>(app.url, 'POST', '/api/prepare_transaction', {
+    apiKey,
+    body: { wallet_address: wallet, kind: 'native', to_address: randomAddress(), amount: '3', auto_execute: true },
+  });
+  expectStatus(prepared, 202, 'prepare');
+  const id = prepared.body.transaction_id;
+  await beforeApproval?.();
+  expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: id, mfa_code: await owner.nextCode() } }), 200, 'approve');
+  await waitForStatus(app.url, { apiKey }, id, ['confirmed']);
+  return id;
+}
+
+/** Webhook deliveries received for one transaction (deduplicated on the delivery id), by status. */
+async function deliveredStatuses(transactionId: string, expected: number): Promise<string[]> {
+  const statuses = () =>
+    [...new Map(received.map((r) => [r.headers['x-countersign-delivery'], JSON.parse(r.body) as { status: string; transaction_id: string }])).values()]
+      .filter((b) => b.transaction_id === transactionId)
+      .map((b) => b.status);
+  const deadline = Date.now() + 10_000;
+  while (statuses().length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  return statuses();
+}
+
+test('no webhook, no notifyWebhooks activity; with one, one activity per transition', async () => {
+  const owner = await newUser(app.url, app.clock);
+  const wallet = await newWallet(app.url, owner);
+  const bare = await newAgent(app.url, owner, [wallet]);
+  const hooked = await newAgent(app.url, owner, [wallet]);
+  const port = (receiver.address() as AddressInfo).port;
+  expectStatus(await call(app.url, 'POST', '/api/webhooks', { apiKey: hooked.apiKey, body: { url: `http://127.0.0.1:${port}/hooked` } }), 201, 'webhook');
+
+  const quiet = await scheduledActivities(await confirmedTransfer(owner, wallet, bare.apiKey));
+  assert.deepEqual(quiet, ['signTransaction', 'broadcastTransaction', 'confirmTransaction'], 'the lifecycle ran, with no webhook activity');
+
+  const told = await confirmedTransfer(owner, wallet, hooked.apiKey);
+  const scheduled = await scheduledActivities(told);
+  assert.equal(scheduled.filter((name) => name === 'notifyWebhooks').length, LIFECYCLE.length, 'one notifyWebhooks per transition');
+  assert.deepEqual(new Set(await deliveredStatuses(told, LIFECYCLE.length)), new Set(LIFECYCLE));
+});
+
+test('a webhook registered while a transaction is in flight is told from the next status change on', async () => {
+  const owner = await newUser(app.url, app.clock);
+  const wallet = await newWallet(app.url, owner);
+  const agent = await newAgent(app.url, owner, [wallet]);
+  const port = (receiver.address() as AddressInfo).port;
+  const id = await confirmedTransfer(owner, wallet, agent.apiKey, async () => {
+    expectStatus(await call(app.url, 'POST', '/api/webhooks', { apiKey: agent.apiKey, body: { url: `http://127.0.0.1:${port}/late` } }), 201, 'webhook');
+  });
+  const later = LIFECYCLE.slice(1);
+  assert.equal((await scheduledActivities(id)).filter((name) => name === 'notifyWebhooks').length, later.length);
+  assert.deepEqual(new Set(await deliveredStatuses(id, later.length)), new Set(later), 'every status after the registration, not the one before');
 });

@@ -5,7 +5,8 @@
  * by the `notifyWebhooks` activity to local receivers — every signature
  * verified, deliveries recorded, a failing receiver retried and recorded,
  * redirects not followed, the connection pinned to the checked address,
- * nothing secret in the logs.
+ * nothing secret in the logs — and the workflow's "does this agent have a
+ * webhook?" hint agreeing with what the activity would deliver.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,6 +26,7 @@ import { createAuditLog } from '../../domains/audit';
 import { createVaultKeyStore, type VaultKeyStore } from '../../domains/keystore';
 import { insertTransaction, projectStatus } from '../../domains/transactions/dal';
 import { checkWebhookUrl, createWebhookService, postWebhook, verifyWebhookSignature, type LookupFn } from '../../domains/webhooks';
+import { agentHasActiveWebhook } from '../../domains/webhooks/dal';
 import type { TransactionStatus } from '../../workflows/definitions';
 import { freshDatabase, type TestDatabase } from '../support/db';
 import { AGREED_KEYS, provisionIsolated, provisionTransit, useTestVault, type TestVault } from '../support/keystore-openbao';
@@ -613,6 +615,45 @@ describe('delivery (the notifyWebhooks activity)', () => {
     await act.notifyWebhooks({ transactionId: tx, version: 1 });
     assert.equal(failing.received.length, sentBefore);
     assert.ok((await deliveries(tx)).every((r) => r.state !== 'pending'));
+  });
+
+  test("the workflow's hint (projection and start) is true exactly when the activity delivers something", async () => {
+    const owner = await newOwner();
+    const agent = await newAgent(owner);
+    const rx = await receiver();
+    const act = activities();
+    const tx = await newTransaction(owner, agent);
+    let version = 1;
+    /** One more status change: the hints the workflow would get, and whether notifyWebhooks then delivered. */
+    const step = async () => {
+      version += 1;
+      const projected = await advance(tx, 'approved', version);
+      assert.equal(projected.applied, true);
+      const before = rx.received.length;
+      await act.notifyWebhooks({ transactionId: tx, version });
+      return { projected: projected.agentHasWebhook, atStart: await agentHasActiveWebhook(db, agent.agentId, new Date()), delivered: rx.received.length > before };
+    };
+    const none = { projected: false, atStart: false, delivered: false };
+    const all = { projected: true, atStart: true, delivered: true };
+
+    assert.deepEqual(await step(), none, 'no webhook');
+    const hook = await createWebhook(agent, `${rx.url}/hint`);
+    assert.deepEqual(await step(), all, 'a webhook');
+    assert.deepEqual(await advance(tx, 'approved', version), { applied: false, agentHasWebhook: true }, 'a repeated write still answers');
+    await db('agents').where({ id: agent.agentId }).update({ expires_at: new Date(Date.now() - 1000) });
+    assert.deepEqual(await step(), none, 'an expired agent');
+    await db('agents').where({ id: agent.agentId }).update({ expires_at: new Date(Date.now() + 3_600_000) });
+    assert.deepEqual(await step(), all, 'a key valid for an hour more');
+    await call('DELETE', `/api/webhooks/${hook.webhook_id}`, agent.apiKey);
+    assert.deepEqual(await step(), none, 'the webhook deleted');
+    await createWebhook(agent, `${rx.url}/again`);
+    assert.deepEqual(await step(), all, 'a new webhook');
+    await db('agents').where({ id: agent.agentId }).update({ revoked_at: new Date() });
+    assert.deepEqual(await step(), none, 'a revoked agent');
+
+    const userTx = await newTransaction(owner, undefined);
+    assert.deepEqual(await advance(userTx, 'approved', 2), { applied: true, agentHasWebhook: false }, 'a user-initiated transaction');
+    assert.deepEqual(await advance(randomUUID(), 'approved', 2), { applied: false, agentHasWebhook: false }, 'no such transaction');
   });
 
   test('an event not recorded yet is a retryable failure', async () => {

@@ -2,6 +2,10 @@
  * Determinism guard: the committed histories of every lifecycle (recorded by
  * test/support/record-histories.ts on the real stack) must replay against the
  * current workflow code without a non-determinism error.
+ *
+ * Two sets: histories/ is what the current code records; histories/v1/ was
+ * recorded before the `notify-only-with-webhooks` patch (a notifyWebhooks
+ * activity after every status change) and replays on the unpatched path.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,21 +14,62 @@ import assert from 'node:assert/strict';
 import { Worker } from '@temporalio/worker';
 import { workflowBundle } from '../support/app';
 
-const DIR = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'fixtures', 'histories');
-const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+const ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'fixtures', 'histories');
+const LIFECYCLES = ['approval_expired', 'auto_executed', 'cancelled', 'confirmed', 'execution_expired', 'rejected'];
 
-test('there are committed histories for every lifecycle', () => {
-  assert.deepEqual(
-    files.map((f) => f.replace('.json', '')),
-    ['approval_expired', 'auto_executed', 'cancelled', 'confirmed', 'execution_expired', 'rejected'],
-  );
-});
+interface HistoryEvent {
+  eventType: string;
+  activityTaskScheduledEventAttributes?: { activityType: { name: string } };
+  markerRecordedEventAttributes?: { markerName: string; details?: Record<string, { payloads?: { data?: string }[] }> };
+}
 
-for (const file of files) {
-  test(`replays ${file}`, async () => {
-    // The CLI's JSON export; the replayer decodes it itself.
-    const history: unknown = JSON.parse(readFileSync(path.join(DIR, file), 'utf8'));
-    const bundle = await workflowBundle();
-    await Worker.runReplayHistory({ workflowBundle: 'codePath' in bundle ? bundle : { code: bundle.code } }, history, `replay-${file}`);
+const SETS = [
+  { name: 'current', dir: ROOT, lifecycles: [...LIFECYCLES, 'confirmed_webhook'].sort(), patched: true },
+  { name: 'v1', dir: path.join(ROOT, 'v1'), lifecycles: LIFECYCLES, patched: false },
+];
+
+const read = (dir: string, file: string) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { events: HistoryEvent[] };
+const notifyCount = (history: { events: HistoryEvent[] }) =>
+  history.events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType.name === 'notifyWebhooks').length;
+/** Patch ids recorded in the history (core's patch markers carry `{ id, deprecated }` as a JSON payload). */
+const patchIds = (history: { events: HistoryEvent[] }) =>
+  history.events
+    .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+    .map((e) => {
+      const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data ?? '';
+      return (JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id: string }).id;
+    });
+
+for (const set of SETS) {
+  const files = readdirSync(set.dir).filter((f) => f.endsWith('.json')).sort();
+
+  test(`${set.name}: there are committed histories for every lifecycle`, () => {
+    assert.deepEqual(
+      files.map((f) => f.replace('.json', '')),
+      set.lifecycles,
+    );
   });
+
+  test(`${set.name}: the histories take the ${set.patched ? 'patched' : 'unpatched'} path`, () => {
+    for (const file of files) {
+      const history = read(set.dir, file);
+      if (!set.patched) {
+        assert.deepEqual(patchIds(history), [], file);
+        assert.ok(notifyCount(history) > 0, `${file}: notifies after every status change`);
+        continue;
+      }
+      assert.deepEqual(patchIds(history), ['notify-only-with-webhooks'], file);
+      // Only the agent with a webhook is notified: 5 status changes, 5 activities.
+      assert.equal(notifyCount(history), file === 'confirmed_webhook.json' ? 5 : 0, file);
+    }
+  });
+
+  for (const file of files) {
+    test(`${set.name}: replays ${file}`, async () => {
+      // The CLI's JSON export; the replayer decodes it itself.
+      const history: unknown = read(set.dir, file);
+      const bundle = await workflowBundle();
+      await Worker.runReplayHistory({ workflowBundle: 'codePath' in bundle ? bundle : { code: bundle.code } }, history, `replay-${set.name}-${file}`);
+    });
+  }
 }

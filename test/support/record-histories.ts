@@ -1,14 +1,20 @@
 /**
  * Records workflow histories for the replay test (test/integration/workflow-replay.test.ts):
- * runs each lifecycle on the real stack and writes its history as JSON.
+ * runs each lifecycle on the real stack and writes its history as JSON into
+ * test/fixtures/histories/.
  *
- *   npm test -- --record-histories   (or, with a stack's env: npx tsx test/support/record-histories.ts)
+ *   npm test -- --no-lint test/support/record-histories.ts
+ *     (the harness runs it like a test file, with a throwaway stack's env;
+ *      with a stack's env already set: npx tsx test/support/record-histories.ts)
  *
- * Re-record only when a workflow change is *meant* to be incompatible (and
- * then version the workflow with patched()): the committed histories are what
- * running workflows in production look like.
+ * Re-record only when a workflow change is *meant* to be incompatible, and
+ * then version the workflow with patched() and move the previous set to a
+ * subfolder (v1/, …) first: the committed histories are what running
+ * workflows in production look like, and the replay test replays every set.
  */
 import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { temporalBinary } from '../../scripts/infra/paths';
@@ -19,13 +25,22 @@ import { transactionWorkflowId } from '../../workflows/definitions';
 const OUT = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'fixtures', 'histories');
 
 const app = await startTestApp({ env: { APPROVAL_TTL_MIN: '2s', EXECUTION_WINDOW: '3s' } });
+// A receiver for the one lifecycle whose agent has a webhook.
+const receiver = http.createServer((req, res) => req.resume().on('end', () => res.writeHead(204).end()));
+await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
 try {
   const owner = await newUser(app.url, app.clock);
   const wallet = await newWallet(app.url, owner);
   const agent = await newAgent(app.url, owner, [wallet]);
-  const prepare = async (extra: Record<string, unknown> = {}) => {
+  const hookedAgent = await newAgent(app.url, owner, [wallet]);
+  const hook = await call(app.url, 'POST', '/api/webhooks', {
+    apiKey: hookedAgent.apiKey,
+    body: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` },
+  });
+  expectStatus(hook, 201, 'webhook');
+  const prepare = async (extra: Record<string, unknown> = {}, apiKey = agent.apiKey) => {
     const r = await call<{ transaction_id: string; digest: string }>(app.url, 'POST', '/api/prepare_transaction', {
-      apiKey: agent.apiKey,
+      apiKey,
       body: { wallet_address: wallet, kind: 'native', to_address: randomAddress(), amount: '5', ...extra },
     });
     expectStatus(r, 202, 'prepare');
@@ -40,6 +55,8 @@ try {
   expectStatus(await call(app.url, 'POST', '/api/execute_transaction', { apiKey: agent.apiKey, body: { transaction_id: lifecycles.confirmed } }), 202, 'execute');
   lifecycles.auto_executed = await prepare({ auto_execute: true });
   await approve(lifecycles.auto_executed);
+  lifecycles.confirmed_webhook = await prepare({ auto_execute: true }, hookedAgent.apiKey);
+  await approve(lifecycles.confirmed_webhook);
   lifecycles.rejected = await prepare();
   expectStatus(await call(app.url, 'POST', '/api/reject_transaction', { token: owner.token, body: { transaction_id: lifecycles.rejected, reason: 'no' } }), 200, 'reject');
   lifecycles.cancelled = await prepare();
@@ -51,6 +68,7 @@ try {
   const finals: Record<string, string[]> = {
     confirmed: ['confirmed'],
     auto_executed: ['confirmed'],
+    confirmed_webhook: ['confirmed'],
     rejected: ['rejected'],
     cancelled: ['cancelled'],
     approval_expired: ['expired'],
@@ -66,5 +84,6 @@ try {
     process.stdout.write(`recorded ${name}\n`);
   }
 } finally {
+  receiver.close();
   await app.stop();
 }
