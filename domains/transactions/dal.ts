@@ -92,6 +92,11 @@ export async function findTransaction(db: DbOrTx, id: string): Promise<Transacti
   return (await db(TX).where({ id }).first()) as TransactionRow | undefined;
 }
 
+/** The user's transactions among `ids`, in no particular order (unknown and foreign ids are simply absent). */
+export async function findOwnedTransactions(db: DbOrTx, userId: string, ids: readonly string[]): Promise<TransactionRow[]> {
+  return (await db(TX).whereIn('id', ids).andWhere({ user_id: userId })) as TransactionRow[];
+}
+
 export async function findByIdempotencyKey(db: DbOrTx, agentId: string, key: string): Promise<TransactionRow | undefined> {
   return (await db(TX).where({ agent_id: agentId, idempotency_key: key }).first()) as TransactionRow | undefined;
 }
@@ -178,11 +183,28 @@ export interface ApprovalRow {
  * same approval rather than failing on the unique constraint.
  */
 export async function recordApproval(db: DbOrTx, row: ApprovalRow): Promise<string> {
-  const inserted = (await db('approvals').insert(row).onConflict('transaction_id').ignore().returning('id')) as { id: string }[];
-  if (inserted[0]) return inserted[0].id;
-  const existing = (await db('approvals').where({ transaction_id: row.transaction_id, digest: row.digest }).first('id')) as { id: string } | undefined;
-  if (!existing) throw new Error('approval row vanished');
-  return existing.id;
+  return (await recordApprovals(db, [row])).get(row.transaction_id)!;
+}
+
+/**
+ * recordApproval for several requests: one insert, and one read for the requests that were
+ * approved already (a retried batch). Returns the approval id per transaction id.
+ */
+export async function recordApprovals(db: DbOrTx, rows: readonly ApprovalRow[]): Promise<Map<string, string>> {
+  const ids = new Map<string, string>();
+  if (rows.length === 0) return ids;
+  const inserted = (await db('approvals').insert(rows).onConflict('transaction_id').ignore().returning(['id', 'transaction_id'])) as { id: string; transaction_id: string }[];
+  for (const row of inserted) ids.set(row.transaction_id, row.id);
+  const missing = rows.filter((row) => !ids.has(row.transaction_id));
+  if (missing.length > 0) {
+    const existing = (await db('approvals')
+      .whereIn(['transaction_id', 'digest'], missing.map((row) => [row.transaction_id, row.digest]))
+      .select('id', 'transaction_id')) as { id: string; transaction_id: string }[];
+    for (const row of existing) ids.set(row.transaction_id, row.id);
+  }
+  const vanished = rows.find((row) => !ids.has(row.transaction_id));
+  if (vanished) throw new Error('approval row vanished');
+  return ids;
 }
 
 export async function findApproval(db: DbOrTx, transactionId: string): Promise<ApprovalRow | undefined> {

@@ -13,6 +13,8 @@ import type { Config } from '../../config/env';
 import type { Clock } from '../../lib/clock';
 import type { Db, DbOrTx } from '../../lib/db';
 import type { Logger } from '../../lib/logger';
+import { mapLimit } from '../../lib/concurrency';
+import type { AuditLog } from '../audit/types';
 import { AppError, invalidState, notFound, unavailable } from '../../lib/errors';
 import { approvalDigest } from '../chain/digest';
 import { canonicalizeStringRecord } from '../chain/canonical';
@@ -32,6 +34,8 @@ import {
   findByIdempotencyKey,
   findTransaction,
   recordApproval,
+  recordApprovals,
+  findOwnedTransactions,
   insertTransaction,
   listTransactions,
   projectStatus,
@@ -48,15 +52,13 @@ import type { TransactionChain, TxIntent } from './ports';
 export interface MfaGate {
   verifyAndConsume(args: { userId: string; code: string; purpose: string; trx?: DbOrTx }): Promise<{ mfaUseId: string }>;
 }
+/** Approve Updates in flight at once for one batch: enough to overlap round trips, few enough not to flood the worker. */
+const APPROVAL_UPDATE_CONCURRENCY = 8;
+
 export interface PasswordCheck {
   verifyPassword(userId: string, password: string): Promise<void>;
 }
-export interface AuditSink {
-  append(
-    event: { action: string; actorType: 'user' | 'agent' | 'system'; actorId?: string; subjectType?: string; subjectId?: string; ip?: string; requestId?: string; data?: Record<string, unknown> },
-    trx?: DbOrTx,
-  ): Promise<void>;
-}
+export type AuditSink = Pick<AuditLog, 'append' | 'appendMany'>;
 
 export interface TransactionServiceDeps {
   db: Db;
@@ -329,8 +331,12 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       const submittedDigests = single ? (body.digest ? [body.digest] : undefined) : body.digests;
 
       // 1. Object lookup before the TOTP step is consumed: unknown and foreign ids are both 404.
-      const rows: TransactionRow[] = [];
-      for (const id of ids) rows.push(await loadOwned(userId, id));
+      const found = new Map((await findOwnedTransactions(deps.db, userId, ids)).map((row) => [row.id, row]));
+      const rows = ids.map((id) => {
+        const row = found.get(id);
+        if (!row) throw notFound('transaction');
+        return row;
+      });
 
       // A digest list that does not pair up with the ids cannot show what the owner reviewed.
       // It matches the published schema (JSON Schema cannot tie two arrays' lengths), so it is
@@ -360,21 +366,28 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       // 3. The one TOTP gate and the approval rows, in one database transaction.
       const approvals = await deps.db.transaction(async (trx) => {
         const { mfaUseId } = await deps.mfa.verifyAndConsume({ userId, code: body.mfa_code, purpose: 'approve_transactions', trx });
-        const created = [];
-        for (const row of approvable) {
-          const approval = { id: randomUUID(), transaction_id: row.id, user_id: userId, mfa_use_id: mfaUseId, digest: row.digest, created_at: now() };
-          const approvalId = await recordApproval(trx, approval);
-          await deps.audit.append(
-            { action: 'transaction.approved', actorType: 'user', actorId: userId, subjectType: 'transaction', subjectId: row.id, ip: meta.ip, requestId: meta.requestId, data: { digest: row.digest, mfa_use_id: mfaUseId } },
-            trx,
-          );
-          created.push({ row, approvalId });
-        }
-        return created;
+        const approvalIds = await recordApprovals(
+          trx,
+          approvable.map((row) => ({ id: randomUUID(), transaction_id: row.id, user_id: userId, mfa_use_id: mfaUseId, digest: row.digest, created_at: now() })),
+        );
+        await deps.audit.appendMany(
+          approvable.map((row) => ({
+            action: 'transaction.approved',
+            actorType: 'user' as const,
+            actorId: userId,
+            subjectType: 'transaction',
+            subjectId: row.id,
+            ip: meta.ip,
+            requestId: meta.requestId,
+            data: { digest: row.digest, mfa_use_id: mfaUseId },
+          })),
+          trx,
+        );
+        return approvable.map((row) => ({ row, approvalId: approvalIds.get(row.id)! }));
       });
 
-      // 4. Tell each workflow; the approval id deduplicates retried Updates.
-      for (const { row, approvalId } of approvals) {
+      // 4. Tell each workflow, a few at a time; the approval id deduplicates retried Updates.
+      await mapLimit(approvals, APPROVAL_UPDATE_CONCURRENCY, async ({ row, approvalId }) => {
         try {
           const state = await sendUpdate(row, approveUpdate, { approvalId, caller: { type: 'user', id: userId } }, approvalId);
           results.set(row.id, { status: state.status });
@@ -385,7 +398,7 @@ export function createTransactionService(deps: TransactionServiceDeps) {
           const reason = err.extra?.reason as string | undefined;
           results.set(row.id, { status: effectiveStatus((await findTransaction(deps.db, row.id)) ?? row, now()), error: { code: err.code, message: err.message, ...(reason ? { reason } : {}) } });
         }
-      }
+      });
 
       const ordered = rows.map((row) => ({ transaction_id: row.id, ...results.get(row.id)! }));
       if (single) {
