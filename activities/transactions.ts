@@ -42,6 +42,14 @@ export interface WebhookHint {
   notifyWebhooks: boolean;
 }
 
+interface SignableWallet {
+  id: string;
+  user_id: string;
+  address: string;
+  frozen_at: Date | null;
+  key_ciphertext: string;
+}
+
 /** Non-retryable: the database says this request may not be signed. Nothing was signed. */
 const refuse = (reason: RefusalReason) => ApplicationFailure.nonRetryable(reason, 'SigningRefused');
 
@@ -55,11 +63,16 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
     version: number,
     fields: Parameters<typeof projectStatus>[1]['fields'] = {},
   ): Promise<ProjectionResult> {
-    const result = await projectStatus(db, { transactionId, status, version, at: now(), fields });
-    if (result.applied) {
-      await deps.audit.append({ action: `transaction.${status}`, actorType: 'system', subjectType: 'transaction', subjectId: transactionId, data: { version } });
-      await deps.onStatusChange?.(transactionId, version);
-    }
+    // The status, its event row and its audit entry commit together (the audit append goes last:
+    // it holds the chain lock until the commit).
+    const result = await db.transaction(async (trx) => {
+      const projected = await projectStatus(trx, { transactionId, status, version, at: now(), fields });
+      if (projected.applied) {
+        await deps.audit.append({ action: `transaction.${status}`, actorType: 'system', subjectType: 'transaction', subjectId: transactionId, data: { version } }, trx);
+      }
+      return projected;
+    });
+    if (result.applied) await deps.onStatusChange?.(transactionId, version);
     return result;
   }
 
@@ -79,8 +92,8 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
   async function assertSignable(trx: Db | Parameters<Parameters<Db['transaction']>[0]>[0], tx: TransactionRow) {
     if (tx.status !== 'approved') throw refuse('not_approved');
     if (!tx.execution_expires_at || tx.execution_expires_at.getTime() <= now().getTime()) throw refuse('execution_window_passed');
-    const wallet = (await trx('wallets').where({ id: tx.wallet_id }).first('user_id', 'address', 'frozen_at')) as
-      | { user_id: string; address: string; frozen_at: Date | null }
+    const wallet = (await trx('wallets').where({ id: tx.wallet_id }).first('id', 'user_id', 'address', 'frozen_at', 'key_ciphertext')) as
+      | SignableWallet
       | undefined;
     if (!wallet) throw refuse('unknown_transaction');
     if (wallet.frozen_at) throw refuse('wallet_frozen');
@@ -102,6 +115,7 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
       .whereRaw('mfa_uses.user_id = approvals.user_id')
       .first('approvals.id');
     if (recomputed !== tx.digest || !approval || wallet.address !== tx.from_address) throw refuse('approval_mismatch');
+    return wallet;
   }
 
   return {
@@ -147,9 +161,8 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
       }
       const tx = await findTransaction(db, transactionId);
       if (!tx) throw refuse('unknown_transaction');
-      await assertSignable(db, tx);
+      const wallet = await assertSignable(db, tx);
 
-      const wallet = (await db('wallets').where({ id: tx.wallet_id }).first('id', 'address', 'key_ciphertext')) as { id: string; address: string; key_ciphertext: string };
       let key: Buffer | undefined;
       try {
         // Network and Vault first, outside the row lock.
@@ -200,10 +213,11 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
             at: now(),
             fields: { nonce: nonce.toString(), tx_hash: signed.hash, last_error: null },
           });
+          // Commits with the bytes: exactly one `transaction.signed` entry per signature, even across crashes.
+          await deps.audit.append({ action: 'transaction.signed', actorType: 'system', subjectType: 'transaction', subjectId: transactionId, data: { tx_hash: signed.hash } }, trx);
           return { txHash: signed.hash, notifyWebhooks: projected.agentHasWebhook };
         });
         failpoint('after_sign');
-        await deps.audit.append({ action: 'transaction.signed', actorType: 'system', subjectType: 'transaction', subjectId: transactionId, data: { tx_hash: txHash } });
         await deps.onStatusChange?.(transactionId, version);
         return { txHash, notifyWebhooks };
       } catch (err) {

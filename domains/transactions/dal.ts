@@ -92,6 +92,14 @@ export async function findTransaction(db: DbOrTx, id: string): Promise<Transacti
   return (await db(TX).where({ id }).first()) as TransactionRow | undefined;
 }
 
+/** A transaction and the name of the agent that prepared it (null for the owner's own transfers), in one query. */
+export async function findTransactionWithAgentName(db: DbOrTx, id: string): Promise<(TransactionRow & { agent_name: string | null }) | undefined> {
+  return (await db(TX)
+    .leftJoin('agents', 'agents.id', `${TX}.agent_id`)
+    .where(`${TX}.id`, id)
+    .first(`${TX}.*`, 'agents.name as agent_name')) as (TransactionRow & { agent_name: string | null }) | undefined;
+}
+
 /** The user's transactions among `ids`, in no particular order (unknown and foreign ids are simply absent). */
 export async function findOwnedTransactions(db: DbOrTx, userId: string, ids: readonly string[]): Promise<TransactionRow[]> {
   return (await db(TX).whereIn('id', ids).andWhere({ user_id: userId })) as TransactionRow[];

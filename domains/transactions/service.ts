@@ -36,6 +36,7 @@ import {
   recordApproval,
   recordApprovals,
   findOwnedTransactions,
+  findTransactionWithAgentName,
   insertTransaction,
   listTransactions,
   projectStatus,
@@ -52,6 +53,9 @@ import type { TransactionChain, TxIntent } from './ports';
 export interface MfaGate {
   verifyAndConsume(args: { userId: string; code: string; purpose: string; trx?: DbOrTx }): Promise<{ mfaUseId: string }>;
 }
+/** Its owner and its preparing agent see a transaction; nobody else learns it exists. */
+const visibleTo = (caller: Caller, row: Pick<TransactionRow, 'user_id' | 'agent_id'>) => (caller.type === 'user' ? row.user_id === caller.id : row.agent_id === caller.id);
+
 /** Approve Updates in flight at once for one batch: enough to overlap round trips, few enough not to flood the worker. */
 const APPROVAL_UPDATE_CONCURRENCY = 8;
 
@@ -221,8 +225,7 @@ export function createTransactionService(deps: TransactionServiceDeps) {
 
   async function loadVisible(caller: Caller, transactionId: string): Promise<TransactionRow> {
     const row = await findTransaction(deps.db, transactionId);
-    const visible = row && (caller.type === 'user' ? row.user_id === caller.id : row.agent_id === caller.id);
-    if (!row || !visible) throw notFound('transaction');
+    if (!row || !visibleTo(caller, row)) throw notFound('transaction');
     return row;
   }
 
@@ -445,8 +448,12 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       return view((await findTransaction(deps.db, row.id))!);
     },
 
+    /** GET /api/transaction_status: one query (the hottest read). */
     async get(caller: Caller, transactionId: string) {
-      return view(await loadVisible(caller, transactionId));
+      const row = await findTransactionWithAgentName(deps.db, transactionId);
+      if (!row || !visibleTo(caller, row)) throw notFound('transaction');
+      const { agent_name: agentName, ...transaction } = row;
+      return toView(transaction, agentName, now());
     },
 
     async list(caller: Caller, query: { status?: TransactionView['status']; wallet?: string; cursor?: string; limit?: string }) {
