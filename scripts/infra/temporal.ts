@@ -57,6 +57,9 @@ export interface TemporalHandle extends Handle {
   uiUrl?: string;
 }
 
+/** Server settings beyond the defaults, the same as deploy/temporal-dynamicconfig.yaml (a unit test compares them). */
+export const DYNAMIC_CONFIG: Record<string, string> = { 'system.enableActivityEagerExecution': 'true' };
+
 export async function startTemporal(options: TemporalOptions): Promise<TemporalHandle> {
   const name = 'temporal';
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
@@ -83,6 +86,8 @@ export async function startTemporal(options: TemporalOptions): Promise<TemporalH
     // Dev keeps workflows across restarts; tests use the in-memory store.
     ...(dev ? ['--db-filename', path.join(options.dataDir, 'temporal.db')] : []),
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([key, type]) => ['--search-attribute', `${key}=${type}`]),
+    // Eager activity dispatch (deploy/temporal-dynamicconfig.yaml says why; compose mounts that file).
+    ...Object.entries(DYNAMIC_CONFIG).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${value}`]),
   ];
   const proc = spawnManaged({ name, command: temporalBinary(), args, logDir: options.logDir, runDir: options.runDir, console: options.console ?? false });
   const address = `127.0.0.1:${port}`;

@@ -62,3 +62,13 @@ test('published ports match the configuration defaults', () => {
   assert.ok(compose.services.anvil!.ports!.some((p) => p.endsWith(':8545')));
   assert.match(configSource, /PORT: port\(3000\)/);
 });
+
+test('the Temporal server gets the dynamic config the dev launcher passes, from a file that exists', async () => {
+  const { DYNAMIC_CONFIG } = await import('../../scripts/infra/temporal');
+  const temporal = compose.services.temporal as { environment: Record<string, string>; volumes: string[] };
+  const mount = temporal.volumes.find((v) => v.endsWith(`:${temporal.environment.DYNAMIC_CONFIG_FILE_PATH}:ro`));
+  assert.ok(mount, 'DYNAMIC_CONFIG_FILE_PATH is mounted read-only');
+  const file = parse(readFileSync(mount.split(':')[0]!, 'utf8')) as Record<string, { value: unknown }[]>;
+  const fromFile = Object.fromEntries(Object.entries(file).map(([key, values]) => [key, String(values[0]!.value)]));
+  assert.deepEqual(fromFile, DYNAMIC_CONFIG);
+});
