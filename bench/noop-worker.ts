@@ -44,6 +44,8 @@ async function main() {
     taskQueue: env('TEMPORAL_TASK_QUEUE'),
     workflowBundle: { codePath: env('WORKFLOW_BUNDLE_PATH') },
     activities: noopActivities(),
+    // As the real worker (config/env.ts WORKER_MAX_CACHED_WORKFLOWS): not the heap-derived default.
+    maxCachedWorkflows: 250,
   });
   const health = http.createServer((req, res) => {
     const ready = worker.getState() === 'RUNNING';

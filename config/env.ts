@@ -61,6 +61,13 @@ const schema = z
     TEMPORAL_TASK_QUEUE: z.string().min(1).default('countersign'),
     /** A prebuilt workflow bundle (tests build one per run); otherwise the worker bundles at start-up. */
     WORKFLOW_BUNDLE_PATH: z.string().optional(),
+    /**
+     * Workflows the worker keeps in memory between tasks. Temporal's default follows the V8
+     * heap limit, which the worker's --max-old-space-size would cut to 10 (every approval would
+     * replay its workflow). An evicted workflow replays its history (about 20 events) when it
+     * next has work; 250 cached cost ~50 MiB less than 1000 in `npm run bench`.
+     */
+    WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(250),
 
     /** `vault` (Vault / OpenBao transit) or `local` (AES-256-GCM with a master key). */
     KEYSTORE: z.enum(['vault', 'local']).default('vault'),

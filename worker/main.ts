@@ -46,6 +46,7 @@ async function main() {
     // If this worker dies, its cached workflows move to another worker after 3 s rather than 10 s,
     // inside the API's Update deadline.
     stickyQueueScheduleToStartTimeout: '3 seconds',
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
     ...(config.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH }),
     activities: createActivities({
       db,

@@ -14,6 +14,7 @@ import pg from 'pg';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { REPO_ROOT } from '../../scripts/infra/paths';
 import { getFreePort, httpOk, readPidRecords } from '../../scripts/infra/process';
+import { appNodeFlags } from '../../scripts/infra/apps';
 import { startStack, type Stack } from '../../scripts/infra/stack';
 import { generateSecrets } from '../../scripts/infra/secrets';
 import { createDb, migrateLatest } from '../../lib/db';
@@ -221,7 +222,9 @@ export async function startApp(world: BenchWorld, role: 'api' | 'worker' | 'noop
   const fd = fs.openSync(logFile, 'a', 0o600);
   const probeFile = path.join(world.workDir, `${role}-probe.json`);
   env.BENCH_PROBE_FILE = probeFile;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', '--import', './bench/lib/probe.mjs', entry], {
+  // The heap limit the product runs with (dev, tests, compose); BENCH_NODE_ARGS can override it.
+  const productFlags = appNodeFlags(role === 'api' ? 'api' : 'worker');
+  const child = spawn(process.execPath, [...productFlags, ...(options.nodeArgs ?? []), '--import', 'tsx', '--import', './bench/lib/probe.mjs', entry], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', fd, fd],

@@ -14,6 +14,15 @@ import type { Stack } from './stack';
 
 export type AppRole = 'api' | 'worker';
 
+/**
+ * V8 heap limit per process (MiB). Node's default (~4 GiB here) lets the heap grow far past the
+ * live set before a full collection, which shows up as resident memory; these keep each process
+ * near its measured working set with headroom (`npm run bench` reports both). docker-compose.yml
+ * sets the same through NODE_OPTIONS (a unit test compares them).
+ */
+export const APP_HEAP_LIMIT_MIB: Record<AppRole, number> = { api: 160, worker: 192 };
+export const appNodeFlags = (role: AppRole) => [`--max-old-space-size=${APP_HEAP_LIMIT_MIB[role]}`];
+
 const VAULT_SECRETS = [
   'VAULT_API_TOKEN',
   'VAULT_WORKER_TOKEN',
@@ -81,7 +90,7 @@ export function startApps(options: AppsOptions): Apps {
       name: role,
       // node with the tsx loader: one process, so a SIGKILL after the stop timeout leaves no orphan behind a wrapper.
       command: process.execPath,
-      args: ['--import', 'tsx', APP_ENTRIES[role]],
+      args: [...appNodeFlags(role), '--import', 'tsx', APP_ENTRIES[role]],
       cwd: REPO_ROOT,
       env: { ...base, ...vaultIdentity(base, role), [portVar]: String(port) },
       logDir: options.stack.logDir,

@@ -45,7 +45,8 @@ test('every variable the code requires in production is wired into api and worke
       assert.ok(key in env, `${name} lacks ${key}`);
     }
     assert.equal(env.NODE_ENV, 'production');
-    for (const key of Object.keys(env)) assert.ok(configKeys.includes(key), `${name} sets ${key}, which the configuration does not know`);
+    // NODE_OPTIONS is Node's own (the heap limit, checked below); everything else is ours.
+    for (const key of Object.keys(env)) assert.ok(key === 'NODE_OPTIONS' || configKeys.includes(key), `${name} sets ${key}, which the configuration does not know`);
   }
 });
 
@@ -71,4 +72,11 @@ test('the Temporal server gets the dynamic config the dev launcher passes, from 
   const file = parse(readFileSync(mount.split(':')[0]!, 'utf8')) as Record<string, { value: unknown }[]>;
   const fromFile = Object.fromEntries(Object.entries(file).map(([key, values]) => [key, String(values[0]!.value)]));
   assert.deepEqual(fromFile, DYNAMIC_CONFIG);
+});
+
+test('api and worker run with the heap limits the dev and test launchers use', async () => {
+  const { appNodeFlags } = await import('../../scripts/infra/apps');
+  for (const role of ['api', 'worker'] as const) {
+    assert.equal(compose.services[role]!.environment!.NODE_OPTIONS, appNodeFlags(role).join(' '), role);
+  }
 });
