@@ -45,7 +45,7 @@ async function main() {
     workflowBundle: { codePath: env('WORKFLOW_BUNDLE_PATH') },
     activities: noopActivities(),
     // As the real worker (config/env.ts WORKER_MAX_CACHED_WORKFLOWS): not the heap-derived default.
-    maxCachedWorkflows: 250,
+    maxCachedWorkflows: 100,
   });
   const health = http.createServer((req, res) => {
     const ready = worker.getState() === 'RUNNING';

@@ -64,10 +64,11 @@ const schema = z
     /**
      * Workflows the worker keeps in memory between tasks. Temporal's default follows the V8
      * heap limit, which the worker's --max-old-space-size would cut to 10 (every approval would
-     * replay its workflow). An evicted workflow replays its history (about 20 events) when it
-     * next has work; 250 cached cost ~50 MiB less than 1000 in `npm run bench`.
+     * replay its workflow). A cached workflow costs the worker ~0.3 MiB (`npm run bench`, peak
+     * RSS with 1000 / 250 / 100 cached: 389 / 352 / 310 MiB); an evicted one replays its
+     * history (10–30 events, a few ms) when it next has work, e.g. when its approval arrives.
      */
-    WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(250),
+    WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(100),
 
     /** `vault` (Vault / OpenBao transit) or `local` (AES-256-GCM with a master key). */
     KEYSTORE: z.enum(['vault', 'local']).default('vault'),
