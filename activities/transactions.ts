@@ -9,6 +9,7 @@ import type { Clock } from '../lib/clock';
 import type { Db } from '../lib/db';
 import type { Logger } from '../lib/logger';
 import { approvalDigest } from '../domains/chain/digest';
+import { feesWithinCaps } from '../domains/chain/fees';
 import { BroadcastRejectedError, NonceConsumedError } from '../domains/chain/errors';
 import type { KeyStore } from '../domains/keystore/types';
 import { findTransaction, projectStatus, updateDetails, type ProjectionResult, type TransactionRow } from '../domains/transactions/dal';
@@ -182,8 +183,10 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
 
           const nonce = await allocateNonce(trx, locked, pendingNonce);
           // Fee caps were approved; sign with the lower of cap and network suggestion, never above the cap.
-          const maxPriorityFeePerGas = min(BigInt(locked.max_priority_fee_per_gas), fees.maxPriorityFeePerGas);
-          const maxFeePerGas = max(min(BigInt(locked.max_fee_per_gas), fees.maxFeePerGas), maxPriorityFeePerGas);
+          const { maxFeePerGas, maxPriorityFeePerGas } = feesWithinCaps(fees, {
+            maxFeePerGas: BigInt(locked.max_fee_per_gas),
+            maxPriorityFeePerGas: BigInt(locked.max_priority_fee_per_gas),
+          });
           const signed = await deps.chain.sign({
             privateKey: signingKey,
             chainId: locked.chain_id,
@@ -318,9 +321,6 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
     return signed;
   }
 }
-
-const min = (a: bigint, b: bigint) => (a < b ? a : b);
-const max = (a: bigint, b: bigint) => (a > b ? a : b);
 
 /** A short, secret-free description of why an attempt failed. */
 function safeReason(err: unknown): string {

@@ -135,9 +135,9 @@ export interface ProjectionResult {
  * in transaction_events (SSE and webhooks).
  */
 export async function projectStatus(db: DbOrTx, update: ProjectionUpdate): Promise<ProjectionResult> {
-  // The status and its event commit together, or a crash between them would lose the event for good.
-  if (!('isTransaction' in db && db.isTransaction)) return db.transaction((trx) => projectStatus(trx, update));
-  // `target` still answers when `applied` is empty (the API or an earlier attempt wrote this version first).
+  // One statement: the status and its event row commit together (a crash between two statements
+  // would lose the event for good), and `target` still answers when `applied` is empty (the API
+  // or an earlier attempt wrote this version first).
   const rows = (await db
     .with('target', (q) => q.from(TX).where({ id: update.transactionId }).select('agent_id'))
     .with(
@@ -148,21 +148,23 @@ export async function projectStatus(db: DbOrTx, update: ProjectionUpdate): Promi
         .update({ status: update.status, version: update.version, updated_at: update.at, ...(update.fields ?? {}) })
         .returning(['user_id', 'agent_id']),
     )
+    .with(
+      'event',
+      db.raw(
+        `INSERT INTO transaction_events (transaction_id, user_id, agent_id, status, version, created_at)
+         SELECT ?, user_id, agent_id, ?, ?, ? FROM applied
+         ON CONFLICT (transaction_id, version) DO NOTHING`,
+        [update.transactionId, update.status, update.version, update.at],
+      ),
+    )
     .from('target')
     .joinRaw('left join applied on true')
-    .select('applied.user_id', 'applied.agent_id', db.raw('exists (?) as agent_has_webhook', [activeWebhookOf(db, db.ref('target.agent_id'), update.at)]))) as {
+    .select('applied.user_id', db.raw('exists (?) as agent_has_webhook', [activeWebhookOf(db, db.ref('target.agent_id'), update.at)]))) as {
     user_id: string | null;
-    agent_id: string | null;
     agent_has_webhook: boolean;
   }[];
   const row = rows[0];
-  const agentHasWebhook = row?.agent_has_webhook === true;
-  if (!row?.user_id) return { applied: false, agentHasWebhook };
-  await db('transaction_events')
-    .insert({ transaction_id: update.transactionId, user_id: row.user_id, agent_id: row.agent_id, status: update.status, version: update.version, created_at: update.at })
-    .onConflict(['transaction_id', 'version'])
-    .ignore();
-  return { applied: true, agentHasWebhook };
+  return { applied: Boolean(row?.user_id), agentHasWebhook: row?.agent_has_webhook === true };
 }
 
 /** Non-status fields (confirmations, last_error) that may change without a transition. */

@@ -27,7 +27,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function spawnWorker(app: TestApp, options: { failpoint?: 'after_sign' | 'after_broadcast' } = {}): Promise<WorkerProcess> {
+export async function spawnWorker(app: TestApp, options: { failpoint?: 'after_sign' | 'after_broadcast'; env?: Record<string, string> } = {}): Promise<WorkerProcess> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     NODE_ENV: 'test',
@@ -46,6 +46,7 @@ export async function spawnWorker(app: TestApp, options: { failpoint?: 'after_si
     WORKER_HEALTH_PORT: String(await freePort()),
     ...(process.env.WORKFLOW_BUNDLE_PATH ? { WORKFLOW_BUNDLE_PATH: process.env.WORKFLOW_BUNDLE_PATH } : {}),
     ...(options.failpoint ? { COUNTERSIGN_FAILPOINT: options.failpoint } : {}),
+    ...(options.env ?? {}),
   };
   // One process (node with the tsx loader), so a signal reaches the worker itself, not a wrapper.
   const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
