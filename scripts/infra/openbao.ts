@@ -170,6 +170,9 @@ function writeDevConfig(home: string, port: number): string {
 storage "raft" {
   path    = "${raft}"
   node_id = "countersign-dev"
+  # Raft's production timing (multiplier 5) waits 5–10 s before a lone node elects itself,
+  # and sys/init waits for that. One node on loopback needs no such margin.
+  performance_multiplier = 1
 }
 listener "tcp" {
   address         = "127.0.0.1:${port}"
@@ -205,8 +208,10 @@ async function initialiseDev(api: BaoApi, home: string): Promise<string> {
     }
     return record.root_token;
   }
-  // Auto-unseal (static seal): recovery shares instead of unseal shares.
-  const init = (await api.request('PUT', 'sys/init', { recovery_shares: 1, recovery_threshold: 1 })) as {
+  // Auto-unseal (static seal): recovery shares instead of unseal shares. Init waits for the raft
+  // leader election; a client timeout here could leave an initialised vault whose root token
+  // was never written down, so the deadline is generous.
+  const init = (await api.request('PUT', 'sys/init', { recovery_shares: 1, recovery_threshold: 1 }, { timeoutMs: 120_000 })) as {
     root_token: string;
     recovery_keys_base64?: string[];
   };
@@ -242,19 +247,20 @@ function errorDetail(body: string): string {
 
 export interface BaoApi {
   healthStatus(): Promise<number>;
-  request(method: string, apiPath: string, body?: unknown): Promise<unknown>;
+  /** Answers within `timeoutMs` (10 s unless given) or rejects. */
+  request(method: string, apiPath: string, body?: unknown, options?: { timeoutMs?: number }): Promise<unknown>;
   /** Like request, but undefined on 404. */
   maybe(method: string, apiPath: string, body?: unknown): Promise<unknown>;
   withToken(token: string): BaoApi;
 }
 
 export function createBaoApi(address: string, token?: string): BaoApi {
-  const request = async (method: string, apiPath: string, body?: unknown): Promise<unknown> => {
+  const request = async (method: string, apiPath: string, body?: unknown, options: { timeoutMs?: number } = {}): Promise<unknown> => {
     const response = await fetch(`${address}/v1/${apiPath}`, {
       method,
       headers: { ...(token ? { 'X-Vault-Token': token } : {}), ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
     });
     const text = await response.text();
     if (!response.ok) {
