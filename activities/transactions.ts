@@ -77,11 +77,20 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
     return result;
   }
 
-  /** Records why an attempt failed, without secrets or node URLs, so the status can say why it waits. */
-  async function noteAttemptFailure(transactionId: string, what: string, err: unknown) {
+  /**
+   * Records why an attempt failed, without secrets or node URLs, so the status can say why it
+   * waits. A signing attempt also projects `signing` (the workflow's status since it began), so
+   * the owner does not read `approved` while the worker waits for the key store.
+   */
+  async function noteAttemptFailure(transactionId: string, what: string, err: unknown, signingVersion?: number) {
     const reason = `${what}: ${safeReason(err)}`;
     deps.logger.warn({ transactionId, reason, attempt: Context.current().info.attempt }, 'activity attempt failed');
-    await updateDetails(db, transactionId, { last_error: reason }, now()).catch(() => undefined);
+    const at = now();
+    const projected =
+      signingVersion === undefined
+        ? { applied: false }
+        : await projectStatus(db, { transactionId, status: 'signing', version: signingVersion, at, fields: { last_error: reason } }).catch(() => ({ applied: false }));
+    if (!projected.applied) await updateDetails(db, transactionId, { last_error: reason }, at).catch(() => undefined);
   }
 
   /**
@@ -91,7 +100,8 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
    * the frozen request.
    */
   async function assertSignable(trx: Db | Parameters<Parameters<Db['transaction']>[0]>[0], tx: TransactionRow) {
-    if (tx.status !== 'approved') throw refuse('not_approved');
+    // `signing` is projected only by a failed attempt of this activity that had passed this check.
+    if (tx.status !== 'approved' && tx.status !== 'signing') throw refuse('not_approved');
     if (!tx.execution_expires_at || tx.execution_expires_at.getTime() <= now().getTime()) throw refuse('execution_window_passed');
     const wallet = (await trx('wallets').where({ id: tx.wallet_id }).first('id', 'user_id', 'address', 'frozen_at', 'key_ciphertext')) as
       | SignableWallet
@@ -216,6 +226,8 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
             at: now(),
             fields: { nonce: nonce.toString(), tx_hash: signed.hash, last_error: null },
           });
+          // A failed attempt may have projected `signing` already: the signature's columns are written either way.
+          if (!projected.applied) await updateDetails(trx, transactionId, { nonce: nonce.toString(), tx_hash: signed.hash, last_error: null }, now());
           // Commits with the bytes: exactly one `transaction.signed` entry per signature, even across crashes.
           await deps.audit.append({ action: 'transaction.signed', actorType: 'system', subjectType: 'transaction', subjectId: transactionId, data: { tx_hash: signed.hash } }, trx);
           return { txHash: signed.hash, notifyWebhooks: projected.agentHasWebhook };
@@ -225,7 +237,7 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
         return { txHash, notifyWebhooks };
       } catch (err) {
         if (err instanceof ApplicationFailure) throw err;
-        await noteAttemptFailure(transactionId, 'signing is waiting', err);
+        await noteAttemptFailure(transactionId, 'signing is waiting', err, version);
         // No `cause`: Temporal records the whole chain in history, and a key-store or driver error must not land there.
         // eslint-disable-next-line preserve-caught-error
         throw new Error(`signing attempt failed: ${safeReason(err)}`);

@@ -167,11 +167,11 @@ export async function projectStatus(db: DbOrTx, update: ProjectionUpdate): Promi
   return { applied: Boolean(row?.user_id), agentHasWebhook: row?.agent_has_webhook === true };
 }
 
-/** Non-status fields (confirmations, last_error) that may change without a transition. */
+/** Non-status fields (confirmations, last_error, the signature's nonce and hash) that may change without a transition. */
 export async function updateDetails(
   db: DbOrTx,
   transactionId: string,
-  fields: Partial<Pick<TransactionRow, 'block_number' | 'confirmations' | 'last_error' | 'executed_at'>>,
+  fields: Partial<Pick<TransactionRow, 'block_number' | 'confirmations' | 'last_error' | 'executed_at' | 'nonce' | 'tx_hash'>>,
   at: Date,
 ): Promise<void> {
   await db(TX).where({ id: transactionId }).update({ ...fields, updated_at: at });

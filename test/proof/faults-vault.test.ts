@@ -48,8 +48,8 @@ test('OpenBao unreachable, then sealed, during signing: the status says why, not
       for (const party of parties) {
         const r = of(party, 'executing', index);
         const waiting = await waitForView(api, r, (v) => v.error !== null && reason.test(v.error), `signing waits, saying ${reason}`, 60_000);
-        // The projection moves to `signing` together with the stored signature; until then it reads `approved` with the reason.
-        assert.ok(['approved', 'signing'].includes(waiting.status), `${label}: ${JSON.stringify(waiting)}`);
+        // A failed signing attempt projects `signing` with the reason: the owner does not read `approved`.
+        assert.equal(waiting.status, 'signing', `${label}: ${JSON.stringify(waiting)}`);
         assert.equal(waiting.tx_hash, null, `${label}: nothing signed yet`);
         assert.equal(await signatures(r), 0, `${label}: no signature stored`);
       }
@@ -84,6 +84,9 @@ test('OpenBao unreachable, then sealed, during signing: the status says why, not
       assert.equal(view.status, 'confirmed', `request ${id}: ${JSON.stringify(view)}`);
       assert.equal(view.error, null, `request ${id}: the waiting reason is cleared once it is signed`);
     }
+    // The signature's hash reaches the projection also where `signing` was projected before it (the waits above).
+    const stored = (await db('signed_transactions').whereIn('transaction_id', requests.map((r) => r.id)).select('transaction_id', 'tx_hash')) as Array<{ transaction_id: string; tx_hash: string }>;
+    for (const row of stored) assert.equal(views.get(row.transaction_id)?.tx_hash, row.tx_hash, `request ${row.transaction_id}: tx_hash projected`);
 
     // Never signed twice: one signature row and one signing audit entry per request.
     const signedAudit = (await db('audit_events').where({ action: 'transaction.signed' }).whereIn('subject_id', requests.map((r) => r.id)).select('subject_id')) as Array<{ subject_id: string }>;
