@@ -169,6 +169,20 @@ describe('an orchestrator that does not answer', () => {
 });
 
 describe('the Temporal back door', () => {
+  test('the sign activity itself refuses a request whose projection says approved or signing but that has no approval row', async () => {
+    const { wallet, agent } = await setup();
+    const prepared = await prepare(agent.apiKey, wallet);
+    expectStatus(prepared, 202, 'prepare');
+    const id = prepared.body.transaction_id;
+    // As if someone moved the projection by hand (or a bug did): the statuses the gate lets through.
+    for (const status of ['approved', 'signing'] as const) {
+      await app.database.db('transactions').where({ id }).update({ status, execution_expires_at: new Date(Date.now() + 3_600_000) });
+      await assert.rejects(app.activities.signTransaction({ transactionId: id, version: 50 }), (err: Error) => err.message === 'approval_mismatch', status);
+    }
+    assert.equal(await signedCount(id), 0, 'nothing signed');
+    assert.equal(await provider.getTransactionCount(wallet, 'pending'), 0);
+  });
+
   test('an Update sent straight to the workflow (as from the CLI or UI) never leads to a signature', async () => {
     const { owner, wallet, agent } = await setup();
     const prepared = await prepare(agent.apiKey, wallet);

@@ -33,6 +33,8 @@ export interface TestApp {
   taskQueue: string;
   /** Every log line the API and worker wrote, for secret scans. */
   logs: string[];
+  /** The worker's activities (the same object the worker runs), to call one directly. */
+  activities: ReturnType<typeof createActivities>;
   stopWorker(): Promise<void>;
   startWorker(): Promise<void>;
   stop(): Promise<void>;
@@ -115,6 +117,15 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
 
   // The worker holds the decrypt-only credential.
   const workerKeystore = await createKeyStore({ ...config, VAULT_TOKEN: requireEnv('VAULT_WORKER_TOKEN') });
+  const activities = createActivities({
+    db: database.db,
+    logger: capturingLogger(logs, 'worker'),
+    clock: systemClock,
+    keystore: workerKeystore,
+    chain: createChainAdapter(chains, { pollMs: 100 }),
+    audit: createAuditLog({ db: database.db, hmacKey: config.AUDIT_HMAC_KEY! }),
+    config,
+  });
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   let nativeConnection: NativeConnection | undefined;
@@ -127,15 +138,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       workflowBundle: 'codePath' in bundle ? bundle : { code: bundle.code },
-      activities: createActivities({
-        db: database.db,
-        logger: capturingLogger(logs, 'worker'),
-        clock: systemClock,
-        keystore: workerKeystore,
-        chain: createChainAdapter(chains, { pollMs: 100 }),
-        audit: createAuditLog({ db: database.db, hmacKey: config.AUDIT_HMAC_KEY! }),
-        config,
-      }),
+      activities,
     });
     running = worker.run();
   }
@@ -157,6 +160,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     temporal,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     logs,
+    activities,
     startWorker,
     stopWorker,
     async stop() {
