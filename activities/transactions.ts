@@ -219,15 +219,10 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
             max_priority_fee_per_gas: maxPriorityFeePerGas.toString(),
             created_at: now(),
           });
-          const projected = await projectStatus(trx, {
-            transactionId,
-            status: 'signing',
-            version,
-            at: now(),
-            fields: { nonce: nonce.toString(), tx_hash: signed.hash, last_error: null },
-          });
+          const signature = { nonce: nonce.toString(), tx_hash: signed.hash, last_error: null };
+          const projected = await projectStatus(trx, { transactionId, status: 'signing', version, at: now(), fields: signature });
           // A failed attempt may have projected `signing` already: the signature's columns are written either way.
-          if (!projected.applied) await updateDetails(trx, transactionId, { nonce: nonce.toString(), tx_hash: signed.hash, last_error: null }, now());
+          if (!projected.applied) await updateDetails(trx, transactionId, signature, now());
           // Commits with the bytes: exactly one `transaction.signed` entry per signature, even across crashes.
           await deps.audit.append({ action: 'transaction.signed', actorType: 'system', subjectType: 'transaction', subjectId: transactionId, data: { tx_hash: signed.hash } }, trx);
           return { txHash: signed.hash, notifyWebhooks: projected.agentHasWebhook };
