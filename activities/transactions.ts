@@ -15,7 +15,7 @@ import type { KeyStore } from '../domains/keystore/types';
 import { findTransaction, projectStatus, updateDetails, type ProjectionResult, type TransactionRow } from '../domains/transactions/dal';
 import { projectionFields } from '../domains/transactions/projection';
 import type { AuditSink } from '../domains/transactions/service';
-import type { TransactionStatus } from '../workflows/definitions';
+import { FAILURE_TYPES, type CommandKind, type SigningRefusal, type TransactionStatus } from '../workflows/definitions';
 import type { SigningChain } from './chain-port';
 import { failpoint } from '../lib/failpoints';
 
@@ -31,7 +31,6 @@ export interface TransactionActivityDeps {
   onStatusChange?: (transactionId: string, version: number) => Promise<void>;
 }
 
-type RefusalReason = 'not_approved' | 'execution_window_passed' | 'approval_mismatch' | 'wallet_frozen' | 'unknown_transaction';
 
 /**
  * Returned with every status change the workflow is told about: schedule
@@ -52,7 +51,7 @@ interface SignableWallet {
 }
 
 /** Non-retryable: the database says this request may not be signed. Nothing was signed. */
-const refuse = (reason: RefusalReason) => ApplicationFailure.nonRetryable(reason, 'SigningRefused');
+const refuse = (reason: SigningRefusal) => ApplicationFailure.nonRetryable(reason, FAILURE_TYPES.signingRefused);
 
 export function createTransactionActivities(deps: TransactionActivityDeps) {
   const { db } = deps;
@@ -126,18 +125,55 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
       .whereRaw('mfa_uses.user_id = approvals.user_id')
       .first('approvals.id');
     if (recomputed !== tx.digest || !approval || wallet.address !== tx.from_address) throw refuse('approval_mismatch');
+    // Executing is the preparing agent's decision (recorded by the API), or was made at prepare time (frozen).
+    if (!tx.auto_execute) {
+      const command = await trx('transaction_commands').where({ transaction_id: tx.id, kind: 'execute', actor_type: 'agent', actor_id: tx.agent_id }).first('id');
+      if (!command) throw refuse('execute_not_requested');
+    }
     return wallet;
+  }
+
+  /**
+   * A message named a record that is not there: someone sent it to Temporal
+   * directly. Refused by the workflow; audited and raised to the operator.
+   */
+  async function alertRefusedMessage(transactionId: string, update: string, recordId: string | null) {
+    deps.logger.warn({ transactionId, update, recordId }, 'ALERT: a workflow message named no valid record and was refused (sent to Temporal directly?)');
+    await deps.audit.append({ action: 'transaction.message_refused', actorType: 'system', subjectType: 'transaction', subjectId: transactionId, data: { update, record_id: recordId } });
   }
 
   return {
     /** Does the approval the API wrote exist, for this request and its digest? */
     async verifyApproval({ transactionId, approvalId }: { transactionId: string; approvalId: string }): Promise<boolean> {
-      const row = await db('approvals')
-        .join('transactions', 'transactions.id', 'approvals.transaction_id')
-        .where({ 'approvals.id': approvalId, 'approvals.transaction_id': transactionId })
-        .whereRaw('approvals.digest = transactions.digest')
-        .whereRaw('approvals.user_id = transactions.user_id')
-        .first('approvals.id');
+      const row = isUuid(approvalId)
+        ? await db('approvals')
+            .join('transactions', 'transactions.id', 'approvals.transaction_id')
+            .where({ 'approvals.id': approvalId, 'approvals.transaction_id': transactionId })
+            .whereRaw('approvals.digest = transactions.digest')
+            .whereRaw('approvals.user_id = transactions.user_id')
+            .first('approvals.id')
+        : undefined;
+      if (!row) await alertRefusedMessage(transactionId, 'approve', isUuid(approvalId) ? approvalId : null);
+      return row !== undefined;
+    },
+
+    /**
+     * Does the command a message names exist, for this request, recorded by
+     * someone allowed to give it? Execute: the preparing agent. Reject: the
+     * owner. Cancel: the owner or the preparing agent.
+     */
+    async verifyCommand({ transactionId, kind, commandId }: { transactionId: string; kind: CommandKind; commandId: string | null }): Promise<boolean> {
+      const row = commandId !== null && isUuid(commandId)
+        ? await db('transaction_commands as c')
+            .join('transactions as t', 't.id', 'c.transaction_id')
+            .where({ 'c.id': commandId, 'c.transaction_id': transactionId, 'c.kind': kind })
+            .andWhere((q) => {
+              if (kind !== 'execute') q.orWhere((o) => o.where('c.actor_type', 'user').whereRaw('c.actor_id = t.user_id'));
+              if (kind !== 'reject') q.orWhere((o) => o.where('c.actor_type', 'agent').whereRaw('c.actor_id = t.agent_id'));
+            })
+            .first('c.id')
+        : undefined;
+      if (!row) await alertRefusedMessage(transactionId, kind, commandId !== null && isUuid(commandId) ? commandId : null);
       return row !== undefined;
     },
 
@@ -328,6 +364,10 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
     return signed;
   }
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Message arguments come from anyone who reaches Temporal: only a well-formed id is looked up. */
+const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
 
 /** A short, secret-free description of why an attempt failed. */
 function safeReason(err: unknown): string {

@@ -5,7 +5,7 @@
 import type { Knex } from 'knex';
 import type { DbOrTx } from '../../lib/db';
 import { activeWebhookOf } from '../webhooks/dal';
-import type { TransactionStatus } from '../../workflows/definitions';
+import type { CommandKind, TransactionStatus } from '../../workflows/definitions';
 import type { Summary } from './schemas';
 
 export interface TransactionRow {
@@ -215,6 +215,29 @@ export async function recordApprovals(db: DbOrTx, rows: readonly ApprovalRow[]):
   const vanished = rows.find((row) => !ids.has(row.transaction_id));
   if (vanished) throw new Error('approval row vanished');
   return ids;
+}
+
+export interface CommandRow {
+  id: string;
+  transaction_id: string;
+  kind: CommandKind;
+  actor_type: 'user' | 'agent';
+  actor_id: string;
+  reason: string | null;
+  created_at: Date;
+}
+
+/**
+ * Records an execute, reject or cancel command and returns its id (the Update
+ * names it and is deduplicated by it). One of each kind per request: a retry
+ * resends the command already recorded.
+ */
+export async function recordCommand(db: DbOrTx, row: CommandRow): Promise<{ id: string; created: boolean }> {
+  const [inserted] = (await db('transaction_commands').insert(row).onConflict(['transaction_id', 'kind']).ignore().returning('id')) as { id: string }[];
+  if (inserted) return { id: inserted.id, created: true };
+  const existing = (await db('transaction_commands').where({ transaction_id: row.transaction_id, kind: row.kind }).first('id')) as { id: string } | undefined;
+  if (!existing) throw new Error('command row vanished');
+  return { id: existing.id, created: false };
 }
 
 export async function findApproval(db: DbOrTx, transactionId: string): Promise<ApprovalRow | undefined> {

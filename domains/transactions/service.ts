@@ -25,6 +25,7 @@ import {
   rejectUpdate,
   TERMINAL_STATUSES,
   type Caller,
+  type CommandKind,
   type TransactionState,
 } from '../../workflows/definitions';
 import { findWalletForAgent, findWalletForUser, type PublicWalletRow } from '../wallets/dal';
@@ -34,6 +35,7 @@ import {
   findByIdempotencyKey,
   findTransaction,
   recordApproval,
+  recordCommand,
   recordApprovals,
   findOwnedTransactions,
   findTransactionWithAgentName,
@@ -392,7 +394,7 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       // 4. Tell each workflow, a few at a time; the approval id deduplicates retried Updates.
       await mapLimit(approvals, APPROVAL_UPDATE_CONCURRENCY, async ({ row, approvalId }) => {
         try {
-          const state = await sendUpdate(row, approveUpdate, { approvalId, caller: { type: 'user', id: userId } }, approvalId);
+          const state = await sendUpdate(row, approveUpdate, { approvalId }, approvalId);
           results.set(row.id, { status: state.status });
         } catch (err) {
           if (!(err instanceof AppError)) throw err;
@@ -416,11 +418,12 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       const row = await loadOwned(userId, transactionId);
       const problem = approvalProblem(row, undefined);
       if (problem) throw invalidState(problem.reason as 'expired', problem.message);
-      const state = await sendUpdate(row, rejectUpdate, { caller: { type: 'user', id: userId } });
       // Code points, as the schema counts them: a UTF-16 slice could keep half a surrogate pair.
-      await deps.db('transactions').where({ id: row.id }).update({ rejection_reason: Array.from(reason).slice(0, 500).join('') });
+      const kept = Array.from(reason).slice(0, 500).join('');
+      const commandId = await command(row, 'reject', { type: 'user', id: userId }, kept);
+      await sendUpdate(row, rejectUpdate, { commandId }, commandId);
+      await deps.db('transactions').where({ id: row.id }).update({ rejection_reason: kept });
       await deps.audit.append({ action: 'transaction.rejected', actorType: 'user', actorId: userId, subjectType: 'transaction', subjectId: row.id, ip: meta.ip, requestId: meta.requestId });
-      void state;
       return view((await findTransaction(deps.db, row.id))!);
     },
 
@@ -430,8 +433,10 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       const status = effectiveStatus(row, now());
       if (status === 'pending_approval') throw invalidState('not_approved', 'the transaction has not been approved');
       if (status === 'expired') throw invalidState('expired', 'the transaction has expired');
-      await sendUpdate(row, executeUpdate, { caller: { type: 'agent', id: agent.agentId } });
-      await deps.audit.append({ action: 'transaction.execute_requested', actorType: 'agent', actorId: agent.agentId, subjectType: 'transaction', subjectId: row.id, ip: meta.ip, requestId: meta.requestId });
+      const commandId = await command(row, 'execute', { type: 'agent', id: agent.agentId }, null, async (trx) => {
+        await deps.audit.append({ action: 'transaction.execute_requested', actorType: 'agent', actorId: agent.agentId, subjectType: 'transaction', subjectId: row.id, ip: meta.ip, requestId: meta.requestId }, trx);
+      });
+      await sendUpdate(row, executeUpdate, { commandId }, commandId);
       return view((await findTransaction(deps.db, row.id))!);
     },
 
@@ -443,7 +448,8 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       if (TERMINAL_STATUSES.includes(status) || status === 'signing' || status === 'broadcast') {
         throw invalidState(status === 'signing' || status === 'broadcast' || status === 'confirmed' || status === 'failed' ? 'signing_started' : 'already_decided', 'the transaction can no longer be cancelled');
       }
-      await sendUpdate(row, cancelUpdate, { caller });
+      const commandId = await command(row, 'cancel', caller, null);
+      await sendUpdate(row, cancelUpdate, { commandId }, commandId);
       await deps.audit.append({ action: 'transaction.cancelled', actorType: caller.type, actorId: caller.id, subjectType: 'transaction', subjectId: row.id, ip: meta.ip, requestId: meta.requestId });
       return view((await findTransaction(deps.db, row.id))!);
     },
@@ -520,7 +526,7 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       });
 
       await startWorkflow(row, true);
-      await sendUpdate(row, approveUpdate, { approvalId, caller: { type: 'user', id: userId } }, approvalId);
+      await sendUpdate(row, approveUpdate, { approvalId }, approvalId);
 
       const settled = await waitForBroadcast(row.id, deps.userTransferWaitMs ?? 20_000);
       const status = effectiveStatus(settled, now());
@@ -536,6 +542,19 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       if (['broadcast', 'confirmed', 'failed', 'expired', 'cancelled', 'rejected'].includes(row.status) || Date.now() >= deadline) return row;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+
+  /**
+   * Records the caller's command before the Update names it: the workflow and
+   * the signing gate trust the record, not the message. `also` writes in the
+   * same database transaction when the command is new.
+   */
+  async function command(row: TransactionRow, kind: CommandKind, caller: Caller, reason: string | null, also?: (trx: DbOrTx) => Promise<void>): Promise<string> {
+    return deps.db.transaction(async (trx) => {
+      const recorded = await recordCommand(trx, { id: randomUUID(), transaction_id: row.id, kind, actor_type: caller.type, actor_id: caller.id, reason, created_at: now() });
+      if (recorded.created) await also?.(trx);
+      return recorded.id;
+    });
   }
 
   function approvalProblem(row: TransactionRow, submittedDigest: string | undefined) {
