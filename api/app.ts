@@ -18,7 +18,8 @@ import { createRateLimiter } from './http/rate-limit';
 import { serveWebApp } from './http/static';
 import type { Authenticator } from './http/principal';
 import type { AnyRoute } from './http/route';
-import { healthRoutes, type ReadinessChecks } from './routes/health';
+import type { ReadinessChecks } from '../lib/readiness';
+import { healthRoutes } from './routes/health';
 
 const OpenApiDocument = z.object({ openapi: z.string(), info: z.object({ title: z.string(), version: z.string() }).loose(), paths: z.record(z.string(), z.unknown()) }).loose();
 

@@ -18,9 +18,9 @@ import { createMfaService } from '../domains/mfa';
 import { createAgentService } from '../domains/agents';
 import { createWalletChain, createWalletService } from '../domains/wallets';
 import { createChainClients, type ChainClients } from '../domains/chain';
-import { createChainAdapter } from '../domains/transactions/chain-adapter';
-import { createTransactionService } from '../domains/transactions/service';
-import { createTransactionWorkflows } from '../domains/transactions/workflow-client';
+import { createChainAdapter } from '../domains/transactions';
+import { createTransactionService } from '../domains/transactions';
+import { createTransactionWorkflows } from '../domains/transactions';
 import type { AnyRoute } from './http/route';
 import type { Authenticator } from './http/principal';
 import { accountRoutes } from './routes/accounts';
@@ -30,8 +30,8 @@ import { transactionRoutes } from './routes/transactions';
 import { diagnosticsRoutes } from './routes/diagnostics';
 import { eventRoutes } from './routes/events';
 import { webhookRoutes } from './routes/webhooks';
-import { createEventService } from '../domains/events/service';
-import { createWebhookService } from '../domains/webhooks/service';
+import { createEventService } from '../domains/events';
+import { createWebhookService } from '../domains/webhooks';
 
 export interface ApiDeps {
   config: Config;

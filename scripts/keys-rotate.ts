@@ -24,7 +24,7 @@ import { createDb } from '../lib/db';
 import { createLogger } from '../lib/logger';
 import { createKeyAdmin, KEY_PURPOSES, type KeyPurpose } from '../domains/keystore';
 import { createAuditLog } from '../domains/audit';
-import { RotationError, rotateKeys, type RotateOptions } from '../domains/keystore/rotation';
+import { RotationError, rotateKeys, type RotateOptions } from '../domains/keystore';
 
 const USAGE = `usage: npm run keys:rotate -- [--purpose wallet|mfa|webhook]... [--rewrap-only]
                                [--min-decryption-version latest|<n>] [--batch-size <n>] [--max-passes <n>]`;

@@ -13,12 +13,12 @@ import { createLogger } from '../lib/logger';
 import { createDb, migrateLatest } from '../lib/db';
 import { connectTemporal, assertSearchAttributes } from '../lib/temporal';
 import { chainCheck, postgresCheck, temporalCheck, vaultCheck } from '../lib/readiness';
-import { runReadiness } from '../api/routes/health';
+import { runReadiness } from '../lib/readiness';
 import { createActivities } from '../activities';
 import { createKeyStore } from '../domains/keystore';
 import { createChainClients } from '../domains/chain';
-import { assertKnownChains } from '../domains/chain/identity';
-import { createChainAdapter } from '../domains/transactions/chain-adapter';
+import { assertKnownChains } from '../domains/chain';
+import { createChainAdapter } from '../domains/transactions';
 import { createAuditLog } from '../domains/audit';
 import { systemClock } from '../lib/clock';
 

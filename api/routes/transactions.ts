@@ -18,8 +18,8 @@ import {
   TransactionView,
   userTransferSchemas,
   UserTransferResponse,
-} from '../../domains/transactions/schemas';
-import type { TransactionService } from '../../domains/transactions/service';
+} from '../../domains/transactions';
+import type { TransactionService } from '../../domains/transactions';
 
 const callerOf = (principal: Principal): Caller =>
   principal.type === 'user' ? { type: 'user', id: principal.userId } : { type: 'agent', id: principal.agentId };

@@ -21,3 +21,4 @@ export * from './confirm';
 export * from './balances';
 export * from './providers';
 export { canonicalString, canonicalizeStringRecord, approvalObject, unixSeconds } from './canonical';
+export * from './identity';

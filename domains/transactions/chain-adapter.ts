@@ -3,7 +3,7 @@
  * signing activities need, and turns chain errors into API answers: an
  * impossible request is a 400 naming the field, an unreachable node a 503.
  */
-import type { SigningChain } from '../../activities/chain-port';
+import type { SigningChain } from './ports';
 import {
   broadcastRaw,
   buildCall,

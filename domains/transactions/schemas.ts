@@ -4,49 +4,17 @@
  * accepted (CONTRACT.md: schema-valid input never gets a 400).
  */
 import { z } from 'zod';
-import { codePointLength, codePointString } from '../../lib/schemas';
+import { Address, boundedString, chainIdSchema, MfaCode, Password, storedText } from '../../lib/schemas';
+import { TRANSACTION_STATUSES } from '../../workflows/definitions';
 
-export const TRANSACTION_STATUSES = [
-  'pending_approval',
-  'approved',
-  'signing',
-  'broadcast',
-  'confirmed',
-  'failed',
-  'rejected',
-  'expired',
-  'cancelled',
-] as const;
+export { TRANSACTION_STATUSES } from '../../workflows/definitions';
+export { Address, boundedString, chainIdSchema, MfaCode, Password, storedText } from '../../lib/schemas';
 
-/** A string of min..max code points (see lib/schemas.ts). */
-export const boundedString = codePointString;
-
-// eslint-disable-next-line no-control-regex -- refusing U+0000 is the point
-const NO_NUL = /^[^\u0000]*$/;
-/**
- * Free text stored in PostgreSQL as given (memo, rejection reason): a `text`
- * column cannot hold U+0000, so it is refused here as a 400 naming the field —
- * not a 500 from the database. Other control characters are kept and stripped
- * only where the text is shown.
- */
-export function storedText(min: number, max: number) {
-  return z
-    .string()
-    .regex(NO_NUL, 'must not contain NUL (U+0000) characters')
-    .refine((text) => {
-      const n = codePointLength(text);
-      return n >= min && n <= max;
-    }, `must be ${min} to ${max} characters long`)
-    .meta({ minLength: min, maxLength: max });
-}
-
-export const Address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x-prefixed 20-byte hex address');
 /** Base units (wei, token units), a positive integer below 10^77. */
 export const Amount = z.string().regex(/^[1-9][0-9]{0,76}$/, 'expected a positive integer amount in base units, as a string');
 /** Like Amount, but zero is allowed (a contract call's value). */
 export const Value = z.string().regex(/^(0|[1-9][0-9]{0,76})$/, 'expected a non-negative integer amount in base units, as a string');
 export const HexData = z.string().regex(/^0x([0-9a-fA-F]{2}){0,16384}$/, 'expected 0x-prefixed hex bytes');
-export const MfaCode = z.string().regex(/^[0-9]{6}$/, 'expected the 6-digit code from the authenticator app');
 export const TransactionId = z.uuid({ version: 'v4' });
 export const Memo = storedText(0, 500);
 export const IdempotencyKey = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected 1–128 characters of A-Z a-z 0-9 _ . : -');
@@ -55,17 +23,10 @@ export const PrepareHeaders = z.object({
   'Idempotency-Key': IdempotencyKey.optional().describe('Replays the first answer for the same key and body; 422 for another body'),
 });
 export const Digest = z.string().regex(/^0x[0-9a-f]{64}$/, 'expected the 0x-prefixed SHA-256 digest shown with the request');
-export const Password = boundedString(1, 128);
 
 /** A JSON ABI fragment; ethers decides whether it makes sense (a 400 if not). */
 const AbiFragment = z.object({ type: boundedString(0, 32), name: boundedString(0, 256).optional() }).loose();
 const FunctionArg = z.json();
-
-export function chainIdSchema(chainIds: readonly number[]) {
-  const [first, ...rest] = chainIds.map((id) => z.literal(id));
-  if (!first) throw new Error('no chain configured');
-  return rest.length === 0 ? first : z.union([first, ...rest]);
-}
 
 export function prepareSchemas(chainIds: readonly number[], ttl: { min: number; max: number } = { min: 60, max: 7 * 24 * 3600 }) {
   const common = {

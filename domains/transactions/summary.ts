@@ -4,7 +4,7 @@
  * description; token symbols are hostile text and arrive already sanitised.
  */
 import { formatUnits, getAddress } from 'ethers';
-import type { DecodedCall, DisplayValue } from '../chain/types';
+import type { DecodedCall, DisplayValue } from '../chain';
 import type { Summary } from './schemas';
 
 export interface SummaryInput {
