@@ -1,4 +1,5 @@
 /** What the transaction domain needs from the chain domain, in its own words. */
+import type { PreparedEffects, TokenInfo } from '../chain/simulate';
 import type { DecodedCall } from '../chain/types';
 
 export type TxIntent =
@@ -15,7 +16,11 @@ export interface PreparedRequest {
   maxPriorityFeePerGas: bigint;
   simulation: { ok: boolean; revertReason?: string | undefined };
   decoded: DecodedCall;
-  token?: { address: string; symbol: string; decimals: number } | undefined;
+  token?: TokenInfo | undefined;
+  /** Every token the call or its effects name, with metadata. */
+  tokens?: TokenInfo[] | undefined;
+  /** Balance changes and allowances from a trace; absent when the node cannot trace. */
+  effects?: PreparedEffects | undefined;
   /** Who receives value or tokens, for the "new recipient" check. */
   recipient?: string | undefined;
   warnings: string[];

@@ -16,6 +16,7 @@ import type { Logger } from '../../lib/logger';
 import { mapLimit } from '../../lib/concurrency';
 import type { AuditLog } from '../audit/types';
 import { AppError, invalidState, notFound, unavailable } from '../../lib/errors';
+import { nativeSymbol } from '../chain/amounts';
 import { approvalDigest } from '../chain/digest';
 import { canonicalizeStringRecord } from '../chain/canonical';
 import {
@@ -45,7 +46,7 @@ import {
 import { projectionFields } from './projection';
 import type { AuthorizeBody, PrepareBody, TransactionView } from './schemas';
 import { buildSummary } from './summary';
-import { toView, effectiveStatus } from './view';
+import { toView, effectiveStatus, summaryView, type ExplorerUrls } from './view';
 import type { TransactionWorkflows } from './workflow-client';
 import { WorkflowGoneError } from './workflow-client';
 import type { TransactionChain, TxIntent } from './ports';
@@ -76,6 +77,8 @@ export interface TransactionServiceDeps {
   audit: AuditSink;
   /** How long a user-initiated transfer waits for its broadcast before answering 202. */
   userTransferWaitMs?: number;
+  /** Block explorer per chain, for the links in transaction views. */
+  explorers?: ExplorerUrls;
 }
 
 export interface RequestMeta {
@@ -88,7 +91,6 @@ export interface AgentCaller {
   userId: string;
 }
 
-const NATIVE_SYMBOL = 'ETH';
 const MAX_SEQ = 9223372036854775807n;
 
 export function createTransactionService(deps: TransactionServiceDeps) {
@@ -100,8 +102,10 @@ export function createTransactionService(deps: TransactionServiceDeps) {
     return row?.name ?? null;
   }
 
+  const present = (row: TransactionRow, name: string | null) => toView(row, name, now(), deps.explorers);
+
   async function view(row: TransactionRow): Promise<TransactionView> {
-    return toView(row, await agentName(row.agent_id), now());
+    return present(row, await agentName(row.agent_id));
   }
 
   /** Builds, simulates and freezes a request; the caller inserts it. */
@@ -134,11 +138,13 @@ export function createTransactionService(deps: TransactionServiceDeps) {
     const summary = buildSummary({
       decoded: prepared.decoded,
       token: prepared.token,
+      tokens: prepared.tokens,
       simulation: prepared.simulation,
+      effects: prepared.effects,
       warnings,
       gasLimit: prepared.gasLimit,
       maxFeePerGas: prepared.maxFeePerGas,
-      nativeSymbol: NATIVE_SYMBOL,
+      nativeSymbol: nativeSymbol(args.chainId),
     });
     return {
       digest: approvalDigest(request),
@@ -453,7 +459,7 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       const row = await findTransactionWithAgentName(deps.db, transactionId);
       if (!row || !visibleTo(caller, row)) throw notFound('transaction');
       const { agent_name: agentName, ...transaction } = row;
-      return toView(transaction, agentName, now());
+      return present(transaction, agentName);
     },
 
     async list(caller: Caller, query: { status?: TransactionView['status']; wallet?: string; cursor?: string; limit?: string }) {
@@ -472,7 +478,7 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       if (agentIds.length > 0) {
         for (const a of (await deps.db('agents').whereIn('id', agentIds).select('id', 'name')) as { id: string; name: string }[]) names.set(a.id, a.name);
       }
-      const transactions = rows.map((row) => toView(row, row.agent_id ? (names.get(row.agent_id) ?? null) : null, now()));
+      const transactions = rows.map((row) => present(row, row.agent_id ? (names.get(row.agent_id) ?? null) : null));
       return { transactions, next_cursor: rows.length === limit ? rows[rows.length - 1]!.seq : null };
     },
 
@@ -553,7 +559,7 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       transaction_id: row.id,
       status: effectiveStatus(row, now()),
       expires_at: row.approval_expires_at.toISOString(),
-      summary: row.summary,
+      summary: summaryView(row.summary),
       digest: row.digest,
     };
   }
