@@ -157,8 +157,9 @@ export async function prepareCall(provider: PrepareProvider, input: PrepareInput
   if ((call.data !== '0x' && code === '0x') || (input.kind === 'erc20' && token === undefined)) warnings.add('unknown_contract');
   if (named.some((address) => metadata.has(address) && metadata.get(address) === undefined)) warnings.add('not_a_token');
   for (const info of tokens) for (const warning of tokenWarnings(info, input.nativeSymbol ?? 'ETH')) warnings.add(warning);
-  if (!traced) warnings.add('balance_changes_unavailable');
-  else if (traced.incomplete || wanted.length > MAX_TOKENS_READ) warnings.add('balance_changes_incomplete');
+  // A wallet that cannot pay makes the node refuse to trace too: insufficient_funds already says why nothing is shown.
+  if (!traced && simulation.failure !== 'insufficient_funds') warnings.add('balance_changes_unavailable');
+  if (traced && (traced.incomplete || wanted.length > MAX_TOKENS_READ)) warnings.add('balance_changes_incomplete');
 
   return {
     call,
