@@ -10,7 +10,7 @@
  * same set the web app's cleanText removes, so both show the same text.
  * Length counts code points.
  */
-const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cs}\p{Cn}\u115f\u1160\u3164\u17b4\u17b5]|\p{Variation_Selector}/gu;
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cs}\p{Cn}\u3164]|\u115f|\u1160|\u17b4|\u17b5|\p{Variation_Selector}/gu;
 /** Line breaks and tabs separate words: they become a space rather than vanish. */
 const BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]/g;
 
