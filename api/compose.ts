@@ -86,6 +86,7 @@ export function composeApi(deps: ApiDeps): ComposedApi {
     mfa,
     passwords: users,
     audit,
+    explorers: config.explorers,
   });
 
   const events = createEventService({ db, logger });

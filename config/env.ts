@@ -97,6 +97,8 @@ const schema = z
     CHAIN_ID: z.coerce.number().int().positive().default(31337),
     /** Extra chains as JSON: {"11155111":"https://..."}; WEB3_PROVIDER_URI serves CHAIN_ID. */
     CHAIN_RPC_URLS: z.string().optional(),
+    /** Block explorers as JSON: {"1":"https://etherscan.io"}; links go to {url}/address/… and {url}/tx/…. */
+    CHAIN_EXPLORER_URLS: z.string().optional(),
     CONFIRMATIONS: z.coerce.number().int().min(1).max(64).default(1),
 
     APPROVAL_TTL_DEFAULT: duration('24h'),
@@ -148,6 +150,10 @@ const schema = z
     if (env.CHAIN_RPC_URLS !== undefined && parseChainMap(env.CHAIN_RPC_URLS) === undefined) {
       ctx.addIssue({ code: 'custom', path: ['CHAIN_RPC_URLS'], message: 'expected JSON like {"1":"https://rpc.example"}' });
     }
+    if (env.CHAIN_EXPLORER_URLS !== undefined) {
+      const problem = explorerProblem(env.CHAIN_EXPLORER_URLS, configuredChains(env), production);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['CHAIN_EXPLORER_URLS'], message: problem });
+    }
   });
 
 export type Env = z.output<typeof schema>;
@@ -155,6 +161,8 @@ export type Env = z.output<typeof schema>;
 export interface Config extends Env {
   /** chain id → RPC URL; always contains CHAIN_ID. */
   chains: ReadonlyMap<number, string>;
+  /** chain id → block explorer base URL without a trailing slash; only configured chains. */
+  explorers: ReadonlyMap<number, string>;
   production: boolean;
 }
 
@@ -165,6 +173,46 @@ function parseChainMap(raw: string): Map<number, string> | undefined {
   } catch {
     return undefined;
   }
+}
+
+function configuredChains(env: { CHAIN_ID: number; CHAIN_RPC_URLS?: string | undefined }): Set<number> {
+  return new Set([env.CHAIN_ID, ...(env.CHAIN_RPC_URLS ? [...(parseChainMap(env.CHAIN_RPC_URLS)?.keys() ?? [])] : [])]);
+}
+
+/**
+ * Explorer links are shown to the approver beside addresses, so the base URL
+ * must be plain: http(s) (https in production), no credentials, query or
+ * fragment (a path is fine: some explorers serve several chains), and only
+ * for chains that are configured.
+ */
+function explorerProblem(raw: string, chains: Set<number>, production: boolean): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return 'expected JSON like {"1":"https://etherscan.io"}';
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'expected JSON like {"1":"https://etherscan.io"}';
+  for (const [id, value] of Object.entries(parsed)) {
+    if (!/^[1-9]\d{0,15}$/.test(id)) return `"${id.slice(0, 20)}" is not a chain id`;
+    if (!chains.has(Number(id))) return `chain ${id} has an explorer but no RPC (CHAIN_ID / CHAIN_RPC_URLS)`;
+    let url: URL;
+    try {
+      if (typeof value !== 'string') throw new Error('not a string');
+      url = new URL(value);
+    } catch {
+      return `chain ${id}: expected an http(s) URL`;
+    }
+    if (url.protocol !== 'https:' && (production || url.protocol !== 'http:')) return `chain ${id}: expected an ${production ? 'https' : 'http(s)'} URL`;
+    if (url.username || url.password || url.search || url.hash) return `chain ${id}: the URL must not carry credentials, a query or a fragment`;
+  }
+  return undefined;
+}
+
+function parseExplorerMap(raw: string | undefined): Map<number, string> {
+  if (!raw) return new Map();
+  const parsed = JSON.parse(raw) as Record<string, string>;
+  return new Map(Object.entries(parsed).map(([id, url]) => [Number(id), new URL(url).href.replace(/\/+$/, '')]));
 }
 
 export class ConfigError extends Error {
@@ -187,5 +235,5 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const env = result.data;
   const chains = new Map(env.CHAIN_RPC_URLS ? parseChainMap(env.CHAIN_RPC_URLS) : []);
   chains.set(env.CHAIN_ID, env.WEB3_PROVIDER_URI);
-  return { ...env, chains, production: env.NODE_ENV === 'production' };
+  return { ...env, chains, explorers: parseExplorerMap(env.CHAIN_EXPLORER_URLS), production: env.NODE_ENV === 'production' };
 }

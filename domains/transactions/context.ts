@@ -19,7 +19,8 @@ import { findTransaction, projectStatus, recordCommand } from './dal';
 import type { TransactionChain } from './ports';
 import { projectionFields } from './projection';
 import type { TransactionRow } from './rows';
-import { effectiveStatus } from './view';
+import type { TransactionView } from './schemas';
+import { effectiveStatus, toView, type ExplorerUrls } from './view';
 import { WorkflowGoneError, type TransactionWorkflows } from './workflow-client';
 
 export type AuditSink = Pick<AuditLog, 'append' | 'appendMany'>;
@@ -36,6 +37,8 @@ export interface TransactionServiceDeps {
   audit: AuditSink;
   /** How long a user-initiated transfer waits for its broadcast before answering 202. */
   userTransferWaitMs?: number;
+  /** Block explorer per chain, for the links in transaction views. */
+  explorers?: ExplorerUrls;
 }
 
 export interface AgentCaller {
@@ -122,7 +125,10 @@ export function createContext(deps: TransactionServiceDeps) {
     });
   }
 
-  return { deps, now, loadOwned, loadVisible, startWorkflow, sendUpdate, recordCallerCommand };
+  /** The public view of a row, with the explorer links of its chain. */
+  const present = (row: TransactionRow, agentName: string | null): TransactionView => toView(row, agentName, now(), deps.explorers);
+
+  return { deps, now, present, loadOwned, loadVisible, startWorkflow, sendUpdate, recordCallerCommand };
 }
 
 export type TransactionContext = ReturnType<typeof createContext>;

@@ -27,7 +27,7 @@ import type { AgentCaller, RequestMeta, TransactionContext } from './context';
 import { findOwnedTransactions, findTransaction, findTransactionWithAgentName, recordApprovals, setRejectionReason } from './dal';
 import type { TransactionRow } from './rows';
 import type { AuthorizeBody, TransactionView } from './schemas';
-import { toView, effectiveStatus } from './view';
+import { effectiveStatus } from './view';
 
 /** Approve Updates in flight at once for one batch: enough to overlap round trips, few enough not to flood the worker. */
 const APPROVAL_UPDATE_CONCURRENCY = 8;
@@ -52,7 +52,7 @@ function decisionProblem(ctx: TransactionContext, row: TransactionRow, submitted
 /** The request as it stands after a decision (one query, with its agent's name). */
 async function view(ctx: TransactionContext, transactionId: string): Promise<TransactionView> {
   const { agent_name: agentName, ...row } = (await findTransactionWithAgentName(ctx.deps.db, transactionId))!;
-  return toView(row, agentName, ctx.now());
+  return ctx.present(row, agentName);
 }
 
 type Result = { status: TransactionView['status']; error?: { code: string; message: string; reason?: string } };

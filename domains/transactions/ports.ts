@@ -1,5 +1,5 @@
 /** What the transaction domain needs from the chain domain, in its own words. */
-import type { DecodedCall } from '../chain';
+import type { DecodedCall, PreparedEffects, TokenInfo } from '../chain';
 
 export type TxIntent =
   | { kind: 'native'; to: string; amount: string }
@@ -15,7 +15,11 @@ export interface PreparedRequest {
   maxPriorityFeePerGas: bigint;
   simulation: { ok: boolean; revertReason?: string | undefined };
   decoded: DecodedCall;
-  token?: { address: string; symbol: string; decimals: number } | undefined;
+  token?: TokenInfo | undefined;
+  /** Every token the call or its effects name, with metadata. */
+  tokens?: TokenInfo[] | undefined;
+  /** Balance changes and allowances from a trace; absent when the node cannot trace. */
+  effects?: PreparedEffects | undefined;
   /** Who receives value or tokens, for the "new recipient" check. */
   recipient?: string | undefined;
   warnings: string[];

@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AppError, notFound } from '../../lib/errors';
 import { requestOrigin } from '../audit';
-import { canonicalizeStringRecord } from '../chain';
+import { canonicalizeStringRecord, nativeSymbol } from '../chain';
 import { findWalletForAgent, type PublicWalletRow } from '../wallets';
 import type { AgentCaller, RequestMeta, TransactionContext } from './context';
 import { findByIdempotencyKey, hasSentTo, insertTransaction, type NewTransaction } from './dal';
@@ -15,9 +15,7 @@ import type { TxIntent } from './ports';
 import type { TransactionRow } from './rows';
 import type { PrepareBody } from './schemas';
 import { buildSummary } from './summary';
-import { effectiveStatus } from './view';
-
-const NATIVE_SYMBOL = 'ETH';
+import { effectiveStatus, summaryView } from './view';
 
 /** The columns of a new request that prepare computes (the rest say who asked, and how). */
 export type BuiltRequest = Pick<
@@ -65,11 +63,13 @@ export async function buildRequest(
   const summary = buildSummary({
     decoded: prepared.decoded,
     token: prepared.token,
+    tokens: prepared.tokens,
     simulation: prepared.simulation,
+    effects: prepared.effects,
     warnings,
     gasLimit: prepared.gasLimit,
     maxFeePerGas: prepared.maxFeePerGas,
-    nativeSymbol: NATIVE_SYMBOL,
+    nativeSymbol: nativeSymbol(args.chainId),
   });
   return { ...frozen, digest: digestOf(frozen), recipient, token_address: prepared.token?.address.toLowerCase() ?? null, summary };
 }
@@ -108,7 +108,7 @@ export function prepareAnswer(ctx: TransactionContext, row: TransactionRow) {
     transaction_id: row.id,
     status: effectiveStatus(row, ctx.now()),
     expires_at: row.approval_expires_at.toISOString(),
-    summary: row.summary,
+    summary: summaryView(row.summary),
     digest: row.digest,
   };
 }

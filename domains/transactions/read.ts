@@ -4,7 +4,6 @@ import type { Caller } from '../../workflows/definitions';
 import { visibleTo, type TransactionContext } from './context';
 import { findTransactionWithAgentName, listTransactions as listRows } from './dal';
 import type { TransactionView } from './schemas';
-import { toView } from './view';
 
 const MAX_SEQ = 9223372036854775807n;
 
@@ -13,7 +12,7 @@ export async function getTransaction(ctx: TransactionContext, caller: Caller, tr
   const row = await findTransactionWithAgentName(ctx.deps.db, transactionId);
   if (!row || !visibleTo(caller, row)) throw notFound('transaction');
   const { agent_name: agentName, ...transaction } = row;
-  return toView(transaction, agentName, ctx.now());
+  return ctx.present(transaction, agentName);
 }
 
 /** GET /api/transactions — the cursor is the list position of the last row returned. */
@@ -28,6 +27,6 @@ export async function listTransactions(ctx: TransactionContext, caller: Caller, 
     limit,
     now: ctx.now(),
   });
-  const transactions = rows.map(({ agent_name: agentName, ...row }) => toView(row, agentName, ctx.now()));
+  const transactions = rows.map(({ agent_name: agentName, ...row }) => ctx.present(row, agentName));
   return { transactions, next_cursor: rows.length === limit ? rows[rows.length - 1]!.seq : null };
 }

@@ -117,14 +117,96 @@ export const ListQuery = z
 
 // ---- responses ----
 
+const Nullable = <T extends z.ZodType>(schema: T) => schema.nullable();
+
+/** An amount as the approver reads it, with the base units it stands for (domains/chain/amounts.ts formats it). */
+export const AmountSpec = z
+  .object({
+    raw: z.string().describe('Base units, a decimal string'),
+    unit: z.enum(['native', 'token', 'not_a_token']).describe('not_a_token: the target does not answer like an ERC-20, so only base units mean anything'),
+    symbol: Nullable(z.string()),
+    decimals: Nullable(z.int()).describe('The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units)'),
+    unlimited: z.boolean(),
+  })
+  .describe('What amount_formatted says, machine-readable');
+
+const DecodedParam = z.object({
+  name: z.string(),
+  type: z.string(),
+  value: z.string(),
+  name_verified: z.boolean().describe("false: the name comes from the agent's ABI and says nothing verified"),
+});
+
+export const DecodedCallView = z.object({
+  function: z.string(),
+  source: z.enum(['known', 'agent_abi']).describe("known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified"),
+  args: z.array(z.string()),
+  params: z.array(DecodedParam),
+});
+
+export const WARNING_DESCRIPTION = 'Machine codes (README, "What the approver is shown"); warning_details says which are blocking';
+
 export const Summary = z.object({
   title: z.string(),
   recipient: z.string().nullable(),
+  recipient_role: z.enum(['recipient', 'spender', 'operator', 'contract']).nullable().describe('What `recipient` is: a spender of an approval is not a recipient'),
   amount_formatted: z.string().nullable(),
+  amount: Nullable(AmountSpec),
+  value_formatted: z.string().nullable().describe('The native value the call carries, when above 0'),
   token: z.object({ address: z.string(), symbol: z.string(), decimals: z.int() }).nullable(),
-  decoded_call: z.object({ function: z.string(), args: z.array(z.string()) }).nullable(),
-  simulation: z.object({ ok: z.boolean(), revert_reason: z.string().nullable() }),
-  warnings: z.array(z.string()),
+  decoded_call: Nullable(DecodedCallView),
+  calls: z
+    .array(
+      z.object({
+        index: z.string().describe('Position in the batch, "2" or "2.1" for a batch inside a batch'),
+        depth: z.int(),
+        to: z.string(),
+        value: z.string(),
+        operation: z.enum(['call', 'delegatecall']),
+        sender: z.enum(['wallet', 'contract']).describe("Whose rights the call runs with: the wallet's, or the batch contract's"),
+        title: z.string(),
+        amount: Nullable(AmountSpec),
+        amount_formatted: z.string().nullable(),
+        decoded_call: Nullable(DecodedCallView),
+      }),
+    )
+    .describe('The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first'),
+  simulation: z.object({
+    ok: z.boolean(),
+    revert_reason: z.string().nullable(),
+    trace: z.enum(['eth_simulateV1', 'debug_traceCall']).nullable().describe('How balance changes were traced; null when the node has neither method'),
+  }),
+  balance_changes: z
+    .array(
+      z.object({
+        asset: z.enum(['native', 'erc20', 'erc721']),
+        token: z.string().nullable(),
+        token_id: z.string().nullable(),
+        symbol: z.string().nullable(),
+        decimals: z.int().nullable(),
+        delta: z.string().describe('Signed base units'),
+        before: z.string().nullable().describe('The wallet balance at preparation (native: gas not included)'),
+        after: z.string().nullable(),
+        delta_formatted: z.string(),
+        before_formatted: z.string().nullable(),
+        after_formatted: z.string().nullable(),
+      }),
+    )
+    .describe("What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed)"),
+  allowances: z.array(
+    z.object({
+      kind: z.enum(['erc20', 'erc721', 'erc721_all']),
+      token: z.string(),
+      spender: z.string(),
+      symbol: z.string().nullable(),
+      amount: z.string().nullable(),
+      token_id: z.string().nullable(),
+      unlimited: z.boolean(),
+      amount_formatted: z.string(),
+    }),
+  ),
+  warnings: z.array(z.string()).describe(WARNING_DESCRIPTION),
+  warning_details: z.array(z.object({ code: z.string(), blocking: z.boolean(), message: z.string() })),
   fee_cap_wei: z.string(),
 });
 export type Summary = z.output<typeof Summary>;
@@ -147,7 +229,8 @@ export const TransactionView = z.object({
   max_fee_per_gas: z.string(),
   max_priority_fee_per_gas: z.string(),
   digest: z.string(),
-  memo: z.string().nullable(),
+  memo: z.string().nullable().describe("The agent's unverified note, stripped of control, bidi and invisible characters"),
+  memo_altered: z.boolean().describe('True when the stored memo had characters stripped (or whitespace collapsed) for display'),
   agent: z.object({ agent_id: z.string(), name: z.string() }).nullable(),
   summary: Summary,
   created_at: Iso,
@@ -156,6 +239,17 @@ export const TransactionView = z.object({
   approved_at: Iso.nullable(),
   executed_at: Iso.nullable(),
   tx_hash: z.string().nullable(),
+  explorer: z
+    .object({
+      base_url: z.string().describe('Addresses at {base_url}/address/{address}, transactions at {base_url}/tx/{hash}'),
+      wallet: z.string(),
+      to: z.string(),
+      recipient: z.string().nullable(),
+      token: z.string().nullable(),
+      tx: z.string().nullable().describe('Once the transaction reached the network'),
+    })
+    .nullable()
+    .describe('Block explorer links (CHAIN_EXPLORER_URLS); null when none is configured for the chain'),
   nonce: z.string().nullable(),
   block_number: z.string().nullable(),
   confirmations: z.int(),
