@@ -5,7 +5,8 @@
  * and stays set after a crash.
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { MIGRATIONS_DIR } from './app-paths';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 
@@ -16,7 +17,6 @@ export type DbOrTx = Knex | Knex.Transaction;
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v) => v);
 
-const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
 const MIGRATION_LOCK_KEY = 0x636f756e; // 'coun'
 const MIGRATION_TABLE = 'knex_migrations';
 
@@ -43,14 +43,37 @@ export function createDb(options: DbOptions): Db {
   });
 }
 
+/**
+ * Migrations are the files of migrations/: TypeScript when run from source (tsx), JavaScript
+ * in the compiled build (dist/migrations, beside the bundled entry points). Either way a
+ * migration is recorded under its source name (`005_transaction_commands.ts`), so a database
+ * migrated by one runs with the other.
+ */
+const MIGRATION_FILE = /^\d+.*\.(ts|js)$/;
+const sourceName = (file: string) => file.replace(/\.js$/, '.ts');
+
+const migrationSource: Knex.MigrationSource<string> = {
+  async getMigrations() {
+    return listMigrationFiles();
+  },
+  getMigrationName: sourceName,
+  async getMigration(file) {
+    return (await import(pathToFileURL(path.join(MIGRATIONS_DIR, file)).href)) as Knex.Migration;
+  },
+};
+
 function migrationConfig(): Knex.MigratorConfig {
   return {
-    directory: MIGRATIONS_DIR,
+    migrationSource,
     tableName: MIGRATION_TABLE,
-    loadExtensions: ['.ts'],
     // Our advisory lock replaces knex's lock table (see the comment above).
     disableMigrationsListValidation: false,
   };
+}
+
+async function listMigrationFiles(): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  return (await readdir(MIGRATIONS_DIR)).filter((file) => MIGRATION_FILE.test(file) && !file.endsWith('.d.ts')).sort();
 }
 
 export class DatabaseAheadError extends Error {
@@ -108,8 +131,7 @@ async function assertNotAhead(db: Db): Promise<void> {
 }
 
 async function listMigrationNames(): Promise<string[]> {
-  const { readdir } = await import('node:fs/promises');
-  return (await readdir(MIGRATIONS_DIR)).filter((file) => /^\d+.*\.ts$/.test(file)).sort();
+  return (await listMigrationFiles()).map(sourceName);
 }
 
 /** True when PostgreSQL answers a trivial query. */

@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startApps, type Apps } from './infra/apps';
+import { buildServer } from './build';
 import { REPO_ROOT, temporalTestServerBinary } from './infra/paths';
 import { getFreePort } from './infra/process';
 import { startStack, type Stack } from './infra/stack';
@@ -197,6 +198,8 @@ function testEnv(stack: Stack, bundlePath: string | undefined, apps: Apps | unde
   if (apps) {
     env.COUNTERSIGN_API_URL = apps.apiUrl;
     env.COUNTERSIGN_WORKER_URL = apps.workerUrl;
+    env.COUNTERSIGN_API_PID = String(apps.api.pid);
+    env.COUNTERSIGN_WORKER_PID = String(apps.worker.pid);
   }
   return env;
 }
@@ -206,9 +209,17 @@ const relative = (file: string) => path.relative(REPO_ROOT, file).split(path.sep
 const needsApps = (files: string[]) => files.some((f) => /^test\/(blackbox|browser|proof)\//.test(relative(f)));
 const needsWeb = (files: string[]) => webAppExists() && files.some((f) => relative(f).startsWith('test/browser/'));
 
-/** The real API and worker, on free ports and their own task queue (integration tests use random ones). */
+/**
+ * The real API and worker, on free ports and their own task queue (integration tests use random ones),
+ * compiled as for production (`node dist/…`, scripts/build.ts): the black-box and browser tests exercise
+ * the build the container image runs.
+ */
 async function startTestApps(stack: Stack, bundlePath: string | undefined): Promise<Apps> {
+  const built = Date.now();
+  await buildServer({ workflows: bundlePath === undefined });
+  say(`compiled the API and worker into dist/ in ${((Date.now() - built) / 1000).toFixed(1)} s`);
   const apps = startApps({
+    compiled: true,
     stack,
     apiPort: await getFreePort(),
     workerPort: await getFreePort(),

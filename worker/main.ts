@@ -5,8 +5,6 @@
  */
 import 'dotenv/config';
 import http from 'node:http';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig, ConfigError } from '../config/env';
 import { createLogger } from '../lib/logger';
@@ -21,8 +19,8 @@ import { assertKnownChains } from '../domains/chain';
 import { createChainAdapter } from '../domains/transactions';
 import { createAuditLog } from '../domains/audit';
 import { systemClock } from '../lib/clock';
+import { COMPILED, WORKFLOW_BUNDLE, WORKFLOWS_SOURCE } from '../lib/app-paths';
 
-const WORKFLOWS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 
 async function main() {
   const config = loadConfig();
@@ -47,7 +45,7 @@ async function main() {
     // inside the API's Update deadline.
     stickyQueueScheduleToStartTimeout: '3 seconds',
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
-    ...(config.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH }),
+    ...workflowCode(config.WORKFLOW_BUNDLE_PATH),
     activities: createActivities({
       db,
       logger,
@@ -100,6 +98,13 @@ async function main() {
   await client.connection.close();
   await db.destroy();
   logger.info('worker stopped');
+}
+
+/** A prebuilt bundle (the test harness's, or the build's), else the sources (bundled now, as in development). */
+function workflowCode(prebuilt: string | undefined): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  if (prebuilt) return { workflowBundle: { codePath: prebuilt } };
+  if (COMPILED) return { workflowBundle: { codePath: WORKFLOW_BUNDLE } };
+  return { workflowsPath: WORKFLOWS_SOURCE };
 }
 
 function assertRunning(worker: Worker) {

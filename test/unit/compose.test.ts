@@ -80,3 +80,21 @@ test('api and worker run with the heap limits the dev and test launchers use', a
     assert.equal(compose.services[role]!.environment!.NODE_OPTIONS, appNodeFlags(role).join(' '), role);
   }
 });
+
+test('the image and compose run the compiled build (node dist/…), never tsx', async () => {
+  const { ENTRY_POINTS, compiledPath } = await import('../../scripts/build');
+  const compiled = new Set(ENTRY_POINTS.map((entry) => compiledPath(entry).replace(`${process.cwd()}/`, '')));
+  for (const name of ['migrate', 'api', 'worker']) {
+    const command = compose.services[name]!.command as string[];
+    assert.equal(command[0], 'node', `${name}: ${command.join(' ')}`);
+    assert.ok(compiled.has(command.at(-1)!), `${name} runs ${command.at(-1)}, which scripts/build.ts does not build`);
+  }
+  const dockerfile = readFileSync('Dockerfile', 'utf8')
+    .split('\n')
+    .filter((line) => !line.startsWith('#'))
+    .join('\n');
+  assert.match(dockerfile, /RUN npm run build/);
+  assert.doesNotMatch(dockerfile, /tsx/);
+  const cmd = /^CMD (.+)$/m.exec(dockerfile)?.[1] ?? '';
+  assert.ok(compiled.has((JSON.parse(cmd) as string[]).at(-1)!), `CMD ${cmd}`);
+});
