@@ -200,7 +200,15 @@ describe('the real API and worker programs', () => {
 
   test('a worker without its certificate does not start against the mTLS server', async () => {
     const worker = await spawnProgram('worker', { TEMPORAL_TLS_CA: path.join(certs, 'ca.pem'), TEMPORAL_TLS_SERVER_NAME: 'temporal' }, `tls-${randomBytes(4).toString('hex')}`);
-    const code = await new Promise<number | null>((resolve) => worker.child.once('exit', (exitCode) => resolve(exitCode)));
+    // It gives up on its own (a 10 s connect deadline); one that connected would run until killed.
+    const code = await new Promise<number | 'still running'>((resolve) => {
+      const timer = setTimeout(() => resolve('still running'), 60_000);
+      worker.child.once('exit', (exitCode) => {
+        clearTimeout(timer);
+        resolve(exitCode ?? -1);
+      });
+    });
+    if (code === 'still running') worker.child.kill('SIGKILL');
     assert.equal(code, 1, worker.output.join(''));
     assert.match(worker.output.join(''), /countersign worker: failed to start/);
   });
