@@ -130,15 +130,11 @@ function selectTestFiles(args: Args): string[] {
 // ---------------------------------------------------------------------------------------------
 // Steps
 
-async function migrate(databaseUrl: string): Promise<void> {
-  const { createDb, migrateLatest } = await import('../lib/db');
-  const db = createDb({ url: databaseUrl, applicationName: 'countersign-test-harness' });
-  try {
-    const applied = await migrateLatest(db);
-    say(`migrations applied (${applied.length})`);
-  } finally {
-    await db.destroy();
-  }
+/** The stack's `countersign` database, as its owner: what the real API and worker processes use. */
+async function migrate(env: Record<string, string>): Promise<void> {
+  const { migrateAsOwner } = await import('./infra/schema');
+  const { applied, unmapped } = await migrateAsOwner(env, 'countersign-test-harness');
+  say(`migrations applied (${applied.length})${unmapped.length > 0 ? `; not granted to anyone (lib/db-roles.ts): ${unmapped.join(', ')}` : ''}`);
 }
 
 /** Bundles workflows/index.ts once; every test worker loads the same prebuilt bundle. */
@@ -187,7 +183,8 @@ const TEST_FLAGS = { NODE_ENV: 'test', KEYSTORE: 'vault', ALLOW_TEST_CLOCK: 'tru
 function testEnv(stack: Stack, bundlePath: string | undefined, apps: Apps | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   // Tests pick the API or the worker credential explicitly; no ambient Vault identity.
-  for (const key of ['VAULT_TOKEN', 'VAULT_ROLE_ID', 'VAULT_SECRET_ID', 'WORKFLOW_BUNDLE_PATH', 'COUNTERSIGN_API_URL', 'COUNTERSIGN_WORKER_URL']) {
+  // …and no ambient database: each test connects as the role it means (test/support/db.ts).
+  for (const key of ['DATABASE_URL', 'VAULT_TOKEN', 'VAULT_ROLE_ID', 'VAULT_SECRET_ID', 'WORKFLOW_BUNDLE_PATH', 'COUNTERSIGN_API_URL', 'COUNTERSIGN_WORKER_URL']) {
     delete env[key];
   }
   Object.assign(env, stack.env, TEST_FLAGS, {
@@ -326,7 +323,7 @@ async function main(): Promise<number> {
     let bundlePath: string | undefined;
     if (ready && !interrupted) {
       try {
-        await migrate(stack!.env.DATABASE_URL!);
+        await migrate(stack!.env);
       } catch (error) {
         count({ name: 'migrations', ok: false, detail: (error as Error).stack ?? String(error) });
         ready = false;

@@ -2,14 +2,19 @@
  * The worker process: runs workflows and activities. It is the custody
  * boundary — its Vault credential can decrypt wallet keys — so keep it off the
  * internet; it only serves its own /healthz and /readyz on WORKER_HEALTH_PORT.
+ * Its database role cannot write approvals, TOTP uses, users or agents
+ * (lib/db-roles.ts). It does not migrate: it refuses a schema that is behind
+ * or ahead of it, and a database role that may do more (or less) than the
+ * worker should.
  */
 import 'dotenv/config';
 import http from 'node:http';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig, ConfigError } from '../config/env';
 import { createLogger } from '../lib/logger';
-import { createDb, migrateLatest } from '../lib/db';
-import { connectTemporal, assertSearchAttributes } from '../lib/temporal';
+import { assertSchemaCurrent, createDb } from '../lib/db';
+import { assertPrivileges } from '../lib/db-roles';
+import { connectTemporal, assertSearchAttributes, temporalTls } from '../lib/temporal';
 import { chainCheck, postgresCheck, temporalCheck, vaultCheck } from '../lib/readiness';
 import { runReadiness } from '../lib/readiness';
 import { createActivities } from '../activities';
@@ -26,12 +31,13 @@ async function main() {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'countersign-worker' });
-  const applied = await migrateLatest(db);
-  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  await assertSchemaCurrent(db);
+  await assertPrivileges(db, 'worker');
 
-  const client = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  const tls = temporalTls(config);
+  const client = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, tls });
   await assertSearchAttributes(client.connection, config.TEMPORAL_NAMESPACE);
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS, ...(tls ? { tls } : {}) });
   // The worker's credential may decrypt wallet keys (and webhook secrets), nothing else.
   const keystore = await createKeyStore(config, { logger });
   const chains = createChainClients(config.chains);

@@ -143,7 +143,7 @@ describe('login', () => {
     let dummies = 0;
     const real = createPasswordHasher();
     const counting: PasswordHasher = { ...real, verifyDummy: async (password) => { dummies += 1; await real.verifyDummy(password); } };
-    const users = createUserService({ db: h.database.db, clock: h.clock, config: h.config, audit: h.audit, hasher: counting });
+    const users = createUserService({ db: h.database.api.db, clock: h.clock, config: h.config, audit: h.audit, hasher: counting });
     await assert.rejects(users.login({ username: uniqueName('ghost'), password: PASSWORD }), { code: 'invalid_credentials' });
     assert.equal(dummies, 1);
     const name = uniqueName();
@@ -177,14 +177,14 @@ describe('login', () => {
     let checked = 0;
     const real = createPasswordHasher();
     const counting: PasswordHasher = { ...real, verify: async (hash, password) => { checked += 1; return real.verify(hash, password); } };
-    const users = createUserService({ db: h.database.db, clock: h.clock, config: h.config, audit: h.audit, hasher: counting });
+    const users = createUserService({ db: h.database.api.db, clock: h.clock, config: h.config, audit: h.audit, hasher: counting });
     const answers = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => users.login({ username: name, password: `guess number ${i}` })));
     assert.ok(answers.every((a) => a.status === 'rejected'));
     assert.equal(checked, 3, 'only LOGIN_MAX_FAILURES guesses were checked against the hash');
   });
 
   test('back-off: after a few failures the next attempt must wait, even with the right password', async () => {
-    const users = createUserService({ db: h.database.db, clock: h.clock, config: { ...h.config, LOGIN_MAX_FAILURES: 10 }, audit: h.audit });
+    const users = createUserService({ db: h.database.api.db, clock: h.clock, config: { ...h.config, LOGIN_MAX_FAILURES: 10 }, audit: h.audit });
     const name = uniqueName();
     await users.register({ username: name, password: PASSWORD });
     for (let i = 0; i < 5; i += 1) await assert.rejects(users.login({ username: name, password: 'wrong wrong' }));

@@ -160,13 +160,13 @@ describe('single use', () => {
     const secret = await enrollMfa(h, token);
     const code = await codeNow(h, secret);
     await assert.rejects(
-      h.database.db.transaction(async (trx) => {
+      h.database.api.db.transaction(async (trx) => {
         await h.mfa.verifyAndConsume({ userId, code, purpose: 'test', trx });
         throw new Error('the caller failed after the gate');
       }),
       /the caller failed/,
     );
-    const use = await h.database.db.transaction((trx) => h.mfa.verifyAndConsume({ userId, code, purpose: 'test', trx }));
+    const use = await h.database.api.db.transaction((trx) => h.mfa.verifyAndConsume({ userId, code, purpose: 'test', trx }));
     assert.match(use.mfaUseId, /^[0-9a-f-]{36}$/);
     const row = await h.database.db('mfa_uses').where({ id: use.mfaUseId }).first();
     assert.equal(Number(row.step), use.step);

@@ -49,7 +49,6 @@ function baseEnv(stack: ProofStack, app: TestApp): Record<string, string> {
     // No developer .env may leak into a test process.
     DOTENV_CONFIG_PATH: '/dev/null',
     HOST: '127.0.0.1',
-    DATABASE_URL: app.database.url,
     TEMPORAL_ADDRESS: app.config.TEMPORAL_ADDRESS,
     TEMPORAL_NAMESPACE: app.config.TEMPORAL_NAMESPACE,
     TEMPORAL_TASK_QUEUE: app.taskQueue,
@@ -69,8 +68,9 @@ export async function spawnProgram(program: Program, stack: ProofStack, app: Tes
   const port = await getFreePort();
   const env: Record<string, string> = {
     ...baseEnv(stack, app),
-    // Each program holds only its own Vault identity.
+    // Each program holds only its own Vault identity and its own database role.
     VAULT_TOKEN: program === 'api' ? stack.env.VAULT_API_TOKEN! : stack.env.VAULT_WORKER_TOKEN!,
+    DATABASE_URL: program === 'api' ? app.database.api.url : app.database.worker.url,
     ...(program === 'api' ? { PORT: String(port), WORKER_HEALTH_PORT: String(await getFreePort()) } : { WORKER_HEALTH_PORT: String(port), PORT: String(await getFreePort()) }),
     ...(options.failpoint ? { COUNTERSIGN_FAILPOINT: options.failpoint } : {}),
     ...(options.env ?? {}),
