@@ -20,6 +20,9 @@ import { createWalletChain, createWalletService } from '../domains/wallets';
 import { createChainClients, type ChainClients } from '../domains/chain';
 import { createChainAdapter } from '../domains/transactions/chain-adapter';
 import { createTransactionService } from '../domains/transactions/service';
+import { createStatusWait } from '../domains/transactions/status-wait';
+import { createTransactionWaiters, type TransactionWaiters } from '../domains/events/waiters';
+import { connectionString } from '../lib/db';
 import { createTransactionWorkflows } from '../domains/transactions/workflow-client';
 import type { AnyRoute } from './http/route';
 import type { Authenticator } from './http/principal';
@@ -53,6 +56,8 @@ export interface ApiDeps {
 export interface ComposedApi {
   routes: AnyRoute[];
   authenticator: Authenticator;
+  /** The long-poll waiters of this process (tests count them). */
+  waiters: Pick<TransactionWaiters, 'size'>;
   close(): Promise<void>;
 }
 
@@ -88,6 +93,10 @@ export function composeApi(deps: ApiDeps): ComposedApi {
     audit,
   });
 
+  // One LISTEN connection per API process wakes every long-poll (opened on the first wait).
+  const waiters = createTransactionWaiters({ connectionString: connectionString(db), logger });
+  const statusWait = createStatusWait({ read: (caller, id) => transactions.get(caller, id), waiters, clock: deps.windowClock ?? clock });
+
   const events = createEventService({ db, logger });
   const webhooks = createWebhookService({ db, keystore: deps.keystore, clock, config, audit });
 
@@ -95,7 +104,7 @@ export function composeApi(deps: ApiDeps): ComposedApi {
     ...accountRoutes({ users, mfa, config }),
     ...agentRoutes({ agents }),
     ...walletRoutes({ wallets, chainIds }),
-    ...transactionRoutes({ transactions, chainIds, approvalTtl: { min: config.APPROVAL_TTL_MIN, max: config.APPROVAL_TTL_MAX } }),
+    ...transactionRoutes({ transactions, statusWait, chainIds, approvalTtl: { min: config.APPROVAL_TTL_MIN, max: config.APPROVAL_TTL_MAX } }),
     ...eventRoutes({ events, logger }),
     ...webhookRoutes({ webhooks }),
     ...diagnosticsRoutes({ temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE }),
@@ -103,7 +112,9 @@ export function composeApi(deps: ApiDeps): ComposedApi {
   return {
     routes,
     authenticator: createAuthenticator({ db, clock, config }),
+    waiters,
     async close() {
+      await waiters.close();
       await mfa.close();
       if (!deps.chains) chains.destroy();
     },

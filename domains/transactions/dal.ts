@@ -49,6 +49,12 @@ export interface TransactionRow {
   last_error: string | null;
   created_at: Date;
   updated_at: Date;
+  /**
+   * The id of the newest transaction_events row of this transaction (bigint as text), where a read
+   * selects it (see lastEventIdColumn). Every event of a transaction carries the transaction's own
+   * owner and agent, so its owner and its preparing agent both see exactly these ids in GET /api/events.
+   */
+  last_event_id?: string | null;
 }
 
 export type NewTransaction = Omit<
@@ -69,6 +75,7 @@ export type NewTransaction = Omit<
   | 'updated_at'
   | 'status'
   | 'seq'
+  | 'last_event_id'
 >;
 
 export const TX = 'transactions';
@@ -92,12 +99,21 @@ export async function findTransaction(db: DbOrTx, id: string): Promise<Transacti
   return (await db(TX).where({ id }).first()) as TransactionRow | undefined;
 }
 
-/** A transaction and the name of the agent that prepared it (null for the owner's own transfers), in one query. */
+/** `last_event_id` of each row read from `transactions` (one index probe on transaction_events per row). */
+export const lastEventIdColumn = (db: DbOrTx) => db.raw(`(select max(e.id) from transaction_events e where e.transaction_id = ${TX}.id) as last_event_id`);
+
+/** The id of the newest event of one transaction, or null (none yet). */
+export async function lastEventId(db: DbOrTx, transactionId: string): Promise<string | null> {
+  const row = (await db('transaction_events').where({ transaction_id: transactionId }).max('id as id').first()) as { id: string | null } | undefined;
+  return row?.id ?? null;
+}
+
+/** A transaction, the name of the agent that prepared it (null for the owner's own transfers) and its last event id, in one query. */
 export async function findTransactionWithAgentName(db: DbOrTx, id: string): Promise<(TransactionRow & { agent_name: string | null }) | undefined> {
   return (await db(TX)
     .leftJoin('agents', 'agents.id', `${TX}.agent_id`)
     .where(`${TX}.id`, id)
-    .first(`${TX}.*`, 'agents.name as agent_name')) as (TransactionRow & { agent_name: string | null }) | undefined;
+    .first(`${TX}.*`, 'agents.name as agent_name', lastEventIdColumn(db))) as (TransactionRow & { agent_name: string | null }) | undefined;
 }
 
 /** The user's transactions among `ids`, in no particular order (unknown and foreign ids are simply absent). */
@@ -235,7 +251,7 @@ export interface ListFilter {
 
 /** Newest first; the cursor is the `seq` of the last row returned. */
 export async function listTransactions(db: DbOrTx, filter: ListFilter): Promise<TransactionRow[]> {
-  const query = db(TX).select('*').orderBy('seq', 'desc').limit(filter.limit);
+  const query = db(TX).select(`${TX}.*`, lastEventIdColumn(db)).orderBy('seq', 'desc').limit(filter.limit);
   if (filter.userId) query.where('user_id', filter.userId);
   if (filter.agentId) query.where('agent_id', filter.agentId);
   if (filter.status === 'pending_approval') query.where('status', 'pending_approval').andWhere('approval_expires_at', '>', filter.now);

@@ -38,6 +38,7 @@ import {
   findOwnedTransactions,
   findTransactionWithAgentName,
   insertTransaction,
+  lastEventId,
   listTransactions,
   projectStatus,
   type TransactionRow,
@@ -45,6 +46,7 @@ import {
 import { projectionFields } from './projection';
 import type { AuthorizeBody, PrepareBody, TransactionView } from './schemas';
 import { buildSummary } from './summary';
+import { simulationRefusal } from './refusals';
 import { toView, effectiveStatus } from './view';
 import type { TransactionWorkflows } from './workflow-client';
 import { WorkflowGoneError } from './workflow-client';
@@ -89,6 +91,8 @@ export interface AgentCaller {
 }
 
 const NATIVE_SYMBOL = 'ETH';
+/** Statuses at which an execute has nothing left to do: it answers with the status (idempotent). */
+const EXECUTION_UNDERWAY: readonly TransactionView['status'][] = ['signing', 'broadcast', 'confirmed', 'failed'];
 const MAX_SEQ = 9223372036854775807n;
 
 export function createTransactionService(deps: TransactionServiceDeps) {
@@ -101,7 +105,8 @@ export function createTransactionService(deps: TransactionServiceDeps) {
   }
 
   async function view(row: TransactionRow): Promise<TransactionView> {
-    return toView(row, await agentName(row.agent_id), now());
+    const [name, eventId] = await Promise.all([agentName(row.agent_id), lastEventId(deps.db, row.id)]);
+    return toView({ ...row, last_event_id: eventId }, name, now());
   }
 
   /** Builds, simulates and freezes a request; the caller inserts it. */
@@ -276,6 +281,9 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       const transactionId = randomUUID();
       const chainId = body.chain_id ?? deps.config.CHAIN_ID;
       const built = await buildRequest({ transactionId, wallet, chainId, intent: intentFrom(body), approvalTtlSeconds: ttlSeconds(body.approval_ttl) });
+      // A request that cannot succeed is refused (422 simulation_failed): nothing stored, the owner not asked.
+      const refusal = body.allow_simulation_failure === true ? undefined : simulationRefusal(body.kind, built.row.summary);
+      if (refusal) throw refusal;
 
       let row: TransactionRow;
       try {
@@ -424,15 +432,27 @@ export function createTransactionService(deps: TransactionServiceDeps) {
       return view((await findTransaction(deps.db, row.id))!);
     },
 
-    /** POST /api/execute_transaction — the preparing agent starts signing an approved request. */
-    async execute(agent: AgentCaller, transactionId: string, meta: RequestMeta) {
+    /**
+     * POST /api/execute_transaction — the preparing agent starts signing an approved request.
+     * Idempotent for its agent: a request already executing or done answers with its current
+     * status (`replayed`, 200) instead of a conflict; not approved, expired, rejected and
+     * cancelled stay 409.
+     */
+    async execute(agent: AgentCaller, transactionId: string, meta: RequestMeta): Promise<{ replayed: boolean; view: TransactionView }> {
       const row = await loadVisible({ type: 'agent', id: agent.agentId }, transactionId);
       const status = effectiveStatus(row, now());
+      if (EXECUTION_UNDERWAY.includes(status)) return { replayed: true, view: await view(row) };
       if (status === 'pending_approval') throw invalidState('not_approved', 'the transaction has not been approved');
       if (status === 'expired') throw invalidState('expired', 'the transaction has expired');
-      await sendUpdate(row, executeUpdate, { caller: { type: 'agent', id: agent.agentId } });
+      try {
+        await sendUpdate(row, executeUpdate, { caller: { type: 'agent', id: agent.agentId } });
+      } catch (err) {
+        // The workflow moved on before the projection said so: signing began, which is what was asked.
+        if (err instanceof AppError && err.extra?.reason === 'signing_started') return { replayed: true, view: await view((await findTransaction(deps.db, row.id))!) };
+        throw err;
+      }
       await deps.audit.append({ action: 'transaction.execute_requested', actorType: 'agent', actorId: agent.agentId, subjectType: 'transaction', subjectId: row.id, ip: meta.ip, requestId: meta.requestId });
-      return view((await findTransaction(deps.db, row.id))!);
+      return { replayed: false, view: await view((await findTransaction(deps.db, row.id))!) };
     },
 
     /** POST /api/transactions/:id/cancel — owner or preparing agent, until signing starts. */

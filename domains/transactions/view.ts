@@ -51,5 +51,7 @@ export function toView(row: TransactionRow, agentName: string | null, now: Date)
     confirmations: row.confirmations,
     error: row.error ?? row.last_error,
     rejection_reason: row.rejection_reason,
+    version: row.version,
+    last_event_id: row.last_event_id ?? null,
   };
 }

@@ -245,7 +245,9 @@ describe('the served OpenAPI document and the router', () => {
         assert.equal(response.status, 405, `${method} ${path}`);
         const allow = new Set((response.headers.get('allow') ?? '').split(',').map((m) => m.trim()).filter(Boolean));
         assert.deepEqual([...allow].sort(), [...allowed].sort(), `${method} ${path}: Allow`);
-        assert.deepEqual(await response.json(), { error: { code: 'method_not_allowed', message: 'this method is not allowed on this path' } });
+        assert.deepEqual(await response.json(), {
+          error: { code: 'method_not_allowed', message: 'this method is not allowed on this path', hint: 'Use one of the methods listed in the Allow header.' },
+        });
       }
     }
   });
@@ -254,7 +256,9 @@ describe('the served OpenAPI document and the router', () => {
     for (const path of ['/api/nope', '/api/agents/x/y/z', '/api/transactions/00000000-0000-4000-8000-000000000000/approve']) {
       const response = await fetch(`${base}${path}`, { method: 'POST' });
       assert.equal(response.status, 404, path);
-      assert.deepEqual(await response.json(), { error: { code: 'not_found', message: 'no such route' } });
+      assert.deepEqual(await response.json(), {
+        error: { code: 'not_found', message: 'no such route', hint: 'Check the id or address: it does not exist or is not yours, and both look the same.' },
+      });
     }
   });
 });
