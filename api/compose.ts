@@ -33,6 +33,7 @@ import { transactionRoutes } from './routes/transactions';
 import { diagnosticsRoutes } from './routes/diagnostics';
 import { eventRoutes } from './routes/events';
 import { webhookRoutes } from './routes/webhooks';
+import { mcpRoutes } from './routes/mcp';
 import { createEventService } from '../domains/events/service';
 import { createWebhookService } from '../domains/webhooks/service';
 
@@ -108,6 +109,7 @@ export function composeApi(deps: ApiDeps): ComposedApi {
     ...eventRoutes({ events, logger }),
     ...webhookRoutes({ webhooks }),
     ...diagnosticsRoutes({ temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE }),
+    ...mcpRoutes(),
   ];
   return {
     routes,

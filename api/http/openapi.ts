@@ -73,6 +73,7 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string; server
   const schemas: Record<string, unknown> = {};
   schemas.Error = hoistDefs(jsonSchema(ErrorSchema, 'output'), 'Error', schemas);
   for (const route of routes) {
+    if (route.undocumented) continue;
     const id = operationId(route);
     const toSchema = (schema: z.ZodType, io: 'input' | 'output', where: string) => hoistDefs(jsonSchema(schema, io), `${id}_${where}`, schemas);
     const operation: Record<string, unknown> = {

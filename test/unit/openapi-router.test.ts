@@ -33,6 +33,8 @@ type Operation = {
 type Doc = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> } };
 
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+/** Served but deliberately not in the document: the MCP endpoint speaks JSON-RPC, not REST (api/routes/mcp.ts). */
+const UNDOCUMENTED = ['POST /mcp'];
 
 let server: Server;
 let base: string;
@@ -120,9 +122,21 @@ describe('the served OpenAPI document and the router', () => {
     const served = servedOperations();
     const documented = documentedOperations();
     assert.ok(served.size >= 25, `expected the whole API, got ${served.size} operations`);
-    assert.deepEqual([...served].filter((op) => !documented.has(op)).sort(), [], 'served but not documented');
+    assert.deepEqual([...served].filter((op) => !documented.has(op)).sort(), UNDOCUMENTED, 'served but not documented');
     assert.deepEqual([...documented].filter((op) => !served.has(op)).sort(), [], 'documented but not served');
     assert.equal(composed.routes.length + 3, served.size, 'composed routes + /healthz, /readyz, /openapi.json');
+  });
+
+  test('POST /mcp is served for agents only, answers like every route, and is not a documented operation', async () => {
+    assert.equal(doc.paths['/mcp'], undefined);
+    const none = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(none.status, 401);
+    assert.equal(((await none.json()) as { error: { code: string } }).error.code, 'unauthenticated');
+    for (const method of ['GET', 'DELETE']) {
+      const other = await fetch(`${base}/mcp`, { method });
+      assert.equal(other.status, 405, method);
+      assert.equal(other.headers.get('allow'), 'POST');
+    }
   });
 
   test('every route of CONTRACT.md is there', () => {
