@@ -83,6 +83,9 @@ export function refusalOf(error: unknown): { error: Record<string, unknown> } | 
   return { error: error.toJSON() };
 }
 
+/** How often wait_for_decision reports progress while it waits (MCP clients reset their request timeout on it). */
+const PROGRESS_EVERY_MS = 2_000;
+
 /** Waits until the agent has something to do, or the outcome is in: not pending, signing or broadcast. */
 const settled = (view: TransactionView) => !['pending_approval', 'signing', 'broadcast'].includes(view.status);
 
@@ -196,10 +199,10 @@ export const countersignTools = [
     async run(client, input, context) {
       const total = input.timeout_seconds ?? 300;
       const started = Date.now();
-      const report = (view: TransactionView) => context.progress?.(Math.min(total, Math.round((Date.now() - started) / 1000)), total, `still ${view.status}`);
+      const report = (view: TransactionView) => context.progress?.(Math.min(total, (Date.now() - started) / 1000), total, `still ${view.status}`);
       // A heartbeat while one long-poll holds (up to 60 s): a client's request timeout resets on progress.
       let last: TransactionView | undefined;
-      const heartbeat = context.progress ? setInterval(() => void (last && report(last)), 5_000) : undefined;
+      const heartbeat = context.progress ? setInterval(() => void (last && report(last)), PROGRESS_EVERY_MS) : undefined;
       try {
         last = await client.get(input.transaction_id, context.signal ? { signal: context.signal } : {});
         const view = settled(last)
@@ -223,13 +226,16 @@ export const countersignTools = [
     name: 'execute_transaction',
     title: 'Execute an approved transaction',
     description:
-      'Sign and send a transaction the owner approved (it is irreversible once sent). On one already executing or done it just returns the status. Refused with invalid_state when it is not approved, expired, rejected or cancelled (see the hint). Then call wait_for_decision to wait for confirmation.',
+      'Sign and send a transaction the owner approved (it is irreversible once sent); answers once signing has started. On one already executing or done it just returns the status. Refused with invalid_state when it is not approved, expired, rejected or cancelled (see the hint). Then call wait_for_decision to wait for confirmation.',
     inputSchema: z.object({ transaction_id: TransactionId }).strict(),
     readOnly: false,
     idempotent: true,
     openWorld: true,
-    async run(client, input) {
-      return about(await client.execute(input.transaction_id));
+    async run(client, input, context) {
+      let view = await client.execute(input.transaction_id);
+      // The worker starts signing a moment later: answer once it has (so wait_for_decision then waits for the chain).
+      if (view.status === 'approved') view = await client.waitUntil(input.transaction_id, (v) => v.status !== 'approved', { timeoutMs: 15_000, ...(context.signal ? { signal: context.signal } : {}) });
+      return about(view);
     },
   }),
 
