@@ -38,7 +38,7 @@ export type InvalidStateReason =
 /** Why prepare_transaction refused a request that cannot succeed (422 simulation_failed). */
 export type SimulationFailureReason = 'would_revert' | 'insufficient_funds' | 'not_a_token';
 
-const STATUS: Record<ErrorCode, number> = {
+export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   invalid_request: 400,
   invalid_json: 400,
   unauthenticated: 401,
@@ -85,7 +85,7 @@ export class AppError extends Error {
     options: AppErrorOptions = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.status = STATUS[code];
+    this.status = ERROR_STATUS[code];
     this.extra = options.extra;
     this.headers = options.headers;
     this.subject = options.subject;
