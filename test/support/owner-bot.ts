@@ -3,7 +3,8 @@
  * HTTP (GET /api/events, JSON batches) and decides each new pending request
  * by the agent's memo — "approve" is approved with a fresh TOTP code after a
  * short pause (so the agent really waits), "reject: <reason>" is rejected with
- * that reason, anything else is left pending. Only the public API, as a person
+ * that reason, anything else is left pending (or approved, with `approveUnmarked`:
+ * for examples that write their own memo). Only the public API, as a person
  * with the web app would use it; one decision at a time (TOTP steps must rise).
  */
 import { call, expectStatus, type TestUser } from './actors';
@@ -14,7 +15,7 @@ export interface OwnerBot {
   stop(): Promise<void>;
 }
 
-export function startOwnerBot(base: string, owner: TestUser, options: { approveAfterMs?: number; pollMs?: number } = {}): OwnerBot {
+export function startOwnerBot(base: string, owner: TestUser, options: { approveAfterMs?: number; pollMs?: number; approveUnmarked?: boolean } = {}): OwnerBot {
   const approveAfterMs = options.approveAfterMs ?? 1_000;
   const pollMs = options.pollMs ?? 150;
   const decided = new Map<string, 'approved' | 'rejected'>();
@@ -28,7 +29,8 @@ export function startOwnerBot(base: string, owner: TestUser, options: { approveA
     expectStatus(view, 200, 'owner reads the request');
     const memo = view.body.memo ?? '';
     if (view.body.status !== 'pending_approval') return;
-    if (memo === 'approve') {
+    const unmarked = memo !== 'approve' && !memo.startsWith('reject:') && memo !== 'leave pending';
+    if (memo === 'approve' || (unmarked && options.approveUnmarked)) {
       await new Promise((r) => setTimeout(r, approveAfterMs));
       const approved = await call(base, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: transactionId, digest: view.body.digest, mfa_code: await owner.nextCode() } });
       expectStatus(approved, 200, 'owner approves with TOTP');
