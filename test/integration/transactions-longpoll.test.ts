@@ -69,6 +69,11 @@ describe('long-poll on GET /api/transaction_status', () => {
     assert.equal(newer.body.version, 1);
     assert.ok(newer.ms < 3_000, `answered after ${newer.ms} ms`);
     assert.equal(app.waiters.size(), 0, 'nothing was held');
+    for (const query of ['&wait=0', '&wait=61', '&wait=1.5', '&wait=5&if_version=-1', '&wait=5&if_status=done']) {
+      const invalid = await status(tx.transaction_id, query);
+      assert.equal(invalid.status, 400, query);
+      assert.equal(invalid.body.error?.code, 'invalid_request', query);
+    }
   });
 
   test('a held request answers when the owner approves; version and last_event_id agree with GET /api/events for agent and owner', async () => {
@@ -112,7 +117,9 @@ describe('long-poll on GET /api/transaction_status', () => {
     const held = status(tx.transaction_id, '&wait=30&if_status=pending_approval');
     await untilWaiters(1);
     expectStatus(await call(app.url, 'POST', '/api/reject_transaction', { token: owner.token, body: { transaction_id: tx.transaction_id, reason: 'not this week' } }), 200, 'reject');
+    const rejectedAt = Date.now();
     const answer = await held;
+    assert.ok(Date.now() - rejectedAt < 5_000, 'woken by the change, not by the deadline');
     assert.equal(answer.body.status, 'rejected');
     assert.equal(answer.body.rejection_reason, 'not this week');
   });
@@ -158,7 +165,9 @@ describe('long-poll on GET /api/transaction_status', () => {
     app.database.db.off('query', count);
     assert.equal(queries, 0, 'no query while 10 requests were held for 3 s');
     expectStatus(await call(app.url, 'POST', `/api/transactions/${tx.transaction_id}/cancel`, { apiKey: agent.apiKey }), 200, 'cancel');
+    const cancelledAt = Date.now();
     const answers = await Promise.all(held);
+    assert.ok(Date.now() - cancelledAt < 5_000, 'woken by the change, not by the deadline');
     assert.deepEqual(new Set(answers.map((a) => a.body.status)), new Set(['cancelled']));
   });
 });

@@ -474,6 +474,20 @@ describe('authorization matrix', () => {
     assert.deepEqual(failures, []);
   });
 
+  it('POST /mcp (JSON-RPC, so not in the document) answers each credential like an agent route', async () => {
+    const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'matrix', version: '1' } } };
+    const expect = agentSelf(ok(200));
+    const failures: string[] = [];
+    for (const cell of CELLS) {
+      const answer = await send({ method: 'POST', path: '/mcp', body: initialize, headers: { accept: 'application/json, text/event-stream' }, ...credentials(cell) }, `POST /mcp [${cell}]`);
+      cellsRun += 1;
+      const want = expect[cell];
+      if (answer.status !== want.status || (want.code && errorCode(answer) !== want.code)) failures.push(`POST /mcp [${cell}]: expected ${String(want.status)} ${want.code ?? ''}, got ${answer.status} ${answer.text.slice(0, 200)}`);
+      if (answer.status === 200 && !answer.text.includes('"serverInfo"')) failures.push(`POST /mcp [${cell}]: no initialize result: ${answer.text.slice(0, 200)}`);
+    }
+    assert.deepEqual(failures, []);
+  });
+
   it('requests someone else tried to approve, execute, reject or cancel are untouched', async () => {
     const view = await send({ method: 'GET', path: `/api/transactions/${A.pendingTx}`, token: A.user.token });
     expectAnswer(view, 200);
