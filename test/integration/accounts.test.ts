@@ -137,7 +137,7 @@ describe('login', () => {
     const wrong = await login(name, 'not the password');
     for (let i = 0; i < 3; i += 1) await login(name, 'not the password');
     const locked = await login(name); // right password, locked account
-    const expected = { error: { code: 'invalid_credentials', message: 'invalid username or password' } };
+    const expected = { error: { code: 'invalid_credentials', message: 'invalid username or password', hint: 'Check the username and password and log in again.' } };
     for (const answer of [unknown, wrong, locked]) {
       assert.equal(answer.status, 401);
       assert.deepEqual(answer.body, expected);
