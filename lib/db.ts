@@ -165,7 +165,8 @@ async function withMigrationLock<T>(db: Db, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function connectionString(db: Db): string {
+/** The connection string a pool was made with (for a dedicated connection beside it: migrations, LISTEN). */
+export function connectionString(db: Db): string {
   const connection = db.client.config.connection as { connectionString: string };
   return connection.connectionString;
 }

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { AppError } from '../../lib/errors';
 import type { RateLimiter } from './rate-limit';
 import { readJsonBody } from './body';
-import { zodDetails } from './errors';
+import { errorBody, zodDetails } from './errors';
 import { checkCsrf, requireAuth, resolvePrincipal } from './authenticate';
 import type { Authenticator, Principal } from './principal';
 import type { AnyRoute } from './route';
@@ -110,10 +110,10 @@ export function routingFallback(router: Router) {
     await allowed(ctx as Parameters<typeof allowed>[0], next);
     if (ctx.status === 405 || ctx.status === 501) {
       ctx.status = 405;
-      ctx.body = { error: { code: 'method_not_allowed', message: 'this method is not allowed on this path' } };
+      ctx.body = errorBody('method_not_allowed', 'this method is not allowed on this path');
     } else if (ctx.status === 404 && ctx.body === undefined) {
       ctx.status = 404;
-      ctx.body = { error: { code: 'not_found', message: 'no such route' } };
+      ctx.body = errorBody('not_found', 'no such route');
     }
   };
 }

@@ -126,7 +126,7 @@ export function createContext(deps: TransactionServiceDeps) {
   }
 
   /** The public view of a row, with the explorer links of its chain. */
-  const present = (row: TransactionRow, agentName: string | null): TransactionView => toView(row, agentName, now(), deps.explorers);
+  const present = (row: TransactionRow & { last_event_id: string | null }, agentName: string | null): TransactionView => toView(row, agentName, now(), deps.explorers);
 
   return { deps, now, present, loadOwned, loadVisible, startWorkflow, sendUpdate, recordCallerCommand };
 }

@@ -14,6 +14,7 @@ import { digestOf } from './digest';
 import type { TxIntent } from './ports';
 import type { TransactionRow } from './rows';
 import type { PrepareBody } from './schemas';
+import { simulationRefusal } from './refusals';
 import { buildSummary } from './summary';
 import { effectiveStatus, summaryView } from './view';
 
@@ -142,6 +143,9 @@ export async function prepareTransaction(ctx: TransactionContext, agent: AgentCa
 
   const chainId = body.chain_id ?? ctx.deps.config.CHAIN_ID;
   const built = await buildRequest(ctx, { transactionId: randomUUID(), wallet, chainId, intent: intentFrom(body), approvalTtlSeconds: approvalTtlSeconds(ctx, body.approval_ttl) });
+  // A request that cannot succeed is refused (422 simulation_failed): nothing stored, the owner not asked.
+  const refusal = body.allow_simulation_failure === true ? undefined : simulationRefusal(body.kind, built.summary);
+  if (refusal) throw refusal;
 
   let row: TransactionRow;
   try {

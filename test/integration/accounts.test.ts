@@ -48,7 +48,7 @@ describe('register', () => {
     assert.equal(row.username, name.toLowerCase());
     const again = await register(name.toUpperCase());
     assert.equal(again.status, 409);
-    assert.deepEqual(again.body, { error: { code: 'username_taken', message: 'this username is taken' } });
+    assert.deepEqual(again.body, { error: { code: 'username_taken', message: 'this username is taken', hint: 'Choose another username.' } });
     assert.equal((await login(name.toUpperCase())).status, 200, 'login is case-insensitive too');
     assert.ok((await auditActions(created.body.user_id as string)).includes('user.registered'));
   });
@@ -69,7 +69,13 @@ describe('register', () => {
     for (const password of ['password123', 'Qwerty123', '123456789', 'iloveyou1']) {
       const answer = await register(uniqueName(), password);
       assert.equal(answer.status, 403, password);
-      assert.deepEqual(answer.body, { error: { code: 'password_invalid', message: 'this password is too common; choose another' } });
+      assert.deepEqual(answer.body, {
+        error: {
+          code: 'password_invalid',
+          message: 'this password is too common; choose another',
+          hint: "Send the account's current password, or, when choosing a new one, a password that is not a common one.",
+        },
+      });
     }
     const name = uniqueName();
     const same = await register(name, name.toUpperCase());
@@ -131,7 +137,7 @@ describe('login', () => {
     const wrong = await login(name, 'not the password');
     for (let i = 0; i < 3; i += 1) await login(name, 'not the password');
     const locked = await login(name); // right password, locked account
-    const expected = { error: { code: 'invalid_credentials', message: 'invalid username or password' } };
+    const expected = { error: { code: 'invalid_credentials', message: 'invalid username or password', hint: 'Check the username and password and log in again.' } };
     for (const answer of [unknown, wrong, locked]) {
       assert.equal(answer.status, 401);
       assert.deepEqual(answer.body, expected);

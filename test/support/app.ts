@@ -36,6 +36,8 @@ export interface TestApp {
   logs: string[];
   /** The worker's activities (the same object the worker runs), to call one directly. */
   activities: ReturnType<typeof createActivities>;
+  /** The API's long-poll waiters (how many requests are held now). */
+  waiters: { size(): number };
   stopWorker(): Promise<void>;
   startWorker(): Promise<void>;
   stop(): Promise<void>;
@@ -162,6 +164,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     logs,
     activities,
+    waiters: composed.waiters,
     startWorker,
     stopWorker,
     async stop() {

@@ -36,11 +36,13 @@ export interface SpawnOptions {
   name?: string;
   failpoint?: 'after_sign' | 'after_broadcast';
   env?: Record<string, string>;
+  /** Node options before the entry point (e.g. the product's heap limit, scripts/infra/apps.ts). */
+  nodeFlags?: string[];
   readyTimeoutMs?: number;
 }
 
 /** The environment both programs share: this app's database and task queue, the stack's services. */
-function baseEnv(stack: ProofStack, app: TestApp): Record<string, string> {
+function baseEnv(stack: Pick<ProofStack, 'env'>, app: TestApp): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
@@ -64,7 +66,7 @@ function baseEnv(stack: ProofStack, app: TestApp): Record<string, string> {
   };
 }
 
-export async function spawnProgram(program: Program, stack: ProofStack, app: TestApp, options: SpawnOptions = {}): Promise<AppProcess> {
+export async function spawnProgram(program: Program, stack: Pick<ProofStack, 'env' | 'logDir'>, app: TestApp, options: SpawnOptions = {}): Promise<AppProcess> {
   const port = await getFreePort();
   const env: Record<string, string> = {
     ...baseEnv(stack, app),
@@ -79,7 +81,7 @@ export async function spawnProgram(program: Program, stack: ProofStack, app: Tes
   const logFile = childLogFile(stack, name);
   const log = fs.openSync(logFile, 'a');
   const entry = program === 'api' ? 'api/server.ts' : 'worker/main.ts';
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env, stdio: ['ignore', log, log] });
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', entry], { cwd: REPO_ROOT, env, stdio: ['ignore', log, log] });
   fs.closeSync(log);
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
   const url = `http://127.0.0.1:${port}`;
