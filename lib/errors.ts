@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'mfa_invalid'
   | 'mfa_code_used'
   | 'password_invalid'
+  | 'policy_denied'
   | 'not_found'
   | 'method_not_allowed'
   | 'invalid_state'
@@ -43,6 +44,7 @@ const STATUS: Record<ErrorCode, number> = {
   mfa_invalid: 403,
   mfa_code_used: 403,
   password_invalid: 403,
+  policy_denied: 403,
   not_found: 404,
   method_not_allowed: 405,
   invalid_state: 409,

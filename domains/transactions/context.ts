@@ -12,6 +12,7 @@ import { AppError, invalidState, notFound, unavailable } from '../../lib/errors'
 import type { Logger } from '../../lib/logger';
 import type { AuditLog, RequestMeta } from '../audit';
 import type { MfaService } from '../mfa';
+import type { PolicyService, ViewNotes } from '../policies';
 import type { UserService } from '../users';
 import { agentHasActiveWebhook } from '../webhooks';
 import { SIGNING_STARTED_STATUSES, type Caller, type CommandKind, type TransactionState } from '../../workflows/definitions';
@@ -35,6 +36,8 @@ export interface TransactionServiceDeps {
   mfa: Pick<MfaService, 'verifyAndConsume'>;
   passwords: Pick<UserService, 'verifyPassword'>;
   audit: AuditSink;
+  /** The owner's rules: checked before a prepare stores anything; labels and limits for the owner's views. */
+  policies: Pick<PolicyService, 'checkPrepare' | 'recordSpend' | 'recordRefusal' | 'notesFor'>;
   /** How long a user-initiated transfer waits for its broadcast before answering 202. */
   userTransferWaitMs?: number;
   /** Block explorer per chain, for the links in transaction views. */
@@ -125,8 +128,8 @@ export function createContext(deps: TransactionServiceDeps) {
     });
   }
 
-  /** The public view of a row, with the explorer links of its chain. */
-  const present = (row: TransactionRow, agentName: string | null): TransactionView => toView(row, agentName, now(), deps.explorers);
+  /** The public view of a row, with the explorer links of its chain (and, for its owner, labels and limits). */
+  const present = (row: TransactionRow, agentName: string | null, notes?: ViewNotes): TransactionView => toView(row, agentName, now(), deps.explorers, notes);
 
   return { deps, now, present, loadOwned, loadVisible, startWorkflow, sendUpdate, recordCallerCommand };
 }

@@ -12,7 +12,9 @@ export async function getTransaction(ctx: TransactionContext, caller: Caller, tr
   const row = await findTransactionWithAgentName(ctx.deps.db, transactionId);
   if (!row || !visibleTo(caller, row)) throw notFound('transaction');
   const { agent_name: agentName, ...transaction } = row;
-  return ctx.present(transaction, agentName);
+  // The owner's view carries labels and limits; an agent's status read stays one query.
+  const notes = caller.type === 'user' ? (await ctx.deps.policies.notesFor(caller.id, [transaction])).get(transaction.id) : undefined;
+  return ctx.present(transaction, agentName, notes);
 }
 
 /** GET /api/transactions — the cursor is the list position of the last row returned. */
@@ -27,6 +29,7 @@ export async function listTransactions(ctx: TransactionContext, caller: Caller, 
     limit,
     now: ctx.now(),
   });
-  const transactions = rows.map(({ agent_name: agentName, ...row }) => ctx.present(row, agentName));
+  const notes = caller.type === 'user' ? await ctx.deps.policies.notesFor(caller.id, rows) : undefined;
+  const transactions = rows.map(({ agent_name: agentName, ...row }) => ctx.present(row, agentName, notes?.get(row.id)));
   return { transactions, next_cursor: rows.length === limit ? rows[rows.length - 1]!.seq : null };
 }

@@ -3,6 +3,7 @@ import { getAddress } from 'ethers';
 import { isBlockingWarning, sanitizeDisplayText, warningLabel } from '../chain';
 import type { TransactionStatus } from '../../workflows/definitions';
 import type { TransactionRow } from './rows';
+import type { ViewNotes } from '../policies';
 import type { Summary, TransactionView } from './schemas';
 
 /** Chain id → block explorer base URL, without a trailing slash (config CHAIN_EXPLORER_URLS). */
@@ -23,7 +24,10 @@ export function effectiveStatus(row: Pick<TransactionRow, 'status' | 'approval_e
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
-export function toView(row: TransactionRow, agentName: string | null, now: Date, explorers?: ExplorerUrls): TransactionView {
+const NO_NOTES: ViewNotes = { labels: [], limits: [] };
+
+/** `notes`: the owner's labels and limits (policies.notesFor); agents' views carry none. */
+export function toView(row: TransactionRow, agentName: string | null, now: Date, explorers?: ExplorerUrls, notes: ViewNotes = NO_NOTES): TransactionView {
   const status = effectiveStatus(row, now);
   // The memo is stored as the agent sent it and shown stripped (CONTRACT.md): bidi overrides and
   // invisible characters never reach a client that forgets to clean it.
@@ -62,6 +66,8 @@ export function toView(row: TransactionRow, agentName: string | null, now: Date,
     confirmations: row.confirmations,
     error: row.error ?? row.last_error,
     rejection_reason: row.rejection_reason,
+    labels: notes.labels,
+    limits: notes.limits,
   };
 }
 
