@@ -12,9 +12,10 @@ export function windowSeconds(window: string): number {
   return Number(match[1]) * (match[2] === 'd' ? 86_400 : 3_600);
 }
 
-/** "hour", "24 hours", "day", "7 days": what follows "per" or "in the last". */
+/** "hour", "24 hours", "day", "7 days" (in the unit the owner wrote): what follows "per" or "in the last". */
 export function windowText(window: string): string {
-  const seconds = windowSeconds(window);
-  if (seconds % 86_400 === 0) return seconds === 86_400 ? 'day' : `${seconds / 86_400} days`;
-  return seconds === 3_600 ? 'hour' : `${seconds / 3_600} hours`;
+  windowSeconds(window);
+  const n = Number(window.slice(0, -1));
+  const unit = window.endsWith('d') ? 'day' : 'hour';
+  return n === 1 ? unit : `${n} ${unit}s`;
 }
