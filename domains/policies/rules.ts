@@ -49,7 +49,7 @@ function objection(rule: Rule, facts: RequestFacts, used: bigint): string | null
       if (unreadable) return unreadable;
       const amount = facts.outflows.get(rule.asset) ?? 0n;
       if (amount <= BigInt(rule.amount)) return null;
-      return `sends ${assetAmount(rule.asset, amount, facts.chainId)}; at most ${assetAmount(rule.asset, BigInt(rule.amount), facts.chainId)} per transaction is allowed`;
+      return `sends ${assetAmount(rule.asset, amount, facts.chainId)}; at most ${shortAmount(rule.asset, BigInt(rule.amount), facts.chainId)} per transaction is allowed`;
     }
     case 'rolling_limit': {
       const unreadable = amountUnreadable(rule.asset, facts);
@@ -57,8 +57,8 @@ function objection(rule: Rule, facts: RequestFacts, used: bigint): string | null
       const amount = facts.outflows.get(rule.asset) ?? 0n;
       // A request that moves none of the asset passes, even over a limit tightened below what is used.
       if (amount === 0n || used + amount <= BigInt(rule.amount)) return null;
-      const limit = assetAmount(rule.asset, BigInt(rule.amount), facts.chainId);
-      return `sends ${assetAmount(rule.asset, amount, facts.chainId)}, but ${assetAmount(rule.asset, used, facts.chainId)} of the ${limit} allowed per ${windowText(rule.window)} is already used or reserved`;
+      const limit = shortAmount(rule.asset, BigInt(rule.amount), facts.chainId);
+      return `sends ${assetAmount(rule.asset, amount, facts.chainId)}, but ${shortAmount(rule.asset, used, facts.chainId)} of the ${limit} allowed per ${windowText(rule.window)} is already used or reserved`;
     }
     case 'allowed_recipients': {
       if (facts.opaque) return OPAQUE;
@@ -126,3 +126,6 @@ export function assetAmount(asset: Asset, amount: bigint, chainId: number): stri
   if (asset === 'native') return formatNative(amount, chainId) ?? `${amount} wei`;
   return `${formatBaseUnits(amount)} base units of token ${checksumAddress(asset)}`;
 }
+
+/** The same amount once its unit has been named in the sentence: "0.3 ETH", or "300" base units. */
+const shortAmount = (asset: Asset, amount: bigint, chainId: number) => (asset === 'native' ? assetAmount(asset, amount, chainId) : (formatBaseUnits(amount) ?? amount.toString()));
