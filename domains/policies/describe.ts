@@ -59,7 +59,7 @@ function describeBody(rule: DescribableRule, ctx: DescribeContext): string {
     case 'allowed_chains':
       return `Only on ${(rule.chain_ids ?? []).map(ctx.chain).join(', ')}`;
     case 'max_requests':
-      return `At most ${rule.count ?? 0} request${rule.count === 1 ? '' : 's'} per agent in any ${windowText(rule.window ?? '1h')}`;
+      return `At most ${rule.count ?? 0} request${rule.count === 1 ? '' : 's'}${rule.agent_id ? '' : ' per agent'} in any ${windowText(rule.window ?? '1h')}`;
     case 'frozen':
       return rule.agent_id ? 'Frozen: may not propose anything' : 'Frozen: no agent may propose anything';
     default:
