@@ -31,7 +31,7 @@ export default tseslint.config(
   // inside one, nothing reaches behind another domain's, and nothing imports the HTTP or Temporal
   // adapter layers (api/, activities/). Tests and benchmarks may reach internals they test.
   {
-    files: ['api/**/*.ts', 'activities/**/*.ts', 'worker/**/*.ts', 'scripts/**/*.ts', 'lib/**/*.ts', 'config/**/*.ts'],
+    files: ['api/**/*.ts', 'activities/**/*.ts', 'worker/**/*.ts', 'scripts/**/*.ts', 'lib/**/*.ts', 'config/**/*.ts', 'mcp/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

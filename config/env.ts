@@ -7,6 +7,7 @@
  * (`scripts/dev.ts`, `scripts/test.ts`) generates them and passes them in.
  */
 import { z } from 'zod';
+import { DEFAULT_ROLE_NAMES, ROLE_NAME_PATTERN } from '../lib/db-roles';
 
 const DURATION = /^(\d+)\s*(ms|s|m|h|d)?$/;
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
@@ -39,6 +40,8 @@ const flag = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const url = z.url({ protocol: /^https?$/ });
+const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL');
+const roleName = (fallback: string) => z.string().regex(ROLE_NAME_PATTERN, 'expected a lowercase PostgreSQL identifier').default(fallback);
 const optionalSecret = (minLength: number) => z.string().min(minLength).optional();
 
 const schema = z
@@ -53,12 +56,26 @@ const schema = z
     TRUST_PROXY: flag(false),
     PUBLIC_URL: url.optional(),
 
-    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL'),
+    /**
+     * This process's own least-privilege role (lib/db-roles.ts): the API's URL for the API, the
+     * worker's for the worker. Both refuse to start as a superuser, the schema owner or each other.
+     */
+    DATABASE_URL: postgresUrl,
     DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
 
     TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
     TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
     TEMPORAL_TASK_QUEUE: z.string().min(1).default('countersign'),
+    /**
+     * mTLS to Temporal (PEM files): this process's client certificate and key, the CA that signed
+     * the server's certificate (system roots when unset) and the name on it (default: the host of
+     * TEMPORAL_ADDRESS). The same names as the `temporal` CLI's. Any of them turns TLS on; in
+     * production a Temporal server off loopback requires the client certificate.
+     */
+    TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+    TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+    TEMPORAL_TLS_CA: z.string().min(1).optional(),
+    TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
     /** A prebuilt workflow bundle (tests build one per run); otherwise the worker bundles at start-up. */
     WORKFLOW_BUNDLE_PATH: z.string().optional(),
     /**
@@ -147,6 +164,17 @@ const schema = z
     } else if (!env.KEYSTORE_PASSPHRASE && !env.KEYSTORE_KEY_FILE) {
       ctx.addIssue({ code: 'custom', path: ['KEYSTORE_PASSPHRASE'], message: 'KEYSTORE_PASSPHRASE or KEYSTORE_KEY_FILE required when KEYSTORE=local' });
     }
+    if ((env.TEMPORAL_TLS_CERT === undefined) !== (env.TEMPORAL_TLS_KEY === undefined)) {
+      const missing = env.TEMPORAL_TLS_CERT === undefined ? 'TEMPORAL_TLS_CERT' : 'TEMPORAL_TLS_KEY';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (the client certificate and its key)' });
+    }
+    if (production && env.TEMPORAL_TLS_CERT === undefined && !isLoopbackAddress(env.TEMPORAL_ADDRESS)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TEMPORAL_TLS_CERT'],
+        message: `required in production for a Temporal server off loopback (${env.TEMPORAL_ADDRESS}): without mTLS anyone who reaches it can send messages and read history (scripts/temporal-certs.sh makes certificates)`,
+      });
+    }
     if (env.CHAIN_RPC_URLS !== undefined && parseChainMap(env.CHAIN_RPC_URLS) === undefined) {
       ctx.addIssue({ code: 'custom', path: ['CHAIN_RPC_URLS'], message: 'expected JSON like {"1":"https://rpc.example"}' });
     }
@@ -215,15 +243,20 @@ function parseExplorerMap(raw: string | undefined): Map<number, string> {
   return new Map(Object.entries(parsed).map(([id, url]) => [Number(id), new URL(url).href.replace(/\/+$/, '')]));
 }
 
+/** `127.0.0.1:7233`, `localhost:7233`, `[::1]:7233`: traffic that never leaves the host. */
+export function isLoopbackAddress(address: string): boolean {
+  const host = address.startsWith('[') ? address.slice(1, address.indexOf(']')) : address.split(':')[0]!;
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Reads and validates the environment; throws one ConfigError naming every problem. */
-export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+function parseEnvironment<T extends z.ZodType>(target: T, source: NodeJS.ProcessEnv): z.output<T> {
   // Empty strings count as unset, as in most .env tooling.
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
-  const result = schema.safeParse(cleaned);
+  const result = target.safeParse(cleaned);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const name = issue.path.join('.') || '(environment)';
@@ -232,8 +265,33 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     });
     throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
   }
-  const env = result.data;
+  return result.data;
+}
+
+/** Reads and validates the environment; throws one ConfigError naming every problem. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const env = parseEnvironment(schema, source);
   const chains = new Map(env.CHAIN_RPC_URLS ? parseChainMap(env.CHAIN_RPC_URLS) : []);
   chains.set(env.CHAIN_ID, env.WEB3_PROVIDER_URI);
   return { ...env, chains, explorers: parseExplorerMap(env.CHAIN_EXPLORER_URLS), production: env.NODE_ENV === 'production' };
+}
+
+/**
+ * The migration step (`npm run migrate`, the compose `migrate` service, `npm run keys:rotate`):
+ * it connects as the schema owner and grants the app roles named here (lib/db-roles.ts).
+ */
+const migrationSchema = z
+  .object({
+    /** The schema owner: runs migrations, owns tables, functions and triggers. Never given to the API or the worker. */
+    MIGRATION_DATABASE_URL: postgresUrl,
+    DATABASE_API_ROLE: roleName(DEFAULT_ROLE_NAMES.api),
+    DATABASE_WORKER_ROLE: roleName(DEFAULT_ROLE_NAMES.worker),
+  })
+  .refine((env) => env.DATABASE_API_ROLE !== env.DATABASE_WORKER_ROLE, { path: ['DATABASE_WORKER_ROLE'], message: 'the API and the worker need different roles' });
+
+export type MigrationConfig = z.output<typeof migrationSchema>;
+
+export function loadMigrationConfig(source: NodeJS.ProcessEnv = process.env): MigrationConfig & { roles: { api: string; worker: string } } {
+  const env = parseEnvironment(migrationSchema, source);
+  return { ...env, roles: { api: env.DATABASE_API_ROLE, worker: env.DATABASE_WORKER_ROLE } };
 }

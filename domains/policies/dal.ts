@@ -31,6 +31,15 @@ export async function lockPolicy(trx: DbOrTx, walletId: string): Promise<PolicyR
   return created;
 }
 
+/**
+ * The signing transaction's lock: the row as lockPolicy, but never created —
+ * an agent request was prepared through lockPolicy, so its wallet's row
+ * exists; without one there are no rules (and the worker needs no INSERT).
+ */
+export async function lockExistingPolicy(trx: DbOrTx, walletId: string): Promise<PolicyRow | undefined> {
+  return parsePolicy(await trx(POLICIES).where({ wallet_id: walletId }).forUpdate().first());
+}
+
 export async function savePolicy(trx: DbOrTx, args: { walletId: string; version: number; rules: readonly Rule[]; userId: string; at: Date }): Promise<void> {
   await trx(POLICIES)
     .where({ wallet_id: args.walletId })

@@ -22,7 +22,7 @@ import type { Clock } from '../../lib/clock';
 import type { Db, DbOrTx } from '../../lib/db';
 import type { Logger } from '../../lib/logger';
 import { requestOrigin, type AuditLog, type RequestMeta } from '../audit';
-import { insertRefusal, insertSpend, lockPolicy, requestCounts, rollingUsage, type RollingQuery } from './dal';
+import { insertRefusal, insertSpend, lockExistingPolicy, lockPolicy, requestCounts, rollingUsage, type RollingQuery } from './dal';
 import { factsOf, type RawRequest, type RequestFacts } from './facts';
 import { appliesTo, evaluate } from './rules';
 import type { PolicyRow } from './rows';
@@ -167,8 +167,8 @@ export function createPolicyEngine(deps: PolicyEngineDeps) {
    */
   async function checkSigning(trx: DbOrTx, request: SigningRequest, now: Date): Promise<Verdict> {
     if (request.agent_id === null) return { allowed: true, violations: [], version: 0 };
-    const policy = await lockPolicy(trx, request.wallet_id);
-    if (policy.rules.length === 0) return { allowed: true, violations: [], version: policy.version };
+    const policy = await lockExistingPolicy(trx, request.wallet_id);
+    if (!policy || policy.rules.length === 0) return { allowed: true, violations: [], version: policy?.version ?? 0 };
     const facts = factsOf({ chainId: request.chain_id, agentId: request.agent_id, to: request.to_address, value: request.value, data: request.data });
     const usage = await usageOf(trx, policy, facts, now, { kind: 'signing', transactionId: request.id }, { createdAt: request.created_at, seq: request.seq });
     const violations = evaluate(policy.rules, facts, usage);

@@ -6,13 +6,13 @@ export const POLICY_DENIED_MESSAGE = "the wallet owner's policy refuses this req
 
 /**
  * 403 `policy_denied`, `details` naming each rule that refused (rule_id, type,
- * message) and a `hint`. Nothing was stored and the owner was not asked.
+ * message); the `hint` is the code's (lib/errors.ts). Nothing was stored and
+ * the owner was not asked.
  */
 export function policyDenied(verdict: Pick<Verdict, 'violations'>): AppError {
   return new AppError('policy_denied', POLICY_DENIED_MESSAGE, {
     extra: {
       details: verdict.violations.map(({ rule_id, type, message }) => ({ rule_id, type, message })),
-      hint: 'Nothing was stored and the owner was not asked. Change the request to fit these rules (GET /api/wallets/{address}/policy lists the rules that apply to you), or ask the owner to change them.',
     },
   });
 }

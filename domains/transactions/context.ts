@@ -129,7 +129,8 @@ export function createContext(deps: TransactionServiceDeps) {
   }
 
   /** The public view of a row, with the explorer links of its chain (and, for its owner, labels and limits). */
-  const present = (row: TransactionRow, agentName: string | null, notes?: ViewNotes): TransactionView => toView(row, agentName, now(), deps.explorers, notes);
+  const present = (row: TransactionRow & { last_event_id: string | null }, agentName: string | null, notes?: ViewNotes): TransactionView =>
+    toView(row, agentName, now(), deps.explorers, notes);
 
   return { deps, now, present, loadOwned, loadVisible, startWorkflow, sendUpdate, recordCallerCommand };
 }

@@ -5,6 +5,7 @@
  * gate compose writes atomically. Rows on the custody path are parsed
  * (rows.ts), not cast.
  */
+import { z } from 'zod';
 import type { DbOrTx } from '../../lib/db';
 import { activeWebhookOf } from '../webhooks';
 import type { CommandKind, TransactionStatus } from '../../workflows/definitions';
@@ -38,6 +39,7 @@ export type NewTransaction = Omit<
   | 'updated_at'
   | 'status'
   | 'seq'
+  | 'last_event_id'
 >;
 
 export const TX = 'transactions';
@@ -66,12 +68,16 @@ export async function lockTransaction(trx: DbOrTx, id: string): Promise<Transact
   return parseRow(TransactionRowSchema, await trx(TX).where({ id }).forUpdate().first());
 }
 
-const WithAgentName = TransactionRowSchema.extend({ agent_name: TransactionRowSchema.shape.memo });
-type TransactionWithAgentName = TransactionRow & { agent_name: string | null };
+/** `last_event_id` of each row read from `transactions` (one index probe on transaction_events per row). */
+export const lastEventIdColumn = (db: DbOrTx) => db.raw(`(select max(e.id) from transaction_events e where e.transaction_id = ${TX}.id) as last_event_id`);
 
-/** A transaction and the name of the agent that prepared it (null for the owner's own transfers), in one query. */
-export async function findTransactionWithAgentName(db: DbOrTx, id: string): Promise<TransactionWithAgentName | undefined> {
-  return parseRow(WithAgentName, await db(TX).leftJoin('agents', 'agents.id', `${TX}.agent_id`).where(`${TX}.id`, id).first(`${TX}.*`, 'agents.name as agent_name'));
+/** What a view is made of: the row, its agent's name and the id of its newest event. */
+const ViewRowSchema = TransactionRowSchema.extend({ agent_name: z.string().nullable(), last_event_id: z.string().regex(/^[0-9]+$/).nullable() });
+export type ViewRow = z.output<typeof ViewRowSchema>;
+
+/** A transaction, the name of the agent that prepared it (null for the owner's own transfers) and its last event id, in one query. */
+export async function findTransactionWithAgentName(db: DbOrTx, id: string): Promise<ViewRow | undefined> {
+  return parseRow(ViewRowSchema, await db(TX).leftJoin('agents', 'agents.id', `${TX}.agent_id`).where(`${TX}.id`, id).first(`${TX}.*`, 'agents.name as agent_name', lastEventIdColumn(db)));
 }
 
 /** The user's transactions among `ids`, in no particular order (unknown and foreign ids are simply absent). */
@@ -231,8 +237,8 @@ export interface ListFilter {
 }
 
 /** Newest first, each with its agent's name; the cursor is the `seq` of the last row returned. */
-export async function listTransactions(db: DbOrTx, filter: ListFilter): Promise<TransactionWithAgentName[]> {
-  const query = db(TX).leftJoin('agents', 'agents.id', `${TX}.agent_id`).select(`${TX}.*`, 'agents.name as agent_name').orderBy('seq', 'desc').limit(filter.limit);
+export async function listTransactions(db: DbOrTx, filter: ListFilter): Promise<ViewRow[]> {
+  const query = db(TX).leftJoin('agents', 'agents.id', `${TX}.agent_id`).select(`${TX}.*`, 'agents.name as agent_name', lastEventIdColumn(db)).orderBy('seq', 'desc').limit(filter.limit);
   if (filter.userId) query.where(`${TX}.user_id`, filter.userId);
   if (filter.agentId) query.where('agent_id', filter.agentId);
   if (filter.status === 'pending_approval') query.where('status', 'pending_approval').andWhere('approval_expires_at', '>', filter.now);
@@ -248,7 +254,7 @@ export async function listTransactions(db: DbOrTx, filter: ListFilter): Promise<
   } else if (filter.status) query.where('status', filter.status);
   if (filter.walletAddress) query.where('from_address', filter.walletAddress.toLowerCase());
   if (filter.before) query.where('seq', '<', filter.before);
-  return ((await query) as unknown[]).map((row) => WithAgentName.parse(row));
+  return ((await query) as unknown[]).map((row) => ViewRowSchema.parse(row));
 }
 
 /** Has the wallet sent to this recipient before (broadcast or confirmed)? Drives the `new_recipient` warning. */

@@ -155,17 +155,29 @@ export async function rejectTransaction(ctx: TransactionContext, userId: string,
   return view(ctx, row.id);
 }
 
-/** POST /api/execute_transaction — the preparing agent starts signing an approved request. */
-export async function executeTransaction(ctx: TransactionContext, agent: AgentCaller, transactionId: string, meta: RequestMeta) {
+/**
+ * POST /api/execute_transaction — the preparing agent starts signing an approved request.
+ * Idempotent for its agent: a request already executing or done answers with its current
+ * status (`replayed`, 200) instead of a conflict; not approved, expired, rejected and
+ * cancelled stay 409.
+ */
+export async function executeTransaction(ctx: TransactionContext, agent: AgentCaller, transactionId: string, meta: RequestMeta): Promise<{ replayed: boolean; view: TransactionView }> {
   const row = await ctx.loadVisible({ type: 'agent', id: agent.agentId }, transactionId);
   const status = effectiveStatus(row, ctx.now());
+  if (SIGNING_STARTED_STATUSES.includes(status)) return { replayed: true, view: await view(ctx, row.id) };
   if (status === 'pending_approval') throw invalidState('not_approved', 'the transaction has not been approved');
   if (status === 'expired') throw invalidState('expired', 'the transaction has expired');
   const commandId = await ctx.recordCallerCommand(row, 'execute', { type: 'agent', id: agent.agentId }, null, async (trx) => {
     await ctx.deps.audit.append({ action: 'transaction.execute_requested', actorType: 'agent', actorId: agent.agentId, subjectType: 'transaction', subjectId: row.id, ...requestOrigin(meta) }, trx);
   });
-  await ctx.sendUpdate(row, executeUpdate, { commandId }, commandId);
-  return view(ctx, row.id);
+  try {
+    await ctx.sendUpdate(row, executeUpdate, { commandId }, commandId);
+  } catch (err) {
+    // The workflow moved on before the projection said so: signing began, which is what was asked.
+    if (err instanceof AppError && err.extra?.reason === 'signing_started') return { replayed: true, view: await view(ctx, row.id) };
+    throw err;
+  }
+  return { replayed: false, view: await view(ctx, row.id) };
 }
 
 /** POST /api/transactions/:id/cancel — the owner or the preparing agent, until signing starts. */

@@ -22,4 +22,6 @@ export { projectStatus, updateDetails, type ProjectionResult } from './dal';
 export type { SigningChain, SignArgs, TransactionChain, TxIntent } from './ports';
 export type { TransactionRow } from './rows';
 export { effectiveStatus, toView } from './view';
+export { createStatusWait, type StatusWait } from './status-wait';
+export { simulationRefusal } from './refusals';
 export * from './schemas';

@@ -17,6 +17,7 @@ import { digestOf } from './digest';
 import type { TxIntent } from './ports';
 import type { TransactionRow } from './rows';
 import type { PolicyCheckBody, PrepareBody } from './schemas';
+import { simulationRefusal } from './refusals';
 import { buildSummary } from './summary';
 import { effectiveStatus, summaryView } from './view';
 
@@ -145,6 +146,9 @@ export async function prepareTransaction(ctx: TransactionContext, agent: AgentCa
 
   const chainId = body.chain_id ?? ctx.deps.config.CHAIN_ID;
   const built = await buildRequest(ctx, { transactionId: randomUUID(), wallet, chainId, intent: intentFrom(body), approvalTtlSeconds: approvalTtlSeconds(ctx, body.approval_ttl) });
+  // A request that cannot succeed is refused (422 simulation_failed): nothing stored, the owner not asked.
+  // It is raised only after the policy check below: the owner's rules come first.
+  const doomed = body.allow_simulation_failure === true ? undefined : simulationRefusal(body.kind, built.summary);
 
   type Outcome = { kind: 'stored'; row: TransactionRow } | { kind: 'replay'; existing: TransactionRow } | { kind: 'refused'; verdict: Verdict };
   let outcome: Outcome;
@@ -158,6 +162,9 @@ export async function prepareTransaction(ctx: TransactionContext, agent: AgentCa
         if (existing) return { kind: 'replay', existing };
       }
       if (!verdict.allowed) return { kind: 'refused', verdict };
+      // Policy before simulation (docs/http-contract.md): a request the owner's rules refuse is 403 policy_denied
+      // whatever the chain says, so the dry run and prepare agree and every forbidden attempt is counted.
+      if (doomed) throw doomed;
       const at = ctx.now();
       const inserted = await insertTransaction(
         trx,

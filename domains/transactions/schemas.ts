@@ -45,6 +45,12 @@ export function prepareSchemas<E extends z.ZodRawShape = Record<never, never>>(
     /** Seconds the owner has to approve. */
     approval_ttl: z.int().min(ttl.min).max(ttl.max).optional(),
     idempotency_key: IdempotencyKey.optional(),
+    allow_simulation_failure: z
+      .boolean()
+      .optional()
+      .describe(
+        'By default a request the simulation says cannot succeed (it would revert, the wallet cannot pay for it, the token is no ERC-20) is refused with 422 simulation_failed and nothing is stored. true: queue it anyway; the owner sees the warnings.',
+      ),
   };
   const native = z.object({ ...common, kind: z.literal('native'), to_address: Address, amount: Amount }).strict();
   const erc20 = z.object({ ...common, kind: z.literal('erc20'), token_address: Address, to_address: Address, amount: Amount }).strict();
@@ -122,6 +128,23 @@ export type AuthorizeBody = z.output<typeof AuthorizeBody>;
 export const RejectBody = z.object({ transaction_id: TransactionId, reason: storedText(1, 500) }).strict();
 export const ExecuteBody = z.object({ transaction_id: TransactionId }).strict();
 export const TransactionIdQuery = z.object({ transaction_id: TransactionId }).strict();
+/** GET /api/transaction_status: the id, and optionally a long-poll (domains/transactions/status-wait.ts). */
+export const StatusQuery = TransactionIdQuery.extend({
+  wait: z
+    .string()
+    .regex(/^([1-9]|[1-5][0-9]|60)$/, 'expected 1–60 (seconds)')
+    .describe(
+      'Long-poll: hold the request up to this many seconds (1–60) until the status differs from if_status, or the version is newer than if_version (without either: until it changes from what it is now); then answer 200 with the current status either way.',
+    )
+    .optional(),
+  if_status: z.enum(TRANSACTION_STATUSES).describe('With wait: answer as soon as the status is not this one.').optional(),
+  if_version: z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,8})$/, 'expected a version number')
+    .describe('With wait: answer as soon as the version is newer than this one (the `version` of your last answer).')
+    .optional(),
+}).strict();
+export type StatusQuery = z.output<typeof StatusQuery>;
 export const TransactionIdParams = z.object({ id: TransactionId }).strict();
 
 /** Cursors are opaque; every value of the pattern is meaningful (CONTRACT.md). */
@@ -275,6 +298,11 @@ export const TransactionView = z.object({
   confirmations: z.int(),
   error: z.string().nullable(),
   rejection_reason: z.string().nullable(),
+  version: z.int().describe('Increases with every status change; pass it back as if_version to wait for the next one.'),
+  last_event_id: z
+    .string()
+    .nullable()
+    .describe('The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change.'),
   labels: z.array(LabelView).describe("The owner's address-book labels for the addresses this request names (empty in an agent's view)"),
   limits: z.array(LimitNoteView).describe("For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise"),
 });

@@ -26,8 +26,11 @@ const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
 const NO_NOTES: ViewNotes = { labels: [], limits: [] };
 
-/** `notes`: the owner's labels and limits (policies.notesFor); agents' views carry none. */
-export function toView(row: TransactionRow, agentName: string | null, now: Date, explorers?: ExplorerUrls, notes: ViewNotes = NO_NOTES): TransactionView {
+/**
+ * `last_event_id`: the newest event of the request (dal.lastEventIdColumn), so a reader can continue in GET /api/events.
+ * `notes`: the owner's labels and limits (policies.notesFor); agents' views carry none.
+ */
+export function toView(row: TransactionRow & { last_event_id: string | null }, agentName: string | null, now: Date, explorers?: ExplorerUrls, notes: ViewNotes = NO_NOTES): TransactionView {
   const status = effectiveStatus(row, now);
   // The memo is stored as the agent sent it and shown stripped (CONTRACT.md): bidi overrides and
   // invisible characters never reach a client that forgets to clean it.
@@ -66,6 +69,8 @@ export function toView(row: TransactionRow, agentName: string | null, now: Date,
     confirmations: row.confirmations,
     error: row.error ?? row.last_error,
     rejection_reason: row.rejection_reason,
+    version: row.version,
+    last_event_id: row.last_event_id,
     labels: notes.labels,
     limits: notes.limits,
   };
