@@ -92,7 +92,8 @@ export const TABLE_GRANTS: Record<string, TableGrants> = {
     api: { select: ['id', 'user_id', 'address', 'label', 'frozen_at', 'frozen_reason', 'created_at'], insert: ALL },
     worker: { select: ALL, update: ['frozen_at', 'frozen_reason'] },
   },
-  agent_wallets: { api: { select: ALL, insert: ALL, delete: ALL }, worker: NONE },
+  // The worker reads which wallets an agent holds: its webhook payloads carry only those wallets' labels.
+  agent_wallets: { api: { select: ALL, insert: ALL, delete: ALL }, worker: { select: ['agent_id', 'wallet_id'] } },
   // Genesis hashes, checked by the worker at start-up.
   chains: { api: NONE, worker: { select: ALL, insert: ALL } },
 
@@ -104,10 +105,12 @@ export const TABLE_GRANTS: Record<string, TableGrants> = {
   approvals: { api: { select: ALL, insert: ALL }, worker: { select: ALL } },
   // Execute, reject and cancel as the API recorded them; the workflow and the signing gate read them.
   transaction_commands: { api: { select: ALL, insert: ALL }, worker: { select: ALL } },
-  // Nonces and signed bytes: the worker's alone; the API cannot allocate, void or forge one.
+  // Nonces and signed bytes: the worker's alone; the API cannot allocate, void or forge one. It reads
+  // only whether and when a request was signed and whether its nonce was given back — what a rolling
+  // limit counts at prepare (domains/policies rollingUsage) — never a nonce or the bytes.
   wallet_nonces: { api: NONE, worker: { select: ALL, insert: ALL, update: ['next_nonce'] } },
-  nonce_assignments: { api: NONE, worker: { select: ALL, insert: ALL, update: ['voided_at'] } },
-  signed_transactions: { api: NONE, worker: { select: ALL, insert: ALL } },
+  nonce_assignments: { api: { select: ['transaction_id', 'voided_at'] }, worker: { select: ALL, insert: ALL, update: ['voided_at'] } },
+  signed_transactions: { api: { select: ['transaction_id', 'created_at'] }, worker: { select: ALL, insert: ALL } },
   transaction_events: { api: { select: ALL, insert: ALL }, worker: { select: ALL, insert: ALL } },
 
   // --- policies (issue 14): the owner's rules, what agent requests count toward them, refusals, labels ---

@@ -210,3 +210,29 @@ export async function upsertLabel(trx: DbOrTx, args: { userId: string; address: 
 export async function deleteLabel(trx: DbOrTx, userId: string, address: string): Promise<boolean> {
   return (await trx(BOOK).where({ user_id: userId, address: address.toLowerCase() }).delete()) > 0;
 }
+
+/*
+ * What an agent may see of the book: its owner's labels of the wallets granted
+ * to it, and no other (address-book.ts says why): a column for the
+ * transaction views' one query, and the same column alone for webhooks.
+ */
+const AGENT_VISIBLE = `
+  FROM address_book ab
+  JOIN wallets w ON w.user_id = ab.user_id AND w.address = ab.address
+  JOIN agent_wallets aw ON aw.wallet_id = w.id`;
+
+/**
+ * A column of a `transactions` query: the labels (json `[{address, label}]`,
+ * lowercase addresses) its preparing agent may see among the addresses the
+ * request names — wallet, target, recipient.
+ */
+export const agentLabelsColumn = (db: DbOrTx) =>
+  db.raw(`(SELECT coalesce(json_agg(json_build_object('address', ab.address, 'label', ab.label) ORDER BY ab.address), '[]'::json) ${AGENT_VISIBLE}
+    WHERE aw.agent_id = transactions.agent_id AND ab.user_id = transactions.user_id
+      AND ab.address IN (transactions.from_address, transactions.to_address, transactions.recipient)) AS agent_labels`);
+
+/** The labels the preparing agent of a transaction may see among the addresses it names (lowercase); [] for an unknown one. */
+export async function agentLabelsOf(db: DbOrTx, transactionId: string): Promise<{ address: string; label: string }[]> {
+  const row = (await db('transactions').where({ id: transactionId }).first(agentLabelsColumn(db))) as { agent_labels: { address: string; label: string }[] } | undefined;
+  return row?.agent_labels ?? [];
+}

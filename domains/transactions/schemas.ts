@@ -303,7 +303,9 @@ export const TransactionView = z.object({
     .string()
     .nullable()
     .describe('The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change.'),
-  labels: z.array(LabelView).describe("The owner's address-book labels for the addresses this request names (empty in an agent's view)"),
+  labels: z
+    .array(LabelView)
+    .describe("Address-book labels of the addresses this request names (wallet, target, recipient), shown beside them, never instead: the owner sees every label of their book, the preparing agent only those of the wallets granted to it"),
   limits: z.array(LimitNoteView).describe("For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise"),
 });
 export type TransactionView = z.output<typeof TransactionView>;

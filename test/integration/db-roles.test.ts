@@ -108,7 +108,12 @@ describe('every table of the schema is granted on purpose', () => {
 });
 
 describe('the API role', () => {
-  test('cannot write signed transactions, nonces or nonce assignments', async () => {
+  test('cannot write signed transactions, nonces or nonce assignments, nor read the signed bytes or a nonce', async () => {
+    await refused(asApi, 'SELECT raw FROM signed_transactions');
+    await refused(asApi, 'SELECT nonce FROM nonce_assignments');
+    // What a rolling limit counts at prepare: whether and when a request was signed, and whether its nonce was given back.
+    await allowed(asApi, 'SELECT transaction_id, created_at FROM signed_transactions WHERE false');
+    await allowed(asApi, 'SELECT transaction_id, voided_at FROM nonce_assignments WHERE false');
     for (const table of ['signed_transactions', 'wallet_nonces', 'nonce_assignments']) {
       await refused(asApi, `SELECT * FROM ${table}`);
       await refused(asApi, `DELETE FROM ${table} WHERE false`);
@@ -282,7 +287,7 @@ describe('the grants as applied are exactly the map', () => {
       [...new Set((await checkPrivileges(db, as)).filter((f) => f.kind === 'extra' && f.privilege === 'INSERT').map((f) => f.table))].sort();
     assert.deepEqual(await extraWrites(database.api.db, 'worker'), ['address_book', 'agent_wallets', 'agents', 'approvals', 'mfa_factors', 'mfa_failures', 'mfa_uses', 'policy_spend', 'revoked_tokens', 'transaction_commands', 'transactions', 'users', 'wallet_policies', 'wallets', 'webhooks']);
     assert.deepEqual(await extraWrites(database.worker.db, 'api'), ['chains', 'nonce_assignments', 'pings', 'signed_transactions', 'wallet_nonces', 'webhook_deliveries']);
-    await assert.rejects(assertPrivileges(database.api.db, 'worker'), /may do more than the worker should \(it can DELETE agent_wallets, can DELETE mfa_factors/);
+    await assert.rejects(assertPrivileges(database.api.db, 'worker'), /may do more than the worker should \(it can DELETE address_book, can DELETE agent_wallets, can DELETE mfa_factors/);
     await assert.rejects(assertPrivileges(database.worker.db, 'api'), /may do more than the api should \(it can INSERT chains, can INSERT nonce_assignments, can INSERT pings, can INSERT signed_transactions and \d+ more\)/);
   });
 

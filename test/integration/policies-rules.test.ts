@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { getAddress, Interface, MaxUint256, type Wallet } from 'ethers';
 import { startTestApp, type TestApp } from '../support/app';
-import { call, chainProvider, expectStatus, newAgent, newUser, newWallet, randomAddress, type HttpResult, type TestUser } from '../support/actors';
+import { call, chainProvider, expectStatus, fund, newAgent, newUser, newWallet, randomAddress, type HttpResult, type TestUser } from '../support/actors';
 import { deployReverter, deployTestSwap, deployTestToken, fundedWallet, mintTestToken } from '../support/contracts';
 import { verifyChain } from '../../domains/audit';
 import { POLICY_DENIED_MESSAGE } from '../../domains/policies';
@@ -111,7 +111,7 @@ function deniedBody(violations: { rule_id: string; type: string; message: string
       code: 'policy_denied',
       message: POLICY_DENIED_MESSAGE,
       details: violations,
-      hint: 'Nothing was stored and the owner was not asked. Change the request to fit these rules (GET /api/wallets/{address}/policy lists the rules that apply to you), or ask the owner to change them.',
+      hint: "Change the request to fit the owner's rules named in details (GET /api/wallets/{address}/policy lists those that apply to you) or ask the owner to change them; nothing was stored and the owner was not asked.",
     },
   };
 }
@@ -229,6 +229,26 @@ describe('each rule type at prepare, and the dry run agrees', () => {
     assert.equal(await app.database.db('transaction_events').whereIn('transaction_id', app.database.db('transactions').where({ from_address: t.wallet.toLowerCase() }).select('id')).count('* as c').then((r) => Number((r[0] as { c: string }).c)), 0);
   });
 
+  test('the policy is checked before the simulation: a forbidden request is policy_denied even when doomed; a doomed one that the policy allows is simulation_failed and counts for nothing', async () => {
+    const t = await tenant();
+    const policy = await setRules(t, [{ type: 'max_per_transaction', asset: 'native', amount: '1000' }]);
+    const doomed = { kind: 'contract_call', contract_address: reverter, data: '0xa9cc4718' };
+    const forbidden = await prepareChecked(t, { ...doomed, value: '5000' });
+    assert.deepEqual(forbidden.body, deniedBody([{ rule_id: ruleOf(policy, 'max_per_transaction').id, type: 'max_per_transaction', message: 'sends 0.000000000000005 ETH; at most 0.000000000000001 ETH per transaction is allowed' }]));
+    const spendBefore = await app.database.db('policy_spend').where({ wallet_id: await walletId(t) }).count<{ c: string }[]>('* as c');
+    const allowed = await call(app.url, 'POST', '/api/prepare_transaction', { apiKey: t.agent.apiKey, body: { wallet_address: t.wallet, ...doomed, value: '10' } });
+    expectStatus(allowed, 422, 'allowed by the policy, refused by the simulation');
+    assert.equal(errorOf(allowed).code, 'simulation_failed');
+    assert.equal(await storedCount(t.wallet), 0, 'nothing stored');
+    const spendAfter = await app.database.db('policy_spend').where({ wallet_id: await walletId(t) }).count<{ c: string }[]>('* as c');
+    assert.equal(spendAfter[0]!.c, spendBefore[0]!.c, 'nothing counted toward a limit');
+    const view = await call<PolicyBody>(app.url, 'GET', `/api/wallets/${t.wallet}/policy`, { token: t.owner.token });
+    assert.equal(view.body.refusals?.last_24h, 1, 'only the policy refusal is one');
+    // With allow_simulation_failure the policy still decides first.
+    const insisted = await call(app.url, 'POST', '/api/prepare_transaction', { apiKey: t.agent.apiKey, body: { wallet_address: t.wallet, ...doomed, value: '5000', allow_simulation_failure: true } });
+    assert.equal(errorOf(insisted).code, 'policy_denied');
+  });
+
   test('the owner dry-runs as one of their agents, or for every agent; an agent only as itself', async () => {
     const t = await tenant();
     await setRules(t, [{ type: 'frozen', agent_id: t.agent.agentId }]);
@@ -336,14 +356,23 @@ describe('what an agent may see', () => {
     assert.deepEqual(seen.body.entries, [{ ...book.body.entries.find((e) => e.label === 'Hot wallet')! }]);
     expectStatus(await call(app.url, 'POST', '/api/address_book', { apiKey: t.agent.apiKey, body: { address: friend, label: 'x', mfa_code: '123456' } }), 403, 'agent writing');
 
-    // Labels beside the addresses on the owner's views, none in the agent's.
+    // Labels beside the addresses on the owner's views; the agent's carry its own wallet's label only.
     const prepared = await call<{ transaction_id: string }>(app.url, 'POST', '/api/prepare_transaction', { apiKey: t.agent.apiKey, body: { wallet_address: t.wallet, ...native(5n, friend) } });
     expectStatus(prepared, 202, 'prepare');
     const ownerView = await call<{ labels: { address: string; label: string }[] }>(app.url, 'GET', `/api/transactions/${prepared.body.transaction_id}`, { token: t.owner.token });
     assert.deepEqual(ownerView.body.labels.map((l) => l.label).sort(), ['Friend', 'Hot wallet']);
     assert.ok(ownerView.body.labels.every((l) => /^0x[0-9a-fA-F]{40}$/.test(l.address)), 'each label comes with its address');
     const agentView = await call<{ labels: unknown[] }>(app.url, 'GET', `/api/transactions/${prepared.body.transaction_id}`, { apiKey: t.agent.apiKey });
-    assert.deepEqual(agentView.body.labels, []);
+    assert.deepEqual(agentView.body.labels, [{ address: checksum(t.wallet), label: 'Hot wallet' }]);
+    const agentList = await call<{ transactions: { labels: unknown[] }[] }>(app.url, 'GET', `/api/transactions?wallet=${t.wallet}`, { apiKey: t.agent.apiKey });
+    assert.deepEqual(agentList.body.transactions[0]!.labels, [{ address: checksum(t.wallet), label: 'Hot wallet' }]);
+    // A second agent of the same owner, not granted this wallet, sees no label of it in its own request's view.
+    const spareAgent = await newAgent(app.url, t.owner, [spare]);
+    await fund(spare, ETH);
+    const fromSpare = await call<{ transaction_id: string }>(app.url, 'POST', '/api/prepare_transaction', { apiKey: spareAgent.apiKey, body: { wallet_address: spare, ...native(5n, t.wallet) } });
+    expectStatus(fromSpare, 202, 'prepare from the spare wallet');
+    const spareView = await call<{ labels: unknown[] }>(app.url, 'GET', `/api/transactions/${fromSpare.body.transaction_id}`, { apiKey: spareAgent.apiKey });
+    assert.deepEqual(spareView.body.labels, [{ address: checksum(spare), label: 'Savings' }], "the recipient is another wallet's, not this agent's");
 
     const code = await t.owner.nextCode();
     expectStatus(await call(app.url, 'DELETE', `/api/address_book/${randomAddress()}`, { token: t.owner.token, body: { mfa_code: code } }), 404, 'not in the book');
@@ -373,6 +402,10 @@ describe('what an agent may see', () => {
     assert.deepEqual(usage.body.usage, [{ rule_id: policy.rules[0]!.id, used: ((5n * ETH) / 10n).toString() }]);
   });
 });
+
+async function walletId(t: Tenant): Promise<string> {
+  return ((await app.database.db('wallets').where({ address: t.wallet.toLowerCase() }).first('id')) as { id: string }).id;
+}
 
 /** EIP-55, as the API returns addresses. */
 const checksum = (address: string) => getAddress(address);

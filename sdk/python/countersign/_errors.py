@@ -35,14 +35,16 @@ class CountersignError(Exception):
         self.message = message
         self.reason = reason
         self.hint = hint
-        self.details = details
+        # A policy refusal's details are the owner's rules that refused, not fields.
+        self.violations = details if code == "policy_denied" else None
+        self.details = None if code == "policy_denied" else details
         self.revert_reason = revert_reason
         self.retry_after = retry_after
 
     def to_dict(self) -> dict[str, Any]:
         """The plain shape a tool result can carry."""
         out: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
-        for key in ("reason", "hint", "details", "revert_reason"):
+        for key in ("reason", "hint", "details", "violations", "revert_reason"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.retry_after is not None:

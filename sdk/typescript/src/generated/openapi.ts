@@ -4,6 +4,41 @@
  */
 
 export interface paths {
+    "/api/address_book": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The owner's address book; an agent sees only the entries for its granted wallets */
+        get: operations["get_address_book"];
+        put?: never;
+        /** Labels an address (TOTP); a label is shown beside the address, never instead of it */
+        post: operations["post_address_book"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/address_book/{address}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Removes a label (TOTP) */
+        delete: operations["delete_address_book_by_address"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agents": {
         parameters: {
             query?: never;
@@ -243,6 +278,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/policy/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What the policy says about a prepare_transaction body now (a dry run: nothing is stored, nobody is asked) */
+        post: operations["post_policy_check"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/prepare_transaction": {
         parameters: {
             query?: never;
@@ -447,6 +499,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/wallets/{address}/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A wallet's policy: every rule for its owner; for a granted agent, the rules that apply to it */
+        get: operations["get_wallets_by_address_policy"];
+        /** Replaces a wallet's rules (TOTP); rules can only refuse requests, never approve one */
+        put: operations["put_wallets_by_address_policy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/webhooks": {
         parameters: {
             query?: never;
@@ -556,6 +626,8 @@ export interface components {
         /** @description Any JSON value */
         post_contract_call_body___schema0: unknown;
         /** @description Any JSON value */
+        post_policy_check_body___schema0: unknown;
+        /** @description Any JSON value */
         post_prepare_transaction_body___schema0: unknown;
     };
     responses: never;
@@ -566,6 +638,370 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    get_address_book: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The owner's whole book; an agent sees only the entries for the wallets it is granted */
+                        entries: {
+                            address: string;
+                            created_at: string;
+                            label: string;
+                            updated_at: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (unknown, or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Method not allowed */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited or locked out */
+            429: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_address_book: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    address: string;
+                    /** @description Shown beside the address, never instead of it */
+                    label: string;
+                    mfa_code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        address: string;
+                        created_at: string;
+                        label: string;
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (unknown, or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Method not allowed */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited or locked out */
+            429: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_address_book_by_address: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                address: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    mfa_code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (unknown, or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Method not allowed */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited or locked out */
+            429: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     get_agents: {
         parameters: {
             query?: never;
@@ -2029,14 +2465,47 @@ export interface operations {
                         error: string | null;
                         executed_at: string | null;
                         expires_at: string;
+                        /** @description Block explorer links (CHAIN_EXPLORER_URLS); null when none is configured for the chain */
+                        explorer: {
+                            /** @description Addresses at {base_url}/address/{address}, transactions at {base_url}/tx/{hash} */
+                            base_url: string;
+                            recipient: string | null;
+                            to: string;
+                            token: string | null;
+                            /** @description Once the transaction reached the network */
+                            tx: string | null;
+                            wallet: string;
+                        } | null;
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
+                        /** @description Address-book labels of the addresses this request names (wallet, target, recipient), shown beside them, never instead: the owner sees every label of their book, the preparing agent only those of the wallets granted to it */
+                        labels: {
+                            address: string;
+                            label: string;
+                        }[];
                         /** @description The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change. */
                         last_event_id: string | null;
+                        /** @description For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise */
+                        limits: {
+                            /** @description What this request counts, base units */
+                            amount: string;
+                            /** @description "native" or the token (EIP-55) */
+                            asset: string;
+                            limit: string;
+                            rule_id: string;
+                            /** @enum {string} */
+                            type: "rolling_limit" | "max_per_transaction";
+                            /** @description rolling_limit: base units counted now, this request included; null for max_per_transaction */
+                            used: string | null;
+                            window: string | null;
+                        }[];
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
+                        /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
                         memo: string | null;
+                        /** @description True when the stored memo had characters stripped (or whitespace collapsed) for display */
+                        memo_altered: boolean;
                         nonce: string | null;
                         /** @enum {string} */
                         origin: "agent" | "user";
@@ -2045,16 +2514,119 @@ export interface operations {
                         /** @enum {string} */
                         status: "pending_approval" | "approved" | "signing" | "broadcast" | "confirmed" | "failed" | "rejected" | "expired" | "cancelled";
                         summary: {
+                            allowances: {
+                                amount: string | null;
+                                amount_formatted: string;
+                                /** @enum {string} */
+                                kind: "erc20" | "erc721" | "erc721_all";
+                                spender: string;
+                                symbol: string | null;
+                                token: string;
+                                token_id: string | null;
+                                unlimited: boolean;
+                            }[];
+                            amount: {
+                                /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                decimals: number | null;
+                                /** @description Base units, a decimal string */
+                                raw: string;
+                                symbol: string | null;
+                                /**
+                                 * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                 * @enum {string}
+                                 */
+                                unit: "native" | "token" | "not_a_token";
+                                unlimited: boolean;
+                            } | null;
                             amount_formatted: string | null;
+                            /** @description What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed) */
+                            balance_changes: {
+                                after: string | null;
+                                after_formatted: string | null;
+                                /** @enum {string} */
+                                asset: "native" | "erc20" | "erc721";
+                                /** @description The wallet balance at preparation (native: gas not included) */
+                                before: string | null;
+                                before_formatted: string | null;
+                                decimals: number | null;
+                                /** @description Signed base units */
+                                delta: string;
+                                delta_formatted: string;
+                                symbol: string | null;
+                                token: string | null;
+                                token_id: string | null;
+                            }[];
+                            /** @description The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first */
+                            calls: {
+                                amount: {
+                                    /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                    decimals: number | null;
+                                    /** @description Base units, a decimal string */
+                                    raw: string;
+                                    symbol: string | null;
+                                    /**
+                                     * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                     * @enum {string}
+                                     */
+                                    unit: "native" | "token" | "not_a_token";
+                                    unlimited: boolean;
+                                } | null;
+                                amount_formatted: string | null;
+                                decoded_call: {
+                                    args: string[];
+                                    function: string;
+                                    params: {
+                                        name: string;
+                                        /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                        name_verified: boolean;
+                                        type: string;
+                                        value: string;
+                                    }[];
+                                    /**
+                                     * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                     * @enum {string}
+                                     */
+                                    source: "known" | "agent_abi";
+                                } | null;
+                                depth: number;
+                                /** @description Position in the batch, "2" or "2.1" for a batch inside a batch */
+                                index: string;
+                                /** @enum {string} */
+                                operation: "call" | "delegatecall";
+                                /**
+                                 * @description Whose rights the call runs with: the wallet's, or the batch contract's
+                                 * @enum {string}
+                                 */
+                                sender: "wallet" | "contract";
+                                title: string;
+                                to: string;
+                                value: string;
+                            }[];
                             decoded_call: {
                                 args: string[];
                                 function: string;
+                                params: {
+                                    name: string;
+                                    /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                    name_verified: boolean;
+                                    type: string;
+                                    value: string;
+                                }[];
+                                /**
+                                 * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                 * @enum {string}
+                                 */
+                                source: "known" | "agent_abi";
                             } | null;
                             fee_cap_wei: string;
                             recipient: string | null;
+                            /** @description What `recipient` is: a spender of an approval is not a recipient */
+                            recipient_role: ("recipient" | "spender" | "operator" | "contract") | null;
                             simulation: {
                                 ok: boolean;
                                 revert_reason: string | null;
+                                /** @description How balance changes were traced; null when the node has neither method */
+                                trace: ("eth_simulateV1" | "debug_traceCall") | null;
                             };
                             title: string;
                             token: {
@@ -2062,6 +2634,14 @@ export interface operations {
                                 decimals: number;
                                 symbol: string;
                             } | null;
+                            /** @description The native value the call carries, when above 0 */
+                            value_formatted: string | null;
+                            warning_details: {
+                                blocking: boolean;
+                                code: string;
+                                message: string;
+                            }[];
+                            /** @description Machine codes (README, "What the approver is shown"); warning_details says which are blocking */
                             warnings: string[];
                         };
                         to: string;
@@ -2098,14 +2678,47 @@ export interface operations {
                         error: string | null;
                         executed_at: string | null;
                         expires_at: string;
+                        /** @description Block explorer links (CHAIN_EXPLORER_URLS); null when none is configured for the chain */
+                        explorer: {
+                            /** @description Addresses at {base_url}/address/{address}, transactions at {base_url}/tx/{hash} */
+                            base_url: string;
+                            recipient: string | null;
+                            to: string;
+                            token: string | null;
+                            /** @description Once the transaction reached the network */
+                            tx: string | null;
+                            wallet: string;
+                        } | null;
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
+                        /** @description Address-book labels of the addresses this request names (wallet, target, recipient), shown beside them, never instead: the owner sees every label of their book, the preparing agent only those of the wallets granted to it */
+                        labels: {
+                            address: string;
+                            label: string;
+                        }[];
                         /** @description The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change. */
                         last_event_id: string | null;
+                        /** @description For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise */
+                        limits: {
+                            /** @description What this request counts, base units */
+                            amount: string;
+                            /** @description "native" or the token (EIP-55) */
+                            asset: string;
+                            limit: string;
+                            rule_id: string;
+                            /** @enum {string} */
+                            type: "rolling_limit" | "max_per_transaction";
+                            /** @description rolling_limit: base units counted now, this request included; null for max_per_transaction */
+                            used: string | null;
+                            window: string | null;
+                        }[];
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
+                        /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
                         memo: string | null;
+                        /** @description True when the stored memo had characters stripped (or whitespace collapsed) for display */
+                        memo_altered: boolean;
                         nonce: string | null;
                         /** @enum {string} */
                         origin: "agent" | "user";
@@ -2114,16 +2727,119 @@ export interface operations {
                         /** @enum {string} */
                         status: "pending_approval" | "approved" | "signing" | "broadcast" | "confirmed" | "failed" | "rejected" | "expired" | "cancelled";
                         summary: {
+                            allowances: {
+                                amount: string | null;
+                                amount_formatted: string;
+                                /** @enum {string} */
+                                kind: "erc20" | "erc721" | "erc721_all";
+                                spender: string;
+                                symbol: string | null;
+                                token: string;
+                                token_id: string | null;
+                                unlimited: boolean;
+                            }[];
+                            amount: {
+                                /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                decimals: number | null;
+                                /** @description Base units, a decimal string */
+                                raw: string;
+                                symbol: string | null;
+                                /**
+                                 * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                 * @enum {string}
+                                 */
+                                unit: "native" | "token" | "not_a_token";
+                                unlimited: boolean;
+                            } | null;
                             amount_formatted: string | null;
+                            /** @description What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed) */
+                            balance_changes: {
+                                after: string | null;
+                                after_formatted: string | null;
+                                /** @enum {string} */
+                                asset: "native" | "erc20" | "erc721";
+                                /** @description The wallet balance at preparation (native: gas not included) */
+                                before: string | null;
+                                before_formatted: string | null;
+                                decimals: number | null;
+                                /** @description Signed base units */
+                                delta: string;
+                                delta_formatted: string;
+                                symbol: string | null;
+                                token: string | null;
+                                token_id: string | null;
+                            }[];
+                            /** @description The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first */
+                            calls: {
+                                amount: {
+                                    /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                    decimals: number | null;
+                                    /** @description Base units, a decimal string */
+                                    raw: string;
+                                    symbol: string | null;
+                                    /**
+                                     * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                     * @enum {string}
+                                     */
+                                    unit: "native" | "token" | "not_a_token";
+                                    unlimited: boolean;
+                                } | null;
+                                amount_formatted: string | null;
+                                decoded_call: {
+                                    args: string[];
+                                    function: string;
+                                    params: {
+                                        name: string;
+                                        /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                        name_verified: boolean;
+                                        type: string;
+                                        value: string;
+                                    }[];
+                                    /**
+                                     * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                     * @enum {string}
+                                     */
+                                    source: "known" | "agent_abi";
+                                } | null;
+                                depth: number;
+                                /** @description Position in the batch, "2" or "2.1" for a batch inside a batch */
+                                index: string;
+                                /** @enum {string} */
+                                operation: "call" | "delegatecall";
+                                /**
+                                 * @description Whose rights the call runs with: the wallet's, or the batch contract's
+                                 * @enum {string}
+                                 */
+                                sender: "wallet" | "contract";
+                                title: string;
+                                to: string;
+                                value: string;
+                            }[];
                             decoded_call: {
                                 args: string[];
                                 function: string;
+                                params: {
+                                    name: string;
+                                    /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                    name_verified: boolean;
+                                    type: string;
+                                    value: string;
+                                }[];
+                                /**
+                                 * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                 * @enum {string}
+                                 */
+                                source: "known" | "agent_abi";
                             } | null;
                             fee_cap_wei: string;
                             recipient: string | null;
+                            /** @description What `recipient` is: a spender of an approval is not a recipient */
+                            recipient_role: ("recipient" | "spender" | "operator" | "contract") | null;
                             simulation: {
                                 ok: boolean;
                                 revert_reason: string | null;
+                                /** @description How balance changes were traced; null when the node has neither method */
+                                trace: ("eth_simulateV1" | "debug_traceCall") | null;
                             };
                             title: string;
                             token: {
@@ -2131,6 +2847,14 @@ export interface operations {
                                 decimals: number;
                                 symbol: string;
                             } | null;
+                            /** @description The native value the call carries, when above 0 */
+                            value_formatted: string | null;
+                            warning_details: {
+                                blocking: boolean;
+                                code: string;
+                                message: string;
+                            }[];
+                            /** @description Machine codes (README, "What the approver is shown"); warning_details says which are blocking */
                             warnings: string[];
                         };
                         to: string;
@@ -2616,6 +3340,213 @@ export interface operations {
             };
         };
     };
+    post_policy_check: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The owner checks as one of their agents (absent: the rules for every agent); an agent may name only itself */
+                    agent_id?: string;
+                    /** @description By default a request the simulation says cannot succeed (it would revert, the wallet cannot pay for it, the token is no ERC-20) is refused with 422 simulation_failed and nothing is stored. true: queue it anyway; the owner sees the warnings. */
+                    allow_simulation_failure?: boolean;
+                    amount: string;
+                    approval_ttl?: number;
+                    auto_execute?: boolean;
+                    /** @constant */
+                    chain_id?: 31337;
+                    idempotency_key?: string;
+                    /** @constant */
+                    kind: "native";
+                    memo?: string;
+                    to_address: string;
+                    /** Format: uuid */
+                    user_id?: string;
+                    wallet_address: string;
+                } | {
+                    /** @description The owner checks as one of their agents (absent: the rules for every agent); an agent may name only itself */
+                    agent_id?: string;
+                    /** @description By default a request the simulation says cannot succeed (it would revert, the wallet cannot pay for it, the token is no ERC-20) is refused with 422 simulation_failed and nothing is stored. true: queue it anyway; the owner sees the warnings. */
+                    allow_simulation_failure?: boolean;
+                    amount: string;
+                    approval_ttl?: number;
+                    auto_execute?: boolean;
+                    /** @constant */
+                    chain_id?: 31337;
+                    idempotency_key?: string;
+                    /** @constant */
+                    kind: "erc20";
+                    memo?: string;
+                    to_address: string;
+                    token_address: string;
+                    /** Format: uuid */
+                    user_id?: string;
+                    wallet_address: string;
+                } | {
+                    /** @description The owner checks as one of their agents (absent: the rules for every agent); an agent may name only itself */
+                    agent_id?: string;
+                    /** @description By default a request the simulation says cannot succeed (it would revert, the wallet cannot pay for it, the token is no ERC-20) is refused with 422 simulation_failed and nothing is stored. true: queue it anyway; the owner sees the warnings. */
+                    allow_simulation_failure?: boolean;
+                    approval_ttl?: number;
+                    auto_execute?: boolean;
+                    /** @constant */
+                    chain_id?: 31337;
+                    contract_abi: ({
+                        name?: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    })[];
+                    contract_address: string;
+                    function_args?: components["schemas"]["post_policy_check_body___schema0"][];
+                    function_name: string;
+                    idempotency_key?: string;
+                    /** @constant */
+                    kind: "contract_call";
+                    memo?: string;
+                    /** Format: uuid */
+                    user_id?: string;
+                    value?: string;
+                    wallet_address: string;
+                } | {
+                    /** @description The owner checks as one of their agents (absent: the rules for every agent); an agent may name only itself */
+                    agent_id?: string;
+                    /** @description By default a request the simulation says cannot succeed (it would revert, the wallet cannot pay for it, the token is no ERC-20) is refused with 422 simulation_failed and nothing is stored. true: queue it anyway; the owner sees the warnings. */
+                    allow_simulation_failure?: boolean;
+                    approval_ttl?: number;
+                    auto_execute?: boolean;
+                    /** @constant */
+                    chain_id?: 31337;
+                    contract_address: string;
+                    data: string;
+                    idempotency_key?: string;
+                    /** @constant */
+                    kind: "contract_call";
+                    memo?: string;
+                    /** Format: uuid */
+                    user_id?: string;
+                    value?: string;
+                    wallet_address: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        allowed: boolean;
+                        policy_version: number;
+                        violations: {
+                            message: string;
+                            rule_id: string;
+                            /** @enum {string} */
+                            type: "max_per_transaction" | "rolling_limit" | "allowed_recipients" | "allowed_contracts" | "deny_unlimited_approvals" | "allowed_chains" | "max_requests" | "frozen";
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (unknown, or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Method not allowed */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited or locked out */
+            429: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     post_prepare_transaction: {
         parameters: {
             query?: never;
@@ -2717,16 +3648,119 @@ export interface operations {
                         /** @enum {string} */
                         status: "pending_approval" | "approved" | "signing" | "broadcast" | "confirmed" | "failed" | "rejected" | "expired" | "cancelled";
                         summary: {
+                            allowances: {
+                                amount: string | null;
+                                amount_formatted: string;
+                                /** @enum {string} */
+                                kind: "erc20" | "erc721" | "erc721_all";
+                                spender: string;
+                                symbol: string | null;
+                                token: string;
+                                token_id: string | null;
+                                unlimited: boolean;
+                            }[];
+                            amount: {
+                                /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                decimals: number | null;
+                                /** @description Base units, a decimal string */
+                                raw: string;
+                                symbol: string | null;
+                                /**
+                                 * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                 * @enum {string}
+                                 */
+                                unit: "native" | "token" | "not_a_token";
+                                unlimited: boolean;
+                            } | null;
                             amount_formatted: string | null;
+                            /** @description What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed) */
+                            balance_changes: {
+                                after: string | null;
+                                after_formatted: string | null;
+                                /** @enum {string} */
+                                asset: "native" | "erc20" | "erc721";
+                                /** @description The wallet balance at preparation (native: gas not included) */
+                                before: string | null;
+                                before_formatted: string | null;
+                                decimals: number | null;
+                                /** @description Signed base units */
+                                delta: string;
+                                delta_formatted: string;
+                                symbol: string | null;
+                                token: string | null;
+                                token_id: string | null;
+                            }[];
+                            /** @description The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first */
+                            calls: {
+                                amount: {
+                                    /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                    decimals: number | null;
+                                    /** @description Base units, a decimal string */
+                                    raw: string;
+                                    symbol: string | null;
+                                    /**
+                                     * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                     * @enum {string}
+                                     */
+                                    unit: "native" | "token" | "not_a_token";
+                                    unlimited: boolean;
+                                } | null;
+                                amount_formatted: string | null;
+                                decoded_call: {
+                                    args: string[];
+                                    function: string;
+                                    params: {
+                                        name: string;
+                                        /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                        name_verified: boolean;
+                                        type: string;
+                                        value: string;
+                                    }[];
+                                    /**
+                                     * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                     * @enum {string}
+                                     */
+                                    source: "known" | "agent_abi";
+                                } | null;
+                                depth: number;
+                                /** @description Position in the batch, "2" or "2.1" for a batch inside a batch */
+                                index: string;
+                                /** @enum {string} */
+                                operation: "call" | "delegatecall";
+                                /**
+                                 * @description Whose rights the call runs with: the wallet's, or the batch contract's
+                                 * @enum {string}
+                                 */
+                                sender: "wallet" | "contract";
+                                title: string;
+                                to: string;
+                                value: string;
+                            }[];
                             decoded_call: {
                                 args: string[];
                                 function: string;
+                                params: {
+                                    name: string;
+                                    /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                    name_verified: boolean;
+                                    type: string;
+                                    value: string;
+                                }[];
+                                /**
+                                 * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                 * @enum {string}
+                                 */
+                                source: "known" | "agent_abi";
                             } | null;
                             fee_cap_wei: string;
                             recipient: string | null;
+                            /** @description What `recipient` is: a spender of an approval is not a recipient */
+                            recipient_role: ("recipient" | "spender" | "operator" | "contract") | null;
                             simulation: {
                                 ok: boolean;
                                 revert_reason: string | null;
+                                /** @description How balance changes were traced; null when the node has neither method */
+                                trace: ("eth_simulateV1" | "debug_traceCall") | null;
                             };
                             title: string;
                             token: {
@@ -2734,6 +3768,14 @@ export interface operations {
                                 decimals: number;
                                 symbol: string;
                             } | null;
+                            /** @description The native value the call carries, when above 0 */
+                            value_formatted: string | null;
+                            warning_details: {
+                                blocking: boolean;
+                                code: string;
+                                message: string;
+                            }[];
+                            /** @description Machine codes (README, "What the approver is shown"); warning_details says which are blocking */
                             warnings: string[];
                         };
                         transaction_id: string;
@@ -3007,14 +4049,47 @@ export interface operations {
                         error: string | null;
                         executed_at: string | null;
                         expires_at: string;
+                        /** @description Block explorer links (CHAIN_EXPLORER_URLS); null when none is configured for the chain */
+                        explorer: {
+                            /** @description Addresses at {base_url}/address/{address}, transactions at {base_url}/tx/{hash} */
+                            base_url: string;
+                            recipient: string | null;
+                            to: string;
+                            token: string | null;
+                            /** @description Once the transaction reached the network */
+                            tx: string | null;
+                            wallet: string;
+                        } | null;
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
+                        /** @description Address-book labels of the addresses this request names (wallet, target, recipient), shown beside them, never instead: the owner sees every label of their book, the preparing agent only those of the wallets granted to it */
+                        labels: {
+                            address: string;
+                            label: string;
+                        }[];
                         /** @description The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change. */
                         last_event_id: string | null;
+                        /** @description For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise */
+                        limits: {
+                            /** @description What this request counts, base units */
+                            amount: string;
+                            /** @description "native" or the token (EIP-55) */
+                            asset: string;
+                            limit: string;
+                            rule_id: string;
+                            /** @enum {string} */
+                            type: "rolling_limit" | "max_per_transaction";
+                            /** @description rolling_limit: base units counted now, this request included; null for max_per_transaction */
+                            used: string | null;
+                            window: string | null;
+                        }[];
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
+                        /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
                         memo: string | null;
+                        /** @description True when the stored memo had characters stripped (or whitespace collapsed) for display */
+                        memo_altered: boolean;
                         nonce: string | null;
                         /** @enum {string} */
                         origin: "agent" | "user";
@@ -3023,16 +4098,119 @@ export interface operations {
                         /** @enum {string} */
                         status: "pending_approval" | "approved" | "signing" | "broadcast" | "confirmed" | "failed" | "rejected" | "expired" | "cancelled";
                         summary: {
+                            allowances: {
+                                amount: string | null;
+                                amount_formatted: string;
+                                /** @enum {string} */
+                                kind: "erc20" | "erc721" | "erc721_all";
+                                spender: string;
+                                symbol: string | null;
+                                token: string;
+                                token_id: string | null;
+                                unlimited: boolean;
+                            }[];
+                            amount: {
+                                /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                decimals: number | null;
+                                /** @description Base units, a decimal string */
+                                raw: string;
+                                symbol: string | null;
+                                /**
+                                 * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                 * @enum {string}
+                                 */
+                                unit: "native" | "token" | "not_a_token";
+                                unlimited: boolean;
+                            } | null;
                             amount_formatted: string | null;
+                            /** @description What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed) */
+                            balance_changes: {
+                                after: string | null;
+                                after_formatted: string | null;
+                                /** @enum {string} */
+                                asset: "native" | "erc20" | "erc721";
+                                /** @description The wallet balance at preparation (native: gas not included) */
+                                before: string | null;
+                                before_formatted: string | null;
+                                decimals: number | null;
+                                /** @description Signed base units */
+                                delta: string;
+                                delta_formatted: string;
+                                symbol: string | null;
+                                token: string | null;
+                                token_id: string | null;
+                            }[];
+                            /** @description The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first */
+                            calls: {
+                                amount: {
+                                    /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                    decimals: number | null;
+                                    /** @description Base units, a decimal string */
+                                    raw: string;
+                                    symbol: string | null;
+                                    /**
+                                     * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                     * @enum {string}
+                                     */
+                                    unit: "native" | "token" | "not_a_token";
+                                    unlimited: boolean;
+                                } | null;
+                                amount_formatted: string | null;
+                                decoded_call: {
+                                    args: string[];
+                                    function: string;
+                                    params: {
+                                        name: string;
+                                        /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                        name_verified: boolean;
+                                        type: string;
+                                        value: string;
+                                    }[];
+                                    /**
+                                     * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                     * @enum {string}
+                                     */
+                                    source: "known" | "agent_abi";
+                                } | null;
+                                depth: number;
+                                /** @description Position in the batch, "2" or "2.1" for a batch inside a batch */
+                                index: string;
+                                /** @enum {string} */
+                                operation: "call" | "delegatecall";
+                                /**
+                                 * @description Whose rights the call runs with: the wallet's, or the batch contract's
+                                 * @enum {string}
+                                 */
+                                sender: "wallet" | "contract";
+                                title: string;
+                                to: string;
+                                value: string;
+                            }[];
                             decoded_call: {
                                 args: string[];
                                 function: string;
+                                params: {
+                                    name: string;
+                                    /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                    name_verified: boolean;
+                                    type: string;
+                                    value: string;
+                                }[];
+                                /**
+                                 * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                 * @enum {string}
+                                 */
+                                source: "known" | "agent_abi";
                             } | null;
                             fee_cap_wei: string;
                             recipient: string | null;
+                            /** @description What `recipient` is: a spender of an approval is not a recipient */
+                            recipient_role: ("recipient" | "spender" | "operator" | "contract") | null;
                             simulation: {
                                 ok: boolean;
                                 revert_reason: string | null;
+                                /** @description How balance changes were traced; null when the node has neither method */
+                                trace: ("eth_simulateV1" | "debug_traceCall") | null;
                             };
                             title: string;
                             token: {
@@ -3040,6 +4218,14 @@ export interface operations {
                                 decimals: number;
                                 symbol: string;
                             } | null;
+                            /** @description The native value the call carries, when above 0 */
+                            value_formatted: string | null;
+                            warning_details: {
+                                blocking: boolean;
+                                code: string;
+                                message: string;
+                            }[];
+                            /** @description Machine codes (README, "What the approver is shown"); warning_details says which are blocking */
                             warnings: string[];
                         };
                         to: string;
@@ -3324,14 +4510,47 @@ export interface operations {
                         error: string | null;
                         executed_at: string | null;
                         expires_at: string;
+                        /** @description Block explorer links (CHAIN_EXPLORER_URLS); null when none is configured for the chain */
+                        explorer: {
+                            /** @description Addresses at {base_url}/address/{address}, transactions at {base_url}/tx/{hash} */
+                            base_url: string;
+                            recipient: string | null;
+                            to: string;
+                            token: string | null;
+                            /** @description Once the transaction reached the network */
+                            tx: string | null;
+                            wallet: string;
+                        } | null;
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
+                        /** @description Address-book labels of the addresses this request names (wallet, target, recipient), shown beside them, never instead: the owner sees every label of their book, the preparing agent only those of the wallets granted to it */
+                        labels: {
+                            address: string;
+                            label: string;
+                        }[];
                         /** @description The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change. */
                         last_event_id: string | null;
+                        /** @description For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise */
+                        limits: {
+                            /** @description What this request counts, base units */
+                            amount: string;
+                            /** @description "native" or the token (EIP-55) */
+                            asset: string;
+                            limit: string;
+                            rule_id: string;
+                            /** @enum {string} */
+                            type: "rolling_limit" | "max_per_transaction";
+                            /** @description rolling_limit: base units counted now, this request included; null for max_per_transaction */
+                            used: string | null;
+                            window: string | null;
+                        }[];
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
+                        /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
                         memo: string | null;
+                        /** @description True when the stored memo had characters stripped (or whitespace collapsed) for display */
+                        memo_altered: boolean;
                         nonce: string | null;
                         /** @enum {string} */
                         origin: "agent" | "user";
@@ -3340,16 +4559,119 @@ export interface operations {
                         /** @enum {string} */
                         status: "pending_approval" | "approved" | "signing" | "broadcast" | "confirmed" | "failed" | "rejected" | "expired" | "cancelled";
                         summary: {
+                            allowances: {
+                                amount: string | null;
+                                amount_formatted: string;
+                                /** @enum {string} */
+                                kind: "erc20" | "erc721" | "erc721_all";
+                                spender: string;
+                                symbol: string | null;
+                                token: string;
+                                token_id: string | null;
+                                unlimited: boolean;
+                            }[];
+                            amount: {
+                                /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                decimals: number | null;
+                                /** @description Base units, a decimal string */
+                                raw: string;
+                                symbol: string | null;
+                                /**
+                                 * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                 * @enum {string}
+                                 */
+                                unit: "native" | "token" | "not_a_token";
+                                unlimited: boolean;
+                            } | null;
                             amount_formatted: string | null;
+                            /** @description What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed) */
+                            balance_changes: {
+                                after: string | null;
+                                after_formatted: string | null;
+                                /** @enum {string} */
+                                asset: "native" | "erc20" | "erc721";
+                                /** @description The wallet balance at preparation (native: gas not included) */
+                                before: string | null;
+                                before_formatted: string | null;
+                                decimals: number | null;
+                                /** @description Signed base units */
+                                delta: string;
+                                delta_formatted: string;
+                                symbol: string | null;
+                                token: string | null;
+                                token_id: string | null;
+                            }[];
+                            /** @description The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first */
+                            calls: {
+                                amount: {
+                                    /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                    decimals: number | null;
+                                    /** @description Base units, a decimal string */
+                                    raw: string;
+                                    symbol: string | null;
+                                    /**
+                                     * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                     * @enum {string}
+                                     */
+                                    unit: "native" | "token" | "not_a_token";
+                                    unlimited: boolean;
+                                } | null;
+                                amount_formatted: string | null;
+                                decoded_call: {
+                                    args: string[];
+                                    function: string;
+                                    params: {
+                                        name: string;
+                                        /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                        name_verified: boolean;
+                                        type: string;
+                                        value: string;
+                                    }[];
+                                    /**
+                                     * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                     * @enum {string}
+                                     */
+                                    source: "known" | "agent_abi";
+                                } | null;
+                                depth: number;
+                                /** @description Position in the batch, "2" or "2.1" for a batch inside a batch */
+                                index: string;
+                                /** @enum {string} */
+                                operation: "call" | "delegatecall";
+                                /**
+                                 * @description Whose rights the call runs with: the wallet's, or the batch contract's
+                                 * @enum {string}
+                                 */
+                                sender: "wallet" | "contract";
+                                title: string;
+                                to: string;
+                                value: string;
+                            }[];
                             decoded_call: {
                                 args: string[];
                                 function: string;
+                                params: {
+                                    name: string;
+                                    /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                    name_verified: boolean;
+                                    type: string;
+                                    value: string;
+                                }[];
+                                /**
+                                 * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                 * @enum {string}
+                                 */
+                                source: "known" | "agent_abi";
                             } | null;
                             fee_cap_wei: string;
                             recipient: string | null;
+                            /** @description What `recipient` is: a spender of an approval is not a recipient */
+                            recipient_role: ("recipient" | "spender" | "operator" | "contract") | null;
                             simulation: {
                                 ok: boolean;
                                 revert_reason: string | null;
+                                /** @description How balance changes were traced; null when the node has neither method */
+                                trace: ("eth_simulateV1" | "debug_traceCall") | null;
                             };
                             title: string;
                             token: {
@@ -3357,6 +4679,14 @@ export interface operations {
                                 decimals: number;
                                 symbol: string;
                             } | null;
+                            /** @description The native value the call carries, when above 0 */
+                            value_formatted: string | null;
+                            warning_details: {
+                                blocking: boolean;
+                                code: string;
+                                message: string;
+                            }[];
+                            /** @description Machine codes (README, "What the approver is shown"); warning_details says which are blocking */
                             warnings: string[];
                         };
                         to: string;
@@ -3503,14 +4833,47 @@ export interface operations {
                             error: string | null;
                             executed_at: string | null;
                             expires_at: string;
+                            /** @description Block explorer links (CHAIN_EXPLORER_URLS); null when none is configured for the chain */
+                            explorer: {
+                                /** @description Addresses at {base_url}/address/{address}, transactions at {base_url}/tx/{hash} */
+                                base_url: string;
+                                recipient: string | null;
+                                to: string;
+                                token: string | null;
+                                /** @description Once the transaction reached the network */
+                                tx: string | null;
+                                wallet: string;
+                            } | null;
                             gas_limit: string;
                             /** @enum {string} */
                             kind: "native" | "erc20" | "contract_call";
+                            /** @description Address-book labels of the addresses this request names (wallet, target, recipient), shown beside them, never instead: the owner sees every label of their book, the preparing agent only those of the wallets granted to it */
+                            labels: {
+                                address: string;
+                                label: string;
+                            }[];
                             /** @description The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change. */
                             last_event_id: string | null;
+                            /** @description For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise */
+                            limits: {
+                                /** @description What this request counts, base units */
+                                amount: string;
+                                /** @description "native" or the token (EIP-55) */
+                                asset: string;
+                                limit: string;
+                                rule_id: string;
+                                /** @enum {string} */
+                                type: "rolling_limit" | "max_per_transaction";
+                                /** @description rolling_limit: base units counted now, this request included; null for max_per_transaction */
+                                used: string | null;
+                                window: string | null;
+                            }[];
                             max_fee_per_gas: string;
                             max_priority_fee_per_gas: string;
+                            /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
                             memo: string | null;
+                            /** @description True when the stored memo had characters stripped (or whitespace collapsed) for display */
+                            memo_altered: boolean;
                             nonce: string | null;
                             /** @enum {string} */
                             origin: "agent" | "user";
@@ -3519,16 +4882,119 @@ export interface operations {
                             /** @enum {string} */
                             status: "pending_approval" | "approved" | "signing" | "broadcast" | "confirmed" | "failed" | "rejected" | "expired" | "cancelled";
                             summary: {
+                                allowances: {
+                                    amount: string | null;
+                                    amount_formatted: string;
+                                    /** @enum {string} */
+                                    kind: "erc20" | "erc721" | "erc721_all";
+                                    spender: string;
+                                    symbol: string | null;
+                                    token: string;
+                                    token_id: string | null;
+                                    unlimited: boolean;
+                                }[];
+                                amount: {
+                                    /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                    decimals: number | null;
+                                    /** @description Base units, a decimal string */
+                                    raw: string;
+                                    symbol: string | null;
+                                    /**
+                                     * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                     * @enum {string}
+                                     */
+                                    unit: "native" | "token" | "not_a_token";
+                                    unlimited: boolean;
+                                } | null;
                                 amount_formatted: string | null;
+                                /** @description What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed) */
+                                balance_changes: {
+                                    after: string | null;
+                                    after_formatted: string | null;
+                                    /** @enum {string} */
+                                    asset: "native" | "erc20" | "erc721";
+                                    /** @description The wallet balance at preparation (native: gas not included) */
+                                    before: string | null;
+                                    before_formatted: string | null;
+                                    decimals: number | null;
+                                    /** @description Signed base units */
+                                    delta: string;
+                                    delta_formatted: string;
+                                    symbol: string | null;
+                                    token: string | null;
+                                    token_id: string | null;
+                                }[];
+                                /** @description The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first */
+                                calls: {
+                                    amount: {
+                                        /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                        decimals: number | null;
+                                        /** @description Base units, a decimal string */
+                                        raw: string;
+                                        symbol: string | null;
+                                        /**
+                                         * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                         * @enum {string}
+                                         */
+                                        unit: "native" | "token" | "not_a_token";
+                                        unlimited: boolean;
+                                    } | null;
+                                    amount_formatted: string | null;
+                                    decoded_call: {
+                                        args: string[];
+                                        function: string;
+                                        params: {
+                                            name: string;
+                                            /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                            name_verified: boolean;
+                                            type: string;
+                                            value: string;
+                                        }[];
+                                        /**
+                                         * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                         * @enum {string}
+                                         */
+                                        source: "known" | "agent_abi";
+                                    } | null;
+                                    depth: number;
+                                    /** @description Position in the batch, "2" or "2.1" for a batch inside a batch */
+                                    index: string;
+                                    /** @enum {string} */
+                                    operation: "call" | "delegatecall";
+                                    /**
+                                     * @description Whose rights the call runs with: the wallet's, or the batch contract's
+                                     * @enum {string}
+                                     */
+                                    sender: "wallet" | "contract";
+                                    title: string;
+                                    to: string;
+                                    value: string;
+                                }[];
                                 decoded_call: {
                                     args: string[];
                                     function: string;
+                                    params: {
+                                        name: string;
+                                        /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                        name_verified: boolean;
+                                        type: string;
+                                        value: string;
+                                    }[];
+                                    /**
+                                     * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                     * @enum {string}
+                                     */
+                                    source: "known" | "agent_abi";
                                 } | null;
                                 fee_cap_wei: string;
                                 recipient: string | null;
+                                /** @description What `recipient` is: a spender of an approval is not a recipient */
+                                recipient_role: ("recipient" | "spender" | "operator" | "contract") | null;
                                 simulation: {
                                     ok: boolean;
                                     revert_reason: string | null;
+                                    /** @description How balance changes were traced; null when the node has neither method */
+                                    trace: ("eth_simulateV1" | "debug_traceCall") | null;
                                 };
                                 title: string;
                                 token: {
@@ -3536,6 +5002,14 @@ export interface operations {
                                     decimals: number;
                                     symbol: string;
                                 } | null;
+                                /** @description The native value the call carries, when above 0 */
+                                value_formatted: string | null;
+                                warning_details: {
+                                    blocking: boolean;
+                                    code: string;
+                                    message: string;
+                                }[];
+                                /** @description Machine codes (README, "What the approver is shown"); warning_details says which are blocking */
                                 warnings: string[];
                             };
                             to: string;
@@ -3678,14 +5152,47 @@ export interface operations {
                         error: string | null;
                         executed_at: string | null;
                         expires_at: string;
+                        /** @description Block explorer links (CHAIN_EXPLORER_URLS); null when none is configured for the chain */
+                        explorer: {
+                            /** @description Addresses at {base_url}/address/{address}, transactions at {base_url}/tx/{hash} */
+                            base_url: string;
+                            recipient: string | null;
+                            to: string;
+                            token: string | null;
+                            /** @description Once the transaction reached the network */
+                            tx: string | null;
+                            wallet: string;
+                        } | null;
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
+                        /** @description Address-book labels of the addresses this request names (wallet, target, recipient), shown beside them, never instead: the owner sees every label of their book, the preparing agent only those of the wallets granted to it */
+                        labels: {
+                            address: string;
+                            label: string;
+                        }[];
                         /** @description The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change. */
                         last_event_id: string | null;
+                        /** @description For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise */
+                        limits: {
+                            /** @description What this request counts, base units */
+                            amount: string;
+                            /** @description "native" or the token (EIP-55) */
+                            asset: string;
+                            limit: string;
+                            rule_id: string;
+                            /** @enum {string} */
+                            type: "rolling_limit" | "max_per_transaction";
+                            /** @description rolling_limit: base units counted now, this request included; null for max_per_transaction */
+                            used: string | null;
+                            window: string | null;
+                        }[];
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
+                        /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
                         memo: string | null;
+                        /** @description True when the stored memo had characters stripped (or whitespace collapsed) for display */
+                        memo_altered: boolean;
                         nonce: string | null;
                         /** @enum {string} */
                         origin: "agent" | "user";
@@ -3694,16 +5201,119 @@ export interface operations {
                         /** @enum {string} */
                         status: "pending_approval" | "approved" | "signing" | "broadcast" | "confirmed" | "failed" | "rejected" | "expired" | "cancelled";
                         summary: {
+                            allowances: {
+                                amount: string | null;
+                                amount_formatted: string;
+                                /** @enum {string} */
+                                kind: "erc20" | "erc721" | "erc721_all";
+                                spender: string;
+                                symbol: string | null;
+                                token: string;
+                                token_id: string | null;
+                                unlimited: boolean;
+                            }[];
+                            amount: {
+                                /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                decimals: number | null;
+                                /** @description Base units, a decimal string */
+                                raw: string;
+                                symbol: string | null;
+                                /**
+                                 * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                 * @enum {string}
+                                 */
+                                unit: "native" | "token" | "not_a_token";
+                                unlimited: boolean;
+                            } | null;
                             amount_formatted: string | null;
+                            /** @description What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed) */
+                            balance_changes: {
+                                after: string | null;
+                                after_formatted: string | null;
+                                /** @enum {string} */
+                                asset: "native" | "erc20" | "erc721";
+                                /** @description The wallet balance at preparation (native: gas not included) */
+                                before: string | null;
+                                before_formatted: string | null;
+                                decimals: number | null;
+                                /** @description Signed base units */
+                                delta: string;
+                                delta_formatted: string;
+                                symbol: string | null;
+                                token: string | null;
+                                token_id: string | null;
+                            }[];
+                            /** @description The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first */
+                            calls: {
+                                amount: {
+                                    /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                    decimals: number | null;
+                                    /** @description Base units, a decimal string */
+                                    raw: string;
+                                    symbol: string | null;
+                                    /**
+                                     * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                     * @enum {string}
+                                     */
+                                    unit: "native" | "token" | "not_a_token";
+                                    unlimited: boolean;
+                                } | null;
+                                amount_formatted: string | null;
+                                decoded_call: {
+                                    args: string[];
+                                    function: string;
+                                    params: {
+                                        name: string;
+                                        /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                        name_verified: boolean;
+                                        type: string;
+                                        value: string;
+                                    }[];
+                                    /**
+                                     * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                     * @enum {string}
+                                     */
+                                    source: "known" | "agent_abi";
+                                } | null;
+                                depth: number;
+                                /** @description Position in the batch, "2" or "2.1" for a batch inside a batch */
+                                index: string;
+                                /** @enum {string} */
+                                operation: "call" | "delegatecall";
+                                /**
+                                 * @description Whose rights the call runs with: the wallet's, or the batch contract's
+                                 * @enum {string}
+                                 */
+                                sender: "wallet" | "contract";
+                                title: string;
+                                to: string;
+                                value: string;
+                            }[];
                             decoded_call: {
                                 args: string[];
                                 function: string;
+                                params: {
+                                    name: string;
+                                    /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                    name_verified: boolean;
+                                    type: string;
+                                    value: string;
+                                }[];
+                                /**
+                                 * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                 * @enum {string}
+                                 */
+                                source: "known" | "agent_abi";
                             } | null;
                             fee_cap_wei: string;
                             recipient: string | null;
+                            /** @description What `recipient` is: a spender of an approval is not a recipient */
+                            recipient_role: ("recipient" | "spender" | "operator" | "contract") | null;
                             simulation: {
                                 ok: boolean;
                                 revert_reason: string | null;
+                                /** @description How balance changes were traced; null when the node has neither method */
+                                trace: ("eth_simulateV1" | "debug_traceCall") | null;
                             };
                             title: string;
                             token: {
@@ -3711,6 +5321,14 @@ export interface operations {
                                 decimals: number;
                                 symbol: string;
                             } | null;
+                            /** @description The native value the call carries, when above 0 */
+                            value_formatted: string | null;
+                            warning_details: {
+                                blocking: boolean;
+                                code: string;
+                                message: string;
+                            }[];
+                            /** @description Machine codes (README, "What the approver is shown"); warning_details says which are blocking */
                             warnings: string[];
                         };
                         to: string;
@@ -3852,14 +5470,47 @@ export interface operations {
                         error: string | null;
                         executed_at: string | null;
                         expires_at: string;
+                        /** @description Block explorer links (CHAIN_EXPLORER_URLS); null when none is configured for the chain */
+                        explorer: {
+                            /** @description Addresses at {base_url}/address/{address}, transactions at {base_url}/tx/{hash} */
+                            base_url: string;
+                            recipient: string | null;
+                            to: string;
+                            token: string | null;
+                            /** @description Once the transaction reached the network */
+                            tx: string | null;
+                            wallet: string;
+                        } | null;
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
+                        /** @description Address-book labels of the addresses this request names (wallet, target, recipient), shown beside them, never instead: the owner sees every label of their book, the preparing agent only those of the wallets granted to it */
+                        labels: {
+                            address: string;
+                            label: string;
+                        }[];
                         /** @description The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change. */
                         last_event_id: string | null;
+                        /** @description For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise */
+                        limits: {
+                            /** @description What this request counts, base units */
+                            amount: string;
+                            /** @description "native" or the token (EIP-55) */
+                            asset: string;
+                            limit: string;
+                            rule_id: string;
+                            /** @enum {string} */
+                            type: "rolling_limit" | "max_per_transaction";
+                            /** @description rolling_limit: base units counted now, this request included; null for max_per_transaction */
+                            used: string | null;
+                            window: string | null;
+                        }[];
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
+                        /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
                         memo: string | null;
+                        /** @description True when the stored memo had characters stripped (or whitespace collapsed) for display */
+                        memo_altered: boolean;
                         nonce: string | null;
                         /** @enum {string} */
                         origin: "agent" | "user";
@@ -3868,16 +5519,119 @@ export interface operations {
                         /** @enum {string} */
                         status: "pending_approval" | "approved" | "signing" | "broadcast" | "confirmed" | "failed" | "rejected" | "expired" | "cancelled";
                         summary: {
+                            allowances: {
+                                amount: string | null;
+                                amount_formatted: string;
+                                /** @enum {string} */
+                                kind: "erc20" | "erc721" | "erc721_all";
+                                spender: string;
+                                symbol: string | null;
+                                token: string;
+                                token_id: string | null;
+                                unlimited: boolean;
+                            }[];
+                            amount: {
+                                /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                decimals: number | null;
+                                /** @description Base units, a decimal string */
+                                raw: string;
+                                symbol: string | null;
+                                /**
+                                 * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                 * @enum {string}
+                                 */
+                                unit: "native" | "token" | "not_a_token";
+                                unlimited: boolean;
+                            } | null;
                             amount_formatted: string | null;
+                            /** @description What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed) */
+                            balance_changes: {
+                                after: string | null;
+                                after_formatted: string | null;
+                                /** @enum {string} */
+                                asset: "native" | "erc20" | "erc721";
+                                /** @description The wallet balance at preparation (native: gas not included) */
+                                before: string | null;
+                                before_formatted: string | null;
+                                decimals: number | null;
+                                /** @description Signed base units */
+                                delta: string;
+                                delta_formatted: string;
+                                symbol: string | null;
+                                token: string | null;
+                                token_id: string | null;
+                            }[];
+                            /** @description The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first */
+                            calls: {
+                                amount: {
+                                    /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                    decimals: number | null;
+                                    /** @description Base units, a decimal string */
+                                    raw: string;
+                                    symbol: string | null;
+                                    /**
+                                     * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                     * @enum {string}
+                                     */
+                                    unit: "native" | "token" | "not_a_token";
+                                    unlimited: boolean;
+                                } | null;
+                                amount_formatted: string | null;
+                                decoded_call: {
+                                    args: string[];
+                                    function: string;
+                                    params: {
+                                        name: string;
+                                        /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                        name_verified: boolean;
+                                        type: string;
+                                        value: string;
+                                    }[];
+                                    /**
+                                     * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                     * @enum {string}
+                                     */
+                                    source: "known" | "agent_abi";
+                                } | null;
+                                depth: number;
+                                /** @description Position in the batch, "2" or "2.1" for a batch inside a batch */
+                                index: string;
+                                /** @enum {string} */
+                                operation: "call" | "delegatecall";
+                                /**
+                                 * @description Whose rights the call runs with: the wallet's, or the batch contract's
+                                 * @enum {string}
+                                 */
+                                sender: "wallet" | "contract";
+                                title: string;
+                                to: string;
+                                value: string;
+                            }[];
                             decoded_call: {
                                 args: string[];
                                 function: string;
+                                params: {
+                                    name: string;
+                                    /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                    name_verified: boolean;
+                                    type: string;
+                                    value: string;
+                                }[];
+                                /**
+                                 * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                 * @enum {string}
+                                 */
+                                source: "known" | "agent_abi";
                             } | null;
                             fee_cap_wei: string;
                             recipient: string | null;
+                            /** @description What `recipient` is: a spender of an approval is not a recipient */
+                            recipient_role: ("recipient" | "spender" | "operator" | "contract") | null;
                             simulation: {
                                 ok: boolean;
                                 revert_reason: string | null;
+                                /** @description How balance changes were traced; null when the node has neither method */
+                                trace: ("eth_simulateV1" | "debug_traceCall") | null;
                             };
                             title: string;
                             token: {
@@ -3885,6 +5639,14 @@ export interface operations {
                                 decimals: number;
                                 symbol: string;
                             } | null;
+                            /** @description The native value the call carries, when above 0 */
+                            value_formatted: string | null;
+                            warning_details: {
+                                blocking: boolean;
+                                code: string;
+                                message: string;
+                            }[];
+                            /** @description Machine codes (README, "What the approver is shown"); warning_details says which are blocking */
                             warnings: string[];
                         };
                         to: string;
@@ -4478,6 +6240,481 @@ export interface operations {
                         }[];
                         /** Format: uuid */
                         wallet_id: string;
+                    };
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (unknown, or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Method not allowed */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited or locked out */
+            429: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_wallets_by_address_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                address: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Requests the policy refused (owner only; null for an agent) */
+                        refusals: {
+                            last_24h: number;
+                            recent: {
+                                agent_id: string | null;
+                                at: string;
+                                policy_version: number;
+                                /** @enum {string} */
+                                stage: "prepare" | "signing";
+                                transaction_id: string | null;
+                                violations: {
+                                    message: string;
+                                    rule_id: string;
+                                    /** @enum {string} */
+                                    type: "max_per_transaction" | "rolling_limit" | "allowed_recipients" | "allowed_contracts" | "deny_unlimited_approvals" | "allowed_chains" | "max_requests" | "frozen";
+                                }[];
+                            }[];
+                        } | null;
+                        /** @description The owner sees every rule; an agent only those that apply to it (the wallet's and its own) */
+                        rules: ({
+                            agent_id: string | null;
+                            amount: string;
+                            asset: string;
+                            id: string;
+                            /** @constant */
+                            type: "max_per_transaction";
+                        } | {
+                            agent_id: string | null;
+                            amount: string;
+                            asset: string;
+                            id: string;
+                            /** @constant */
+                            type: "rolling_limit";
+                            window: string;
+                        } | {
+                            addresses: string[];
+                            agent_id: string | null;
+                            id: string;
+                            /** @constant */
+                            type: "allowed_recipients";
+                        } | {
+                            agent_id: string | null;
+                            contracts: {
+                                address: string;
+                                functions: string[] | null;
+                            }[];
+                            id: string;
+                            /** @constant */
+                            type: "allowed_contracts";
+                        } | {
+                            agent_id: string | null;
+                            id: string;
+                            max_amount: string | null;
+                            /** @constant */
+                            type: "deny_unlimited_approvals";
+                        } | {
+                            agent_id: string | null;
+                            chain_ids: number[];
+                            id: string;
+                            /** @constant */
+                            type: "allowed_chains";
+                        } | {
+                            agent_id: string | null;
+                            count: number;
+                            id: string;
+                            /** @constant */
+                            type: "max_requests";
+                            window: string;
+                        } | {
+                            agent_id: string | null;
+                            id: string;
+                            /** @constant */
+                            type: "frozen";
+                        })[];
+                        updated_at: string | null;
+                        /** @description Per rolling_limit: base units counted now (signed in the window, plus requests that may still be signed). Per max_requests: requests in the window by its agent (null for an owner reading a rule for every agent). */
+                        usage: {
+                            rule_id: string;
+                            used: string | null;
+                        }[];
+                        /** @description 0 until the first change; every change adds one */
+                        version: number;
+                        wallet_address: string;
+                    };
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (unknown, or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Method not allowed */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited or locked out */
+            429: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    put_wallets_by_address_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                address: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    mfa_code: string;
+                    rules: ({
+                        /** @description One of your agents; absent or null: every agent of the wallet */
+                        agent_id?: string | null;
+                        amount: string;
+                        /** @description "native", or an ERC-20 contract address */
+                        asset: "native" | string;
+                        /** @description Ignored: a rule id is derived from its content */
+                        id?: string;
+                        /** @constant */
+                        type: "max_per_transaction";
+                    } | {
+                        /** @description One of your agents; absent or null: every agent of the wallet */
+                        agent_id?: string | null;
+                        amount: string;
+                        /** @description "native", or an ERC-20 contract address */
+                        asset: "native" | string;
+                        /** @description Ignored: a rule id is derived from its content */
+                        id?: string;
+                        /** @constant */
+                        type: "rolling_limit";
+                        window: string;
+                    } | {
+                        addresses: string[];
+                        /** @description One of your agents; absent or null: every agent of the wallet */
+                        agent_id?: string | null;
+                        /** @description Ignored: a rule id is derived from its content */
+                        id?: string;
+                        /** @constant */
+                        type: "allowed_recipients";
+                    } | {
+                        /** @description One of your agents; absent or null: every agent of the wallet */
+                        agent_id?: string | null;
+                        contracts: {
+                            address: string;
+                            functions?: string[] | null;
+                        }[];
+                        /** @description Ignored: a rule id is derived from its content */
+                        id?: string;
+                        /** @constant */
+                        type: "allowed_contracts";
+                    } | {
+                        /** @description One of your agents; absent or null: every agent of the wallet */
+                        agent_id?: string | null;
+                        /** @description Ignored: a rule id is derived from its content */
+                        id?: string;
+                        max_amount?: string | null;
+                        /** @constant */
+                        type: "deny_unlimited_approvals";
+                    } | {
+                        /** @description One of your agents; absent or null: every agent of the wallet */
+                        agent_id?: string | null;
+                        chain_ids: 31337[];
+                        /** @description Ignored: a rule id is derived from its content */
+                        id?: string;
+                        /** @constant */
+                        type: "allowed_chains";
+                    } | {
+                        /** @description One of your agents; absent or null: every agent of the wallet */
+                        agent_id?: string | null;
+                        count: number;
+                        /** @description Ignored: a rule id is derived from its content */
+                        id?: string;
+                        /** @constant */
+                        type: "max_requests";
+                        window: string;
+                    } | {
+                        /** @description One of your agents; absent or null: every agent of the wallet */
+                        agent_id?: string | null;
+                        /** @description Ignored: a rule id is derived from its content */
+                        id?: string;
+                        /** @constant */
+                        type: "frozen";
+                    })[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Requests the policy refused (owner only; null for an agent) */
+                        refusals: {
+                            last_24h: number;
+                            recent: {
+                                agent_id: string | null;
+                                at: string;
+                                policy_version: number;
+                                /** @enum {string} */
+                                stage: "prepare" | "signing";
+                                transaction_id: string | null;
+                                violations: {
+                                    message: string;
+                                    rule_id: string;
+                                    /** @enum {string} */
+                                    type: "max_per_transaction" | "rolling_limit" | "allowed_recipients" | "allowed_contracts" | "deny_unlimited_approvals" | "allowed_chains" | "max_requests" | "frozen";
+                                }[];
+                            }[];
+                        } | null;
+                        /** @description The owner sees every rule; an agent only those that apply to it (the wallet's and its own) */
+                        rules: ({
+                            agent_id: string | null;
+                            amount: string;
+                            asset: string;
+                            id: string;
+                            /** @constant */
+                            type: "max_per_transaction";
+                        } | {
+                            agent_id: string | null;
+                            amount: string;
+                            asset: string;
+                            id: string;
+                            /** @constant */
+                            type: "rolling_limit";
+                            window: string;
+                        } | {
+                            addresses: string[];
+                            agent_id: string | null;
+                            id: string;
+                            /** @constant */
+                            type: "allowed_recipients";
+                        } | {
+                            agent_id: string | null;
+                            contracts: {
+                                address: string;
+                                functions: string[] | null;
+                            }[];
+                            id: string;
+                            /** @constant */
+                            type: "allowed_contracts";
+                        } | {
+                            agent_id: string | null;
+                            id: string;
+                            max_amount: string | null;
+                            /** @constant */
+                            type: "deny_unlimited_approvals";
+                        } | {
+                            agent_id: string | null;
+                            chain_ids: number[];
+                            id: string;
+                            /** @constant */
+                            type: "allowed_chains";
+                        } | {
+                            agent_id: string | null;
+                            count: number;
+                            id: string;
+                            /** @constant */
+                            type: "max_requests";
+                            window: string;
+                        } | {
+                            agent_id: string | null;
+                            id: string;
+                            /** @constant */
+                            type: "frozen";
+                        })[];
+                        updated_at: string | null;
+                        /** @description Per rolling_limit: base units counted now (signed in the window, plus requests that may still be signed). Per max_requests: requests in the window by its agent (null for an owner reading a rule for every agent). */
+                        usage: {
+                            rule_id: string;
+                            used: string | null;
+                        }[];
+                        /** @description 0 until the first change; every change adds one */
+                        version: number;
+                        wallet_address: string;
                     };
                 };
             };
