@@ -213,7 +213,7 @@ async function mcpFlows(client: Client, label: string) {
   }
 
   const wallets = await tool(client, 'list_wallets', {});
-  assert.equal((wallets.structuredContent!.wallets as Array<{ address: string }>)[0]!.address.toLowerCase(), wallet.toLowerCase());
+  assert.deepEqual((wallets.structuredContent!.wallets as Array<{ address: string }>).map((w) => w.address.toLowerCase()).sort(), [wallet, limited].map((a) => a.toLowerCase()).sort());
 
   // propose → wait (progress while the owner takes a moment) → execute → wait → confirmed
   const recipient = randomAddress();
