@@ -610,11 +610,15 @@ export interface components {
         Error: {
             error: {
                 code: string;
-                details?: {
+                details?: ({
                     field: string;
                     in?: string;
                     message: string;
-                }[];
+                } | {
+                    message: string;
+                    rule_id: string;
+                    type: string;
+                })[];
                 /** @description One sentence telling the caller what to do next. */
                 hint: string;
                 message: string;
@@ -682,7 +686,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -808,7 +812,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -926,7 +930,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1051,7 +1055,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1186,7 +1190,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1298,7 +1302,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1423,7 +1427,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1536,7 +1540,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1675,7 +1679,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1806,7 +1810,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1968,7 +1972,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2104,7 +2108,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2220,7 +2224,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2350,7 +2354,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2886,7 +2890,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3037,7 +3041,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3264,7 +3268,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3471,7 +3475,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3800,7 +3804,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3924,7 +3928,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4257,7 +4261,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4397,7 +4401,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4718,7 +4722,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5042,7 +5046,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5360,7 +5364,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5678,7 +5682,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5831,7 +5835,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5985,7 +5989,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6123,7 +6127,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6261,7 +6265,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6459,7 +6463,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6736,7 +6740,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6854,7 +6858,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6979,7 +6983,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -7100,7 +7104,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
