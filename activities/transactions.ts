@@ -14,6 +14,7 @@ import type { Db } from '../lib/db';
 import type { Logger } from '../lib/logger';
 import { failpoint } from '../lib/failpoints';
 import type { KeyStore } from '../domains/keystore';
+import { createPolicyEngine, type OnPolicyRefusal } from '../domains/policies';
 import {
   createMessageChecks,
   createProjector,
@@ -36,11 +37,13 @@ export interface TransactionActivityDeps {
   keystore: Pick<KeyStore, 'decrypt'>;
   chain: SigningChain;
   audit: AuditSink;
-  config: Pick<Config, 'CONFIRMATIONS'>;
+  config: Pick<Config, 'CONFIRMATIONS' | 'APPROVAL_TTL_MAX' | 'EXECUTION_WINDOW'>;
   /** Called after each applied projection change (webhook delivery). */
   onStatusChange?: (transactionId: string, version: number) => Promise<void>;
   /** Counts workflow messages refused for naming no valid record (the back door). */
   onMessageRefused?: (update: string) => void;
+  /** Told of every policy refusal at signing, once recorded (the owner notification channel plugs in here). */
+  onPolicyRefusal?: OnPolicyRefusal;
 }
 
 /**
@@ -57,7 +60,15 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
   const { db } = deps;
   const now = () => deps.clock.now();
   const recordStatus = createProjector(deps);
-  const signing = createSigning(deps);
+  const policies = createPolicyEngine({
+    db,
+    clock: deps.clock,
+    logger: deps.logger,
+    audit: deps.audit,
+    requestLifetimeSeconds: deps.config.APPROVAL_TTL_MAX + deps.config.EXECUTION_WINDOW,
+    onRefused: deps.onPolicyRefusal,
+  });
+  const signing = createSigning({ ...deps, policies });
   const submission = createSubmission({ db, clock: deps.clock, chain: deps.chain, signing, confirmations: deps.config.CONFIRMATIONS });
   const messages = createMessageChecks({ db, logger: deps.logger, audit: deps.audit, onRefused: deps.onMessageRefused });
 

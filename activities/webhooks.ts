@@ -23,7 +23,9 @@ import type { Config } from '../config/env';
 import { unixSeconds, type Clock } from '../lib/clock';
 import type { Db } from '../lib/db';
 import type { Logger } from '../lib/logger';
+import { checksumAddress } from '../domains/chain';
 import { findEvent } from '../domains/events';
+import { agentLabelsOf } from '../domains/policies';
 import { eventName } from '../domains/events';
 import type { EventRow } from '../domains/events';
 import type { KeyStore } from '../domains/keystore';
@@ -64,7 +66,8 @@ export const WEBHOOK_MAX_ATTEMPTS = 10;
 /** Failure types the workflow's retry policy should know (both retryable). */
 export const WEBHOOK_FAILURE_TYPES = { eventMissing: 'WebhookEventMissing', pending: 'WebhookDeliveryPending', keystore: 'WebhookKeyStoreUnavailable' } as const;
 
-export function deliveryPayload(deliveryId: string, event: EventRow): DeliveryPayload {
+/** `labels`: the owner's labels the agent may see (its own wallets'), EIP-55, as they are at delivery. */
+export function deliveryPayload(deliveryId: string, event: EventRow, labels: DeliveryPayload['labels'] = []): DeliveryPayload {
   return {
     delivery_id: deliveryId,
     event: eventName(event.status),
@@ -72,6 +75,7 @@ export function deliveryPayload(deliveryId: string, event: EventRow): DeliveryPa
     status: event.status,
     version: event.version,
     created_at: event.created_at.toISOString(),
+    labels,
   };
 }
 
@@ -84,7 +88,7 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
   const now = () => deps.clock.now();
 
   /** One attempt of one delivery. Returns the state it left the row in. */
-  async function attempt(event: EventRow, delivery: PendingDelivery): Promise<'delivered' | 'pending' | 'failed' | 'keystore_unavailable'> {
+  async function attempt(event: EventRow, labels: DeliveryPayload['labels'], delivery: PendingDelivery): Promise<'delivered' | 'pending' | 'failed' | 'keystore_unavailable'> {
     if (delivery.webhook_deleted_at) {
       await abandonDelivery(db, delivery.id, 'webhook_deleted', now());
       return 'failed';
@@ -102,7 +106,7 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
 
     let outcome: PostOutcome;
     try {
-      const body = JSON.stringify(deliveryPayload(delivery.id, event));
+      const body = JSON.stringify(deliveryPayload(delivery.id, event, labels));
       const checked = checkWebhookUrl(delivery.url, mode);
       const resolved = checked.ok ? await resolveWebhookTarget(checked.target, mode, lookup, timeoutMs) : undefined;
       if (!checked.ok) outcome = { delivered: false, responseStatus: null, error: 'url_not_allowed' };
@@ -166,7 +170,8 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
       const pending = await pendingDeliveries(db, event.id);
       if (pending.length === 0) return;
 
-      const states = await Promise.all(pending.map((delivery) => attempt(event, delivery)));
+      const labels = (await agentLabelsOf(db, transactionId)).map((entry) => ({ address: checksumAddress(entry.address), label: entry.label }));
+      const states = await Promise.all(pending.map((delivery) => attempt(event, labels, delivery)));
       const waiting = states.filter((s) => s === 'pending' || s === 'keystore_unavailable').length;
       if (states.includes('keystore_unavailable')) {
         throw ApplicationFailure.retryable('the key store is unavailable; webhook deliveries wait', WEBHOOK_FAILURE_TYPES.keystore);

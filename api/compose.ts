@@ -34,6 +34,8 @@ import { diagnosticsRoutes } from './routes/diagnostics';
 import { eventRoutes } from './routes/events';
 import { webhookRoutes } from './routes/webhooks';
 import { createEventService } from '../domains/events';
+import { createAddressBook, createPolicyService } from '../domains/policies';
+import { policyRoutes } from './routes/policies';
 import { createWebhookService } from '../domains/webhooks';
 import { mcpRoutes } from './routes/mcp';
 
@@ -82,6 +84,15 @@ export function composeApi(deps: ApiDeps): ComposedApi {
     mfa,
     audit,
   });
+  const policies = createPolicyService({
+    db,
+    clock: deps.windowClock ?? clock,
+    logger,
+    audit,
+    mfa,
+    requestLifetimeSeconds: config.APPROVAL_TTL_MAX + config.EXECUTION_WINDOW,
+  });
+  const addressBook = createAddressBook({ db, clock, mfa, audit });
   const transactions = createTransactionService({
     db,
     clock: deps.windowClock ?? clock,
@@ -92,6 +103,7 @@ export function composeApi(deps: ApiDeps): ComposedApi {
     mfa,
     passwords: users,
     audit,
+    policies,
     explorers: config.explorers,
   });
 
@@ -109,6 +121,7 @@ export function composeApi(deps: ApiDeps): ComposedApi {
     ...transactionRoutes({ transactions, statusWait, chainIds, approvalTtl: { min: config.APPROVAL_TTL_MIN, max: config.APPROVAL_TTL_MAX } }),
     ...eventRoutes({ events, logger }),
     ...webhookRoutes({ webhooks }),
+    ...policyRoutes({ policies, addressBook, transactions, chainIds, approvalTtl: { min: config.APPROVAL_TTL_MIN, max: config.APPROVAL_TTL_MAX } }),
     ...diagnosticsRoutes({ temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE }),
     ...mcpRoutes(),
   ];

@@ -11,6 +11,8 @@
  *   4. the API alone (autocannon): transaction_status at a fixed rate and flat out, approval
  *      batches of 1/10/25, prepare_transaction at a fixed concurrency
  *   5. peak RSS (VmHWM) of the API and the worker processes, and the highest sample per phase
+ *   6. policies (issue 14): prepare_transaction on a wallet with 20 rules against one with
+ *      none, alternating rounds (bench/policy.ts); target: within 10 %
  *
  * Starts its own stack on free ports (or uses POSTGRES_ADMIN_URL + the three *_DATABASE_URL + TEMPORAL_ADDRESS + VAULT_ADDR +
  * WEB3_PROVIDER_URI when all are set — with VAULT_API_TOKEN + VAULT_WORKER_TOKEN, or
@@ -19,11 +21,11 @@
  * table and writes bench/results.json. Loopback only; stops by itself (hard limit
  * BENCH_MAX_MINUTES, default 15).
  *
- * Knobs (environment): BENCH_PHASES (e2e,ceiling,signing,api), BENCH_USERS (60),
+ * Knobs (environment): BENCH_PHASES (e2e,ceiling,signing,api,policy), BENCH_USERS (60),
  * BENCH_WALLETS_PER_USER (3), BENCH_CONCURRENCY (32), BENCH_CEILING_CONCURRENCY (32),
  * BENCH_WINDOW_SECONDS (60), BENCH_WARMUP_SECONDS (10), BENCH_LIGHT_SECONDS (20, 0 = skip),
  * BENCH_CEILING_WINDOW_SECONDS (30), BENCH_STATUS_RATE (200), BENCH_API_SECONDS (15),
- * BENCH_SIGN_ITERATIONS (50), BENCH_CPU_PROF=1 (.cpuprofile files of the API and the worker in
+ * BENCH_SIGN_ITERATIONS (50), BENCH_POLICY_ROUNDS (2 per side), BENCH_CPU_PROF=1 (.cpuprofile files of the API and the worker in
  * test-results/bench-profiles/, read them with bench/profile-summary.ts), and for experiments
  * BENCH_APP_ENV (JSON, extra environment of both) and BENCH_NODE_ARGS (extra node flags).
  */
@@ -40,6 +42,7 @@ import { runEndToEnd, type E2eResult } from './e2e';
 import { runCeiling, type CeilingResult } from './ceiling';
 import { loadPrepare, loadStatus, type LoadFigures } from './api-load';
 import { runSigning, type SigningResult } from './signing';
+import { runPolicyBench, type PolicyBenchResult } from './policy';
 import { mapLimit } from '../lib/concurrency';
 import { codeFor, expect, http, randomAddress, setupUser, takeStep, type BenchUser } from './lib/actors';
 import { createWorld, startApp, type AppProcess, type BenchWorld } from './lib/env';
@@ -65,13 +68,14 @@ const settings = {
   statusRate: num('BENCH_STATUS_RATE', 200),
   apiSeconds: num('BENCH_API_SECONDS', 15),
   signIterations: num('BENCH_SIGN_ITERATIONS', 50),
+  policyRounds: num('BENCH_POLICY_ROUNDS', 2),
   maxMinutes: num('BENCH_MAX_MINUTES', 15),
   cpuProf: process.env.BENCH_CPU_PROF === '1',
   /** Experiments: extra environment for the API and the worker (JSON object), extra node flags (space-separated). */
   appEnv: JSON.parse(process.env.BENCH_APP_ENV ?? '{}') as Record<string, string>,
   nodeArgs: (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean),
 };
-const ALL_PHASES = ['e2e', 'ceiling', 'api', 'signing'];
+const ALL_PHASES = ['e2e', 'ceiling', 'api', 'signing', 'policy'];
 const phases = new Set((process.env.BENCH_PHASES ?? ALL_PHASES.join(',')).split(',').map((p) => p.trim()).filter(Boolean));
 for (const p of phases) if (!ALL_PHASES.includes(p)) throw new Error(`BENCH_PHASES: unknown phase ${p} (known: ${ALL_PHASES.join(', ')})`);
 /** Raised for the bench only, so the load generator measures the service rather than the limiter. */
@@ -315,6 +319,25 @@ async function main(): Promise<number> {
 
     }
 
+    // ---- 6. policies at prepare: 20 rules against none
+    let policy: PolicyBenchResult | undefined;
+    if (phases.has('policy')) {
+      if (users.length < 2) throw new Error('the policy phase needs BENCH_USERS >= 2');
+      rss.phase('policies: prepare with 20 rules vs none');
+      say(`policies: prepare_transaction on a wallet with 20 rules vs none, 8 connections, ${settings.policyRounds} × ${settings.apiSeconds} s each…`);
+      policy = await runPolicyBench({
+        apiUrl: api.url,
+        plain: users[users.length - 2]!,
+        ruled: users[users.length - 1]!,
+        chainId: Number(world.env.CHAIN_ID ?? 31337),
+        connections: 8,
+        secondsPerRound: settings.apiSeconds,
+        rounds: settings.policyRounds,
+        queries: () => api.pgTotals()?.queries,
+        note: say,
+      });
+    }
+
     // ---- 5. memory
     const peak = { api: peakRssMiB(api.pid), worker: peakRssMiB(worker.pid) };
     await sleep(600); // the probes write twice a second
@@ -365,6 +388,11 @@ async function main(): Promise<number> {
       fig('prepare_transaction (8 conn.)', api3?.prepare.requestsPerSecond, 'req/s'),
       fig('prepare_transaction p50 (8 conn.)', api3?.prepare.latencyMs.p50, 'ms'),
       fig('prepare_transaction p99 (8 conn.)', api3?.prepare.latencyMs.p99, 'ms'),
+      fig('prepare_transaction, no rules (8 conn.)', policy?.plainPerSecond, 'req/s'),
+      fig('prepare_transaction, 20 rules (8 conn.)', policy?.ruledPerSecond, 'req/s'),
+      fig('prepare with 20 rules / with none', policy?.ratio, 'ratio', '>= 0.9', (v) => v >= 0.9),
+      fig('PostgreSQL round trips per prepare, no rules', policy?.queriesPerPrepare.plain, 'queries'),
+      fig('PostgreSQL round trips per prepare, 20 rules', policy?.queriesPerPrepare.ruled, 'queries'),
       fig('approve a batch of 1 (light load)', approveBatches['1'], 'ms'),
       fig('approve a batch of 10 (light load)', approveBatches['10'], 'ms'),
       fig('approve a batch of 25 (light load)', approveBatches['25'], 'ms'),
@@ -398,6 +426,7 @@ async function main(): Promise<number> {
         ceiling,
         api: api3 ? { ...api3, statusInside, approveBatchMs: approveBatches } : undefined,
         signing,
+        policy,
         peakRssMiB: peak,
         rssByPhaseMiB: rssPhases,
         mainThreadPeakMemoryMiB: heaps,

@@ -92,7 +92,8 @@ export const TABLE_GRANTS: Record<string, TableGrants> = {
     api: { select: ['id', 'user_id', 'address', 'label', 'frozen_at', 'frozen_reason', 'created_at'], insert: ALL },
     worker: { select: ALL, update: ['frozen_at', 'frozen_reason'] },
   },
-  agent_wallets: { api: { select: ALL, insert: ALL, delete: ALL }, worker: NONE },
+  // The worker reads which wallets an agent holds: its webhook payloads carry only those wallets' labels.
+  agent_wallets: { api: { select: ALL, insert: ALL, delete: ALL }, worker: { select: ['agent_id', 'wallet_id'] } },
   // Genesis hashes, checked by the worker at start-up.
   chains: { api: NONE, worker: { select: ALL, insert: ALL } },
 
@@ -104,11 +105,28 @@ export const TABLE_GRANTS: Record<string, TableGrants> = {
   approvals: { api: { select: ALL, insert: ALL }, worker: { select: ALL } },
   // Execute, reject and cancel as the API recorded them; the workflow and the signing gate read them.
   transaction_commands: { api: { select: ALL, insert: ALL }, worker: { select: ALL } },
-  // Nonces and signed bytes: the worker's alone; the API cannot allocate, void or forge one.
+  // Nonces and signed bytes: the worker's alone; the API cannot allocate, void or forge one. It reads
+  // only whether and when a request was signed and whether its nonce was given back — what a rolling
+  // limit counts at prepare (domains/policies rollingUsage) — never a nonce or the bytes.
   wallet_nonces: { api: NONE, worker: { select: ALL, insert: ALL, update: ['next_nonce'] } },
-  nonce_assignments: { api: NONE, worker: { select: ALL, insert: ALL, update: ['voided_at'] } },
-  signed_transactions: { api: NONE, worker: { select: ALL, insert: ALL } },
+  nonce_assignments: { api: { select: ['transaction_id', 'voided_at'] }, worker: { select: ALL, insert: ALL, update: ['voided_at'] } },
+  signed_transactions: { api: { select: ['transaction_id', 'created_at'] }, worker: { select: ALL, insert: ALL } },
   transaction_events: { api: { select: ALL, insert: ALL }, worker: { select: ALL, insert: ALL } },
+
+  // --- policies (issue 14): the owner's rules, what agent requests count toward them, refusals, labels ---
+  // One row per wallet, also the lock that serialises prepares, signings and changes on that wallet:
+  // the API creates and replaces it; the worker reads and locks it (FOR UPDATE needs UPDATE on a column,
+  // so it holds `updated_at`'s and writes nothing — a compromised worker can sign anyway).
+  wallet_policies: {
+    api: { select: ALL, insert: ALL, update: ['version', 'rules', 'updated_by', 'updated_at'] },
+    worker: { select: ALL, update: ['updated_at'] },
+  },
+  // Append-only, written at prepare; the signing check sums it.
+  policy_spend: { api: { select: ALL, insert: ALL }, worker: { select: ALL } },
+  // Append-only: prepare's refusals (API), signing's (worker); the owner's views read them.
+  policy_refusals: { api: { select: ALL, insert: ALL }, worker: { insert: ALL } },
+  // The owner's labels; the worker reads the labels its webhook payloads carry.
+  address_book: { api: { select: ALL, insert: ALL, update: ['label', 'updated_at'], delete: ALL }, worker: { select: ['user_id', 'address', 'label'] } },
 
   // --- webhooks: the API registers and deletes them; the worker delivers and records attempts ---
   webhooks: { api: { select: ALL, insert: ALL, update: ['deleted_at'] }, worker: { select: ALL } },

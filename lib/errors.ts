@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'mfa_invalid'
   | 'mfa_code_used'
   | 'password_invalid'
+  | 'policy_denied'
   | 'not_found'
   | 'method_not_allowed'
   | 'invalid_state'
@@ -48,6 +49,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   mfa_invalid: 403,
   mfa_code_used: 403,
   password_invalid: 403,
+  policy_denied: 403,
   not_found: 404,
   method_not_allowed: 405,
   invalid_state: 409,
@@ -129,6 +131,7 @@ const HINTS: Record<ErrorCode, string> = {
   mfa_invalid: 'Send the current 6-digit code from the authenticator app.',
   mfa_code_used: 'Wait for the next 30-second code and send that one.',
   password_invalid: "Send the account's current password, or, when choosing a new one, a password that is not a common one.",
+  policy_denied: "Change the request to fit the owner's rules named in details (GET /api/wallets/{address}/policy lists those that apply to you) or ask the owner to change them; nothing was stored and the owner was not asked.",
   not_found: 'Check the id or address: it does not exist or is not yours, and both look the same.',
   method_not_allowed: 'Use one of the methods listed in the Allow header.',
   invalid_state: 'Read the current status with GET /api/transaction_status and act on that.',

@@ -4,8 +4,9 @@
  * transports — Streamable HTTP at POST /mcp on the API (mcp/http.ts) and
  * stdio (`npm run mcp`, mcp/stdio.ts). Each tool calls the public HTTP API
  * through the SDK client with the caller's own API key, so the agent can do
- * exactly what its key can do over HTTP: propose, wait, execute, cancel, read.
- * There is no tool that approves, rejects, grants or changes a policy.
+ * exactly what its key can do over HTTP: propose, wait, execute, cancel, read
+ * (its owner's rules too, and a dry run against them). There is no tool that
+ * approves, rejects, grants or changes a policy.
  *
  * A refusal is a tool result with `isError: true` and the API's code, reason
  * and hint as structured content, never a protocol error; read-only tools say
@@ -20,6 +21,7 @@ export const MCP_SERVER_INFO = { name: 'countersign', version: '0.1.0' } as cons
 const INSTRUCTIONS = [
   'Countersign holds wallets for you; their owner must approve every transaction with an authenticator code before anything is signed.',
   'Typical flow: list_wallets → propose_transaction → wait_for_decision → execute_transaction (when approved) → wait_for_decision (until confirmed or failed).',
+  "The owner may set rules that refuse some requests outright (policy_denied): get_policy shows them, check_policy tries a request without proposing it.",
   'When a tool result has isError, read error.hint: it says what to do next.',
 ].join(' ');
 

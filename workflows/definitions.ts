@@ -98,7 +98,9 @@ export type SigningRefusal =
   | 'approval_mismatch'
   | 'execute_not_requested'
   | 'wallet_frozen'
-  | 'unknown_transaction';
+  | 'unknown_transaction'
+  /** The owner's policy refuses it now (domains/policies): the request ends `failed` with this reason. */
+  | 'policy_denied';
 /** `ApplicationFailure.type` of every non-retryable failure the workflow and its activities raise. */
 export const FAILURE_TYPES = {
   /** A message refused by the workflow (state, or a record that does not exist). */

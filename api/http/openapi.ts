@@ -16,7 +16,10 @@ const ErrorSchema = z
         message: z.string(),
         reason: z.string().optional(),
         hint: z.string().describe('One sentence telling the caller what to do next.'),
-        details: z.array(z.object({ field: z.string(), message: z.string(), in: z.string().optional() })).optional(),
+        // 400: the fields at fault; 403 policy_denied: the owner's rules that refused.
+        details: z
+          .array(z.union([z.object({ field: z.string(), message: z.string(), in: z.string().optional() }), z.object({ rule_id: z.string(), type: z.string(), message: z.string() })]))
+          .optional(),
       })
       .loose(),
   })
@@ -25,7 +28,7 @@ const ErrorSchema = z
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request',
   401: 'Not authenticated',
-  403: 'Forbidden (wrong principal, or a failed password / MFA check)',
+  403: "Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules)",
   404: 'Not found (unknown, or not yours)',
   405: 'Method not allowed',
   409: 'Conflict with the current state',

@@ -39,7 +39,7 @@ export interface HandlerResult {
 }
 
 export interface RouteSpec<A extends RouteAuth = RouteAuth, B = unknown, Q = unknown, P = unknown, H = unknown> {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   auth: A;
   summary: string;

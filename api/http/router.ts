@@ -25,7 +25,7 @@ export interface RouterDeps {
 export function buildRouter(routes: AnyRoute[], deps: RouterDeps): Router {
   const router = new Router();
   for (const route of routes) {
-    const method = route.method.toLowerCase() as 'get' | 'post' | 'delete';
+    const method = route.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete';
     router[method](route.path, async (ctx: Context) => {
       await runRoute(route, ctx, deps);
     });

@@ -11,11 +11,13 @@ import type { Db, DbOrTx } from '../../lib/db';
 import { AppError, invalidState, notFound, unavailable } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 import type { AuditLog, RequestMeta } from '../audit';
+import { checksumAddress } from '../chain';
 import type { MfaService } from '../mfa';
+import type { PolicyService, ViewNotes } from '../policies';
 import type { UserService } from '../users';
 import { agentHasActiveWebhook } from '../webhooks';
 import { SIGNING_STARTED_STATUSES, type Caller, type CommandKind, type TransactionState } from '../../workflows/definitions';
-import { findTransaction, projectStatus, recordCommand } from './dal';
+import { findTransaction, projectStatus, recordCommand, type ViewRow } from './dal';
 import type { TransactionChain } from './ports';
 import { projectionFields } from './projection';
 import type { TransactionRow } from './rows';
@@ -35,6 +37,8 @@ export interface TransactionServiceDeps {
   mfa: Pick<MfaService, 'verifyAndConsume'>;
   passwords: Pick<UserService, 'verifyPassword'>;
   audit: AuditSink;
+  /** The owner's rules: checked before a prepare stores anything; labels and limits for the owner's views. */
+  policies: Pick<PolicyService, 'checkPrepare' | 'recordSpend' | 'recordRefusal' | 'notesFor'>;
   /** How long a user-initiated transfer waits for its broadcast before answering 202. */
   userTransferWaitMs?: number;
   /** Block explorer per chain, for the links in transaction views. */
@@ -125,10 +129,23 @@ export function createContext(deps: TransactionServiceDeps) {
     });
   }
 
-  /** The public view of a row, with the explorer links of its chain. */
-  const present = (row: TransactionRow & { last_event_id: string | null }, agentName: string | null): TransactionView => toView(row, agentName, now(), deps.explorers);
+  /** The public view of a row, with the explorer links of its chain (and, for its owner, labels and limits). */
+  const present = (row: TransactionRow & { last_event_id: string | null }, agentName: string | null, notes?: ViewNotes): TransactionView =>
+    toView(row, agentName, now(), deps.explorers, notes);
 
-  return { deps, now, present, loadOwned, loadVisible, startWorkflow, sendUpdate, recordCallerCommand };
+  /**
+   * Views as `caller` sees them: the owner with every label of their book and
+   * the limits a waiting request counts toward; the preparing agent with the
+   * labels of its own wallets only (read in the rows' one query), no limits.
+   */
+  async function presentFor(caller: Caller, rows: readonly ViewRow[]): Promise<TransactionView[]> {
+    const owners = caller.type === 'user' ? await deps.policies.notesFor(caller.id, rows) : undefined;
+    return rows.map(({ agent_name: agentName, agent_labels: agentLabels, ...row }) =>
+      present(row, agentName, owners ? owners.get(row.id) : { labels: agentLabels.map((entry) => ({ address: checksumAddress(entry.address), label: entry.label })), limits: [] }),
+    );
+  }
+
+  return { deps, now, present, presentFor, loadOwned, loadVisible, startWorkflow, sendUpdate, recordCallerCommand };
 }
 
 export type TransactionContext = ReturnType<typeof createContext>;

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import type { DbOrTx } from '../../lib/db';
+import { agentLabelsColumn } from '../policies';
 import { activeWebhookOf } from '../webhooks';
 import type { CommandKind, TransactionStatus } from '../../workflows/definitions';
 import {
@@ -71,13 +72,23 @@ export async function lockTransaction(trx: DbOrTx, id: string): Promise<Transact
 /** `last_event_id` of each row read from `transactions` (one index probe on transaction_events per row). */
 export const lastEventIdColumn = (db: DbOrTx) => db.raw(`(select max(e.id) from transaction_events e where e.transaction_id = ${TX}.id) as last_event_id`);
 
-/** What a view is made of: the row, its agent's name and the id of its newest event. */
-const ViewRowSchema = TransactionRowSchema.extend({ agent_name: z.string().nullable(), last_event_id: z.string().regex(/^[0-9]+$/).nullable() });
+/**
+ * What a view is made of: the row, its agent's name, the id of its newest
+ * event and the address-book labels its preparing agent may see
+ * (domains/policies agentLabelsColumn; the owner's view reads its own).
+ */
+const ViewRowSchema = TransactionRowSchema.extend({
+  agent_name: z.string().nullable(),
+  last_event_id: z.string().regex(/^[0-9]+$/).nullable(),
+  agent_labels: z.array(z.object({ address: z.string(), label: z.string() })),
+});
 export type ViewRow = z.output<typeof ViewRowSchema>;
 
-/** A transaction, the name of the agent that prepared it (null for the owner's own transfers) and its last event id, in one query. */
+const viewColumns = (db: DbOrTx) => [`${TX}.*`, 'agents.name as agent_name', lastEventIdColumn(db), agentLabelsColumn(db)];
+
+/** A transaction, the name of the agent that prepared it (null for the owner's own transfers), its last event id and its agent's labels, in one query. */
 export async function findTransactionWithAgentName(db: DbOrTx, id: string): Promise<ViewRow | undefined> {
-  return parseRow(ViewRowSchema, await db(TX).leftJoin('agents', 'agents.id', `${TX}.agent_id`).where(`${TX}.id`, id).first(`${TX}.*`, 'agents.name as agent_name', lastEventIdColumn(db)));
+  return parseRow(ViewRowSchema, await db(TX).leftJoin('agents', 'agents.id', `${TX}.agent_id`).where(`${TX}.id`, id).first(...viewColumns(db)));
 }
 
 /** The user's transactions among `ids`, in no particular order (unknown and foreign ids are simply absent). */
@@ -238,7 +249,7 @@ export interface ListFilter {
 
 /** Newest first, each with its agent's name; the cursor is the `seq` of the last row returned. */
 export async function listTransactions(db: DbOrTx, filter: ListFilter): Promise<ViewRow[]> {
-  const query = db(TX).leftJoin('agents', 'agents.id', `${TX}.agent_id`).select(`${TX}.*`, 'agents.name as agent_name', lastEventIdColumn(db)).orderBy('seq', 'desc').limit(filter.limit);
+  const query = db(TX).leftJoin('agents', 'agents.id', `${TX}.agent_id`).select(...viewColumns(db)).orderBy('seq', 'desc').limit(filter.limit);
   if (filter.userId) query.where(`${TX}.user_id`, filter.userId);
   if (filter.agentId) query.where('agent_id', filter.agentId);
   if (filter.status === 'pending_approval') query.where('status', 'pending_approval').andWhere('approval_expires_at', '>', filter.now);

@@ -49,10 +49,10 @@ function decisionProblem(ctx: TransactionContext, row: TransactionRow, submitted
   return undefined;
 }
 
-/** The request as it stands after a decision (one query, with its agent's name). */
-async function view(ctx: TransactionContext, transactionId: string): Promise<TransactionView> {
-  const { agent_name: agentName, ...row } = (await findTransactionWithAgentName(ctx.deps.db, transactionId))!;
-  return ctx.present(row, agentName);
+/** The request as it stands after a decision, as `caller` sees it (one query, with its agent's name). */
+async function view(ctx: TransactionContext, caller: Caller, transactionId: string): Promise<TransactionView> {
+  const [view] = await ctx.presentFor(caller, [(await findTransactionWithAgentName(ctx.deps.db, transactionId))!]);
+  return view!;
 }
 
 type Result = { status: TransactionView['status']; error?: { code: string; message: string; reason?: string } };
@@ -152,7 +152,7 @@ export async function rejectTransaction(ctx: TransactionContext, userId: string,
   await ctx.sendUpdate(row, rejectUpdate, { commandId }, commandId);
   await setRejectionReason(ctx.deps.db, row.id, kept);
   await ctx.deps.audit.append({ action: 'transaction.rejected', actorType: 'user', actorId: userId, subjectType: 'transaction', subjectId: row.id, ...requestOrigin(meta) });
-  return view(ctx, row.id);
+  return view(ctx, { type: 'user', id: userId }, row.id);
 }
 
 /**
@@ -164,7 +164,7 @@ export async function rejectTransaction(ctx: TransactionContext, userId: string,
 export async function executeTransaction(ctx: TransactionContext, agent: AgentCaller, transactionId: string, meta: RequestMeta): Promise<{ replayed: boolean; view: TransactionView }> {
   const row = await ctx.loadVisible({ type: 'agent', id: agent.agentId }, transactionId);
   const status = effectiveStatus(row, ctx.now());
-  if (SIGNING_STARTED_STATUSES.includes(status)) return { replayed: true, view: await view(ctx, row.id) };
+  if (SIGNING_STARTED_STATUSES.includes(status)) return { replayed: true, view: await view(ctx, { type: 'agent', id: agent.agentId }, row.id) };
   if (status === 'pending_approval') throw invalidState('not_approved', 'the transaction has not been approved');
   if (status === 'expired') throw invalidState('expired', 'the transaction has expired');
   const commandId = await ctx.recordCallerCommand(row, 'execute', { type: 'agent', id: agent.agentId }, null, async (trx) => {
@@ -174,10 +174,10 @@ export async function executeTransaction(ctx: TransactionContext, agent: AgentCa
     await ctx.sendUpdate(row, executeUpdate, { commandId }, commandId);
   } catch (err) {
     // The workflow moved on before the projection said so: signing began, which is what was asked.
-    if (err instanceof AppError && err.extra?.reason === 'signing_started') return { replayed: true, view: await view(ctx, row.id) };
+    if (err instanceof AppError && err.extra?.reason === 'signing_started') return { replayed: true, view: await view(ctx, { type: 'agent', id: agent.agentId }, row.id) };
     throw err;
   }
-  return { replayed: false, view: await view(ctx, row.id) };
+  return { replayed: false, view: await view(ctx, { type: 'agent', id: agent.agentId }, row.id) };
 }
 
 /** POST /api/transactions/:id/cancel — the owner or the preparing agent, until signing starts. */
@@ -191,5 +191,5 @@ export async function cancelTransaction(ctx: TransactionContext, caller: Caller,
   const commandId = await ctx.recordCallerCommand(row, 'cancel', caller, null);
   await ctx.sendUpdate(row, cancelUpdate, { commandId }, commandId);
   await ctx.deps.audit.append({ action: 'transaction.cancelled', actorType: caller.type, actorId: caller.id, subjectType: 'transaction', subjectId: row.id, ...requestOrigin(meta) });
-  return view(ctx, row.id);
+  return view(ctx, caller, row.id);
 }

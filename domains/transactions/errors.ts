@@ -5,6 +5,7 @@
  * error is retried.
  */
 import type { FAILURE_TYPES, SigningRefusal } from '../../workflows/definitions';
+import type { Verdict } from '../policies';
 
 export class FinalFailure extends Error {
   override name = 'FinalFailure';
@@ -16,10 +17,14 @@ export class FinalFailure extends Error {
   }
 }
 
-/** The signing gate said no: nothing was signed. The message is the SigningRefusal. */
+/** The signing gate said no: nothing was signed. The message is the SigningRefusal (never the violations: they stay out of Temporal's history). */
 export class SigningRefusedError extends FinalFailure {
   override name = 'SigningRefusedError';
-  constructor(readonly reason: SigningRefusal) {
+  constructor(
+    readonly reason: SigningRefusal,
+    /** `policy_denied`: the policy's verdict, for the refusal record. */
+    readonly verdict?: Verdict,
+  ) {
     super('signingRefused', reason);
   }
 }

@@ -4,16 +4,19 @@
  * shown is computed before the 202.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { DbOrTx } from '../../lib/db';
 import { AppError, notFound } from '../../lib/errors';
+import { findOwnAgent } from '../agents';
 import { requestOrigin } from '../audit';
 import { canonicalizeStringRecord, nativeSymbol } from '../chain';
-import { findWalletForAgent, type PublicWalletRow } from '../wallets';
+import { policyDenied, type Verdict } from '../policies';
+import { findWalletForAgent, findWalletForUser, type PublicWalletRow } from '../wallets';
 import type { AgentCaller, RequestMeta, TransactionContext } from './context';
 import { findByIdempotencyKey, hasSentTo, insertTransaction, type NewTransaction } from './dal';
 import { digestOf } from './digest';
 import type { TxIntent } from './ports';
 import type { TransactionRow } from './rows';
-import type { PrepareBody } from './schemas';
+import type { PolicyCheckBody, PrepareBody } from './schemas';
 import { simulationRefusal } from './refusals';
 import { buildSummary } from './summary';
 import { effectiveStatus, summaryView } from './view';
@@ -144,12 +147,25 @@ export async function prepareTransaction(ctx: TransactionContext, agent: AgentCa
   const chainId = body.chain_id ?? ctx.deps.config.CHAIN_ID;
   const built = await buildRequest(ctx, { transactionId: randomUUID(), wallet, chainId, intent: intentFrom(body), approvalTtlSeconds: approvalTtlSeconds(ctx, body.approval_ttl) });
   // A request that cannot succeed is refused (422 simulation_failed): nothing stored, the owner not asked.
-  const refusal = body.allow_simulation_failure === true ? undefined : simulationRefusal(body.kind, built.summary);
-  if (refusal) throw refusal;
+  // It is raised only after the policy check below: the owner's rules come first.
+  const doomed = body.allow_simulation_failure === true ? undefined : simulationRefusal(body.kind, built.summary);
 
-  let row: TransactionRow;
+  type Outcome = { kind: 'stored'; row: TransactionRow } | { kind: 'replay'; existing: TransactionRow } | { kind: 'refused'; verdict: Verdict };
+  let outcome: Outcome;
   try {
-    row = await db.transaction(async (trx) => {
+    outcome = await db.transaction(async (trx): Promise<Outcome> => {
+      // Holds the wallet's policy row until this commits: check and insert are one step for concurrent prepares and signings.
+      const verdict = await policyVerdict(ctx, trx, wallet, agent.agentId, built);
+      // Under that lock a concurrent twin with this idempotency key has committed: it is replayed, not counted twice.
+      if (idempotencyKey) {
+        const existing = await findByIdempotencyKey(trx, agent.agentId, idempotencyKey);
+        if (existing) return { kind: 'replay', existing };
+      }
+      if (!verdict.allowed) return { kind: 'refused', verdict };
+      // Policy before simulation (docs/http-contract.md): a request the owner's rules refuse is 403 policy_denied
+      // whatever the chain says, so the dry run and prepare agree and every forbidden attempt is counted.
+      if (doomed) throw doomed;
+      const at = ctx.now();
       const inserted = await insertTransaction(
         trx,
         {
@@ -165,8 +181,9 @@ export async function prepareTransaction(ctx: TransactionContext, agent: AgentCa
           idempotency_key: idempotencyKey ?? null,
           request_hash: requestHash,
         },
-        ctx.now(),
+        at,
       );
+      await ctx.deps.policies.recordSpend(trx, { transactionId: built.id, walletId: wallet.id, agentId: agent.agentId, facts: verdict.facts, at });
       await audit.append(
         {
           action: 'transaction.prepared',
@@ -175,11 +192,11 @@ export async function prepareTransaction(ctx: TransactionContext, agent: AgentCa
           subjectType: 'transaction',
           subjectId: built.id,
           ...requestOrigin(meta),
-          data: { wallet: wallet.address, chain_id: chainId, kind: body.kind, digest: built.digest },
+          data: { wallet: wallet.address, chain_id: chainId, kind: body.kind, digest: built.digest, policy_version: verdict.version },
         },
         trx,
       );
-      return inserted;
+      return { kind: 'stored', row: inserted };
     });
   } catch (err) {
     // Two requests with one idempotency key raced: the loser answers like a replay.
@@ -189,6 +206,47 @@ export async function prepareTransaction(ctx: TransactionContext, agent: AgentCa
     }
     throw err;
   }
-  await ctx.startWorkflow(row);
-  return prepareAnswer(ctx, row);
+  if (outcome.kind === 'replay') return replay(outcome.existing);
+  if (outcome.kind === 'refused') {
+    // Nothing was stored, no workflow starts, the owner is not asked: the refusal is recorded, audited and counted.
+    await ctx.deps.policies.recordRefusal({ stage: 'prepare', walletId: wallet.id, userId: wallet.user_id, agentId: agent.agentId, transactionId: null, verdict: outcome.verdict, meta });
+    throw policyDenied(outcome.verdict);
+  }
+  await ctx.startWorkflow(outcome.row);
+  return prepareAnswer(ctx, outcome.row);
 }
+
+/**
+ * The policy check of a built request — prepare's and the dry run's, one
+ * function: the frozen columns are what is checked, as they are at signing.
+ */
+function policyVerdict(ctx: TransactionContext, trx: DbOrTx, wallet: PublicWalletRow, agentId: string | null, built: BuiltRequest) {
+  return ctx.deps.policies.checkPrepare(trx, { walletId: wallet.id, agentId, chainId: built.chain_id, to: built.to_address, value: built.value, data: built.data });
+}
+
+/**
+ * POST /api/policy/check — what prepare_transaction would answer about this
+ * body under the wallet's policy now, through the same steps (build, lock,
+ * count, evaluate), storing nothing. An agent checks as itself; the owner as
+ * one of their agents (`agent_id`) or, without one, against the rules for
+ * every agent.
+ */
+export async function checkPolicy(ctx: TransactionContext, caller: PolicyCheckCaller, body: PolicyCheckBody) {
+  const { db } = ctx.deps;
+  const wallet = caller.type === 'agent' ? await findWalletForAgent(db, caller.agentId, body.wallet_address) : await findWalletForUser(db, caller.userId, body.wallet_address);
+  if (!wallet || (body.user_id !== undefined && body.user_id !== wallet.user_id)) throw notFound('wallet');
+  let agentId: string | null;
+  if (caller.type === 'agent') {
+    if (body.agent_id !== undefined && body.agent_id !== caller.agentId) throw notFound('agent');
+    agentId = caller.agentId;
+  } else {
+    agentId = body.agent_id ?? null;
+    if (agentId !== null && !(await findOwnAgent(db, caller.userId, agentId))) throw notFound('agent');
+  }
+  const chainId = body.chain_id ?? ctx.deps.config.CHAIN_ID;
+  const built = await buildRequest(ctx, { transactionId: randomUUID(), wallet, chainId, intent: intentFrom(body), approvalTtlSeconds: approvalTtlSeconds(ctx, body.approval_ttl) });
+  const verdict = await db.transaction((trx) => policyVerdict(ctx, trx, wallet, agentId, built));
+  return { allowed: verdict.allowed, violations: verdict.violations, policy_version: verdict.version };
+}
+
+export type PolicyCheckCaller = { type: 'agent'; agentId: string } | { type: 'user'; userId: string };

@@ -11,8 +11,9 @@ const MAX_SEQ = 9223372036854775807n;
 export async function getTransaction(ctx: TransactionContext, caller: Caller, transactionId: string): Promise<TransactionView> {
   const row = await findTransactionWithAgentName(ctx.deps.db, transactionId);
   if (!row || !visibleTo(caller, row)) throw notFound('transaction');
-  const { agent_name: agentName, ...transaction } = row;
-  return ctx.present(transaction, agentName);
+  // The owner's view reads labels and limits; an agent's status read stays one query.
+  const [view] = await ctx.presentFor(caller, [row]);
+  return view!;
 }
 
 /** GET /api/transactions — the cursor is the list position of the last row returned. */
@@ -27,6 +28,6 @@ export async function listTransactions(ctx: TransactionContext, caller: Caller, 
     limit,
     now: ctx.now(),
   });
-  const transactions = rows.map(({ agent_name: agentName, ...row }) => ctx.present(row, agentName));
+  const transactions = await ctx.presentFor(caller, rows);
   return { transactions, next_cursor: rows.length === limit ? rows[rows.length - 1]!.seq : null };
 }

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { Address, boundedString, chainIdSchema, MfaCode, Password, storedText } from '../../lib/schemas';
 import { TRANSACTION_STATUSES } from '../../workflows/definitions';
+import { LabelView, LimitNoteView } from '../policies';
 
 export { TRANSACTION_STATUSES } from '../../workflows/definitions';
 export { Address, boundedString, chainIdSchema, MfaCode, Password, storedText } from '../../lib/schemas';
@@ -28,8 +29,14 @@ export const Digest = z.string().regex(/^0x[0-9a-f]{64}$/, 'expected the 0x-pref
 const AbiFragment = z.object({ type: boundedString(0, 32), name: boundedString(0, 256).optional() }).loose();
 const FunctionArg = z.json();
 
-export function prepareSchemas(chainIds: readonly number[], ttl: { min: number; max: number } = { min: 60, max: 7 * 24 * 3600 }) {
+/** `extra`: fields a route adds to every kind (POST /api/policy/check: `agent_id`). */
+export function prepareSchemas<E extends z.ZodRawShape = Record<never, never>>(
+  chainIds: readonly number[],
+  ttl: { min: number; max: number } = { min: 60, max: 7 * 24 * 3600 },
+  extra: E = {} as E,
+) {
   const common = {
+    ...extra,
     wallet_address: Address,
     chain_id: chainIdSchema(chainIds).optional(),
     memo: Memo.optional(),
@@ -64,6 +71,19 @@ export function prepareSchemas(chainIds: readonly number[], ttl: { min: number; 
   return z.union([native, erc20, callWithAbi, callWithData]);
 }
 export type PrepareBody = z.output<ReturnType<typeof prepareSchemas>>;
+
+/** POST /api/policy/check: prepare_transaction's body, and for the owner which of their agents to check as. */
+export function policyCheckSchemas(chainIds: readonly number[], ttl?: { min: number; max: number }) {
+  return prepareSchemas(chainIds, ttl, {
+    agent_id: z
+      .string()
+      .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'expected a UUID')
+      .transform((id) => id.toLowerCase())
+      .optional()
+      .describe('The owner checks as one of their agents (absent: the rules for every agent); an agent may name only itself'),
+  });
+}
+export type PolicyCheckBody = z.output<ReturnType<typeof policyCheckSchemas>>;
 
 const userFactors = { password: Password, mfa_code: MfaCode };
 export function userTransferSchemas(chainIds: readonly number[]) {
@@ -283,6 +303,10 @@ export const TransactionView = z.object({
     .string()
     .nullable()
     .describe('The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change.'),
+  labels: z
+    .array(LabelView)
+    .describe("Address-book labels of the addresses this request names (wallet, target, recipient), shown beside them, never instead: the owner sees every label of their book, the preparing agent only those of the wallets granted to it"),
+  limits: z.array(LimitNoteView).describe("For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise"),
 });
 export type TransactionView = z.output<typeof TransactionView>;
 

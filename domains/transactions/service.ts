@@ -1,14 +1,14 @@
 /**
  * The countersigned transaction, as the API sees it: every use case by name.
  *
- *   prepare    — the agent proposes (prepare.ts)
+ *   prepare    — the agent proposes (prepare.ts); checkPolicy — the same checks as a dry run
  *   authorize  — the owner approves with TOTP; reject, execute, cancel (decide.ts)
  *   get, list  — reads (read.ts)
  *   userTransfer — the seed's user-initiated transfers (transfer.ts)
  */
 import { createContext, type TransactionServiceDeps } from './context';
 import { authorizeTransactions, cancelTransaction, executeTransaction, rejectTransaction } from './decide';
-import { prepareTransaction } from './prepare';
+import { checkPolicy, prepareTransaction } from './prepare';
 import { getTransaction, listTransactions } from './read';
 import { userTransfer } from './transfer';
 
@@ -16,6 +16,7 @@ export function createTransactionService(deps: TransactionServiceDeps) {
   const ctx = createContext(deps);
   return {
     prepare: prepareTransaction.bind(null, ctx),
+    checkPolicy: checkPolicy.bind(null, ctx),
     authorize: authorizeTransactions.bind(null, ctx),
     reject: rejectTransaction.bind(null, ctx),
     execute: executeTransaction.bind(null, ctx),

@@ -14,11 +14,18 @@
  *   - the preparing agent's execute command is recorded, or the request was
  *     prepared with `auto_execute` (frozen).
  *
+ * Then, in the signing transaction only, the owner's current policy
+ * (domains/policies): evaluated under the wallet's policy-row lock against
+ * what is already signed, so a rule tightened after approval still stops the
+ * signature and concurrent signings cannot exceed a limit together. A refusal
+ * ends the request `failed` with reason `policy_denied`; it is recorded and
+ * audited after the transaction rolls back.
+ *
  * signOnce: if bytes are stored for the request, return them (a request is
  * never re-signed, so never with another nonce). Otherwise gate, then fetch
  * fees and (first use) the chain's pending nonce and decrypt the key — all
  * outside any lock — then in one database transaction: lock the request,
- * gate again, allocate the nonce under the (wallet, chain) row lock, sign,
+ * gate again, check the policy, allocate the nonce under the (wallet, chain) row lock, sign,
  * store the bytes (first writer wins), project `signing`, append the audit
  * entry. The key is zeroed whatever happens.
  *
@@ -30,6 +37,7 @@ import type { Logger } from '../../lib/logger';
 import type { AuditLog } from '../audit';
 import { feesWithinCaps } from '../chain';
 import type { KeyStore } from '../keystore';
+import type { PolicyEngine } from '../policies';
 import {
   advanceNonceCounter,
   assignNonce,
@@ -61,6 +69,8 @@ export interface SigningDeps {
   keystore: Pick<KeyStore, 'decrypt'>;
   chain: SigningChain;
   audit: Pick<AuditLog, 'append'>;
+  /** The owner's rules, checked again inside the signing transaction. */
+  policies: Pick<PolicyEngine, 'checkSigning' | 'recordRefusal'>;
 }
 
 export interface SignResult {
@@ -130,6 +140,9 @@ export function createSigning(deps: SigningDeps) {
         // A concurrent attempt signed first (rare).
         if (again) return { txHash: again.tx_hash, signedNow: false };
         await checkSignable(trx, locked, now());
+        // Holds the wallet's policy row until the signature is stored: signings on one wallet are counted one at a time.
+        const verdict = await deps.policies.checkSigning(trx, locked, now());
+        if (!verdict.allowed) throw new SigningRefusedError('policy_denied', verdict);
 
         const nonce = await allocateNonce(trx, locked, chainPending);
         // Fee caps were approved; sign with the lower of cap and network suggestion, never above the cap.
@@ -167,6 +180,12 @@ export function createSigning(deps: SigningDeps) {
         await deps.audit.append({ action: 'transaction.signed', actorType: 'system', subjectType: 'transaction', subjectId: transactionId, data: { tx_hash: signed.hash } }, trx);
         return { txHash: signed.hash, agentHasWebhook: projected.agentHasWebhook, signedNow: true };
       });
+    } catch (err) {
+      if (err instanceof SigningRefusedError && err.verdict) {
+        // Rolled back with the signing transaction: recorded on its own, then the workflow fails the request (the owner sees it).
+        await deps.policies.recordRefusal({ stage: 'signing', walletId: tx.wallet_id, userId: tx.user_id, agentId: tx.agent_id, transactionId, verdict: err.verdict });
+      }
+      throw err;
     } finally {
       key?.fill(0);
     }

@@ -3,6 +3,7 @@ import { getAddress } from 'ethers';
 import { isBlockingWarning, sanitizeDisplayText, warningLabel } from '../chain';
 import type { TransactionStatus } from '../../workflows/definitions';
 import type { TransactionRow } from './rows';
+import type { ViewNotes } from '../policies';
 import type { Summary, TransactionView } from './schemas';
 
 /** Chain id → block explorer base URL, without a trailing slash (config CHAIN_EXPLORER_URLS). */
@@ -23,8 +24,13 @@ export function effectiveStatus(row: Pick<TransactionRow, 'status' | 'approval_e
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
-/** `last_event_id`: the newest event of the request (dal.lastEventIdColumn), so a reader can continue in GET /api/events. */
-export function toView(row: TransactionRow & { last_event_id: string | null }, agentName: string | null, now: Date, explorers?: ExplorerUrls): TransactionView {
+const NO_NOTES: ViewNotes = { labels: [], limits: [] };
+
+/**
+ * `last_event_id`: the newest event of the request (dal.lastEventIdColumn), so a reader can continue in GET /api/events.
+ * `notes`: the owner's labels and limits (policies.notesFor); agents' views carry none.
+ */
+export function toView(row: TransactionRow & { last_event_id: string | null }, agentName: string | null, now: Date, explorers?: ExplorerUrls, notes: ViewNotes = NO_NOTES): TransactionView {
   const status = effectiveStatus(row, now);
   // The memo is stored as the agent sent it and shown stripped (CONTRACT.md): bidi overrides and
   // invisible characters never reach a client that forgets to clean it.
@@ -65,6 +71,8 @@ export function toView(row: TransactionRow & { last_event_id: string | null }, a
     rejection_reason: row.rejection_reason,
     version: row.version,
     last_event_id: row.last_event_id,
+    labels: notes.labels,
+    limits: notes.limits,
   };
 }
 

@@ -69,4 +69,6 @@ export interface DeliveryPayload {
   status: string;
   version: number;
   created_at: string;
+  /** The owner's address-book labels of the agent's own wallets among the addresses the request names; each beside its address. */
+  labels: { address: string; label: string }[];
 }

@@ -14,7 +14,7 @@ const WEB = path.join(REPO_ROOT, 'web');
 const DIST = path.join(WEB, 'dist');
 const STAMP = path.join(DIST, '.countersign-build-stamp');
 /** Relative to web/; the last ones are the backend modules the app imports (one formatter for both). */
-const SOURCES = ['src', 'public', 'index.html', 'vite.config.ts', 'tsconfig.json', '../domains/chain/amounts.ts', '../domains/chain/warnings.ts'];
+const SOURCES = ['src', 'public', 'index.html', 'vite.config.ts', 'tsconfig.json', '../domains/chain/amounts.ts', '../domains/chain/warnings.ts', '../domains/policies/describe.ts', '../domains/policies/windows.ts', '../domains/policies/labels.ts'];
 
 export function webAppExists(): boolean {
   return fs.existsSync(path.join(WEB, 'vite.config.ts'));

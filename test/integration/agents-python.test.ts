@@ -3,8 +3,8 @@
  * the MCP server driven by the official Python MCP client over Streamable HTTP
  * and stdio, and the LangChain tools with langchain-core's scripted chat model
  * (sdk/python/tests, unittest, in .tools/venv as scripts/bootstrap.mjs installs
- * it from tools/requirements-sdk.txt). This file sets up the owner, wallet and
- * agents, runs the scripted owner (approves "approve", rejects "reject: …" over
+ * it from tools/requirements-sdk.txt). This file sets up the owner, wallets
+ * (one under a policy, labelled) and agents, runs the scripted owner (approves "approve", rejects "reject: …" over
  * HTTP with TOTP) while Python runs, and reports every Python test as a test.
  */
 import { after, before, test } from 'node:test';
@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Interface, type JsonRpcProvider } from 'ethers';
+import { getAddress, Interface, type JsonRpcProvider } from 'ethers';
 import { startTestApp, type TestApp } from '../support/app';
 import { call, chainProvider, expectStatus, newAgent, newUser, newWallet, randomAddress } from '../support/actors';
 import { startOwnerBot, type OwnerBot } from '../support/owner-bot';
@@ -33,7 +33,21 @@ before(async () => {
   provider = chainProvider();
   const owner = await newUser(app.url, app.clock);
   const wallet = await newWallet(app.url, owner);
-  const agent = await newAgent(app.url, owner, [wallet]);
+  // A second wallet under the owner's policy (at most 1000 wei per transaction), labelled, and a labelled payee.
+  const limited = await newWallet(app.url, owner);
+  const payee = randomAddress();
+  const agent = await newAgent(app.url, owner, [wallet, limited]);
+  const policy = await call(app.url, 'PUT', `/api/wallets/${limited}/policy`, {
+    token: owner.token,
+    body: { rules: [{ type: 'max_per_transaction', asset: 'native', amount: '1000' }], mfa_code: await owner.nextCode() },
+  });
+  expectStatus(policy, 200, 'the owner sets a policy');
+  for (const [address, label] of [
+    [limited, 'Allowance wallet'],
+    [payee, 'Payee'],
+  ] as const) {
+    expectStatus(await call(app.url, 'POST', '/api/address_book', { token: owner.token, body: { address, label, mfa_code: await owner.nextCode() } }), 201, `label ${label}`);
+  }
   const other = await newAgent(app.url, owner, [wallet]);
   const foreign = await call<{ transaction_id: string }>(app.url, 'POST', '/api/prepare_transaction', {
     apiKey: other.apiKey,
@@ -48,6 +62,8 @@ before(async () => {
     COUNTERSIGN_API_URL: app.url,
     COUNTERSIGN_API_KEY: agent.apiKey,
     COUNTERSIGN_WALLET: wallet,
+    COUNTERSIGN_LIMITED_WALLET: getAddress(limited),
+    COUNTERSIGN_PAYEE: payee,
     COUNTERSIGN_FOREIGN_TX: foreign.body.transaction_id,
     COUNTERSIGN_REVERTER: reverter.address,
     COUNTERSIGN_REVERT_DATA: new Interface(Reverter.abi).encodeFunctionData('fail', []),

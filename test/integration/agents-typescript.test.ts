@@ -10,6 +10,9 @@
  * rejected. Each path: propose → wait → execute → confirmed on anvil; a
  * rejection returns the owner's reason; a doomed request is refused with
  * simulation_failed; another agent's transaction is a 404; no tool approves.
+ * The owner's policy (issue 14): read, dry-run, a refusal is policy_denied with
+ * the rules (before any simulation refusal); views and tool results carry the
+ * owner's labels of the agent's own wallets, and no other label.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +21,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { generateText, stepCountIs } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
-import { Interface, type JsonRpcProvider } from 'ethers';
+import { getAddress, Interface, type JsonRpcProvider } from 'ethers';
 import { createCountersign, isCountersignError, type CountersignClient } from '@countersign/sdk';
 import { countersignAiTools } from '@countersign/sdk/ai';
 import { startTestApp, type TestApp } from '../support/app';
@@ -30,6 +33,10 @@ import { REPO_ROOT } from '../../scripts/infra/paths';
 let app: TestApp;
 let owner: TestUser;
 let wallet: string;
+/** A second wallet of the agent, under a policy: at most 1000 wei per transaction. */
+let limited: string;
+/** A recipient the owner labelled: the agent never sees that label. */
+const payee = randomAddress();
 let agent: { agentId: string; apiKey: string };
 /** A transaction of another agent of the same owner: invisible to `agent`. */
 let foreignTx: string;
@@ -43,7 +50,20 @@ before(async () => {
   provider = chainProvider();
   owner = await newUser(app.url, app.clock);
   wallet = await newWallet(app.url, owner);
-  agent = await newAgent(app.url, owner, [wallet]);
+  limited = await newWallet(app.url, owner);
+  agent = await newAgent(app.url, owner, [wallet, limited]);
+  const policy = await call(app.url, 'PUT', `/api/wallets/${limited}/policy`, {
+    token: owner.token,
+    body: { rules: [{ type: 'max_per_transaction', asset: 'native', amount: '1000' }], mfa_code: await owner.nextCode() },
+  });
+  expectStatus(policy, 200, 'the owner sets a policy');
+  for (const [address, label] of [
+    [wallet, 'Main wallet'],
+    [limited, 'Allowance wallet'],
+    [payee, 'Payee'],
+  ] as const) {
+    expectStatus(await call(app.url, 'POST', '/api/address_book', { token: owner.token, body: { address, label, mfa_code: await owner.nextCode() } }), 201, `label ${label}`);
+  }
   const other = await newAgent(app.url, owner, [wallet]);
   foreignTx = (await createCountersign({ apiUrl: app.url, apiKey: other.apiKey }).propose({ wallet_address: wallet, kind: 'native', to_address: randomAddress(), amount: '1', memo: 'leave pending' })).transaction_id;
   reverter = (await deployReverter(await fundedWallet(provider))).address;
@@ -106,6 +126,37 @@ describe('TypeScript SDK', () => {
     assert.deepEqual(queued.summary.warnings.includes('would_revert'), true);
   });
 
+  test("the owner's policy: read it, dry-run a proposal, a refusal is policy_denied with the rules; views carry only the agent's own wallets' labels", async () => {
+    const policy = await cs.policy(limited);
+    assert.deepEqual(policy.rules.map((r) => [r.type, 'amount' in r ? r.amount : undefined]), [['max_per_transaction', '1000']]);
+    const over = { wallet_address: limited, kind: 'native' as const, to_address: payee, amount: '1001' };
+    const check = await cs.checkPolicy(over);
+    assert.equal(check.allowed, false);
+    assert.equal(check.violations.length, 1);
+    const before = await transactionCount();
+    await assert.rejects(cs.propose(over), (error: unknown) => {
+      assert.ok(isCountersignError(error, 'policy_denied'), String(error));
+      assert.equal(error.status, 403);
+      assert.deepEqual(error.violations, check.violations, 'the dry run named the same rules');
+      assert.equal(error.details, undefined);
+      assert.match(error.hint!, /owner's rules/);
+      return true;
+    });
+    // A request both forbidden and doomed is told about the owner's rule, not the simulation.
+    const both = await cs.propose({ ...doomedCall(), wallet_address: limited, value: '5000' }).catch((e: unknown) => e);
+    assert.ok(isCountersignError(both, 'policy_denied'), String(both));
+    assert.equal(await transactionCount(), before, 'nothing stored');
+
+    const fits = { ...over, amount: '1000', memo: 'leave pending' };
+    assert.deepEqual(await cs.checkPolicy(fits), { allowed: true, violations: [], policy_version: policy.version });
+    const proposal = await cs.propose(fits);
+    assert.deepEqual((await cs.get(proposal.transaction_id)).labels, [{ address: getAddress(limited), label: 'Allowance wallet' }], "its wallet's label, not the payee's");
+    const listed = await cs.list({ wallet: limited });
+    assert.deepEqual(listed.transactions[0]!.labels, [{ address: getAddress(limited), label: 'Allowance wallet' }]);
+    const ownerView = await call<{ labels: Array<{ label: string }> }>(app.url, 'GET', `/api/transactions/${proposal.transaction_id}`, { token: owner.token });
+    assert.deepEqual(ownerView.body.labels.map((l) => l.label).sort(), ['Allowance wallet', 'Payee'], 'the owner sees every label');
+  });
+
   test('another agent’s transaction is not_found; errors carry code and hint', async () => {
     await assert.rejects(cs.get(foreignTx), (error: unknown) => isCountersignError(error, 'not_found') && error.status === 404 && /transaction id/.test(error.hint!));
   });
@@ -139,8 +190,8 @@ describe('TypeScript SDK', () => {
 // ---------------------------------------------------------------------------------------------
 // MCP
 
-const TOOLS = ['cancel_transaction', 'execute_transaction', 'get_balance', 'get_transaction', 'list_transactions', 'list_wallets', 'propose_transaction', 'wait_for_decision'];
-const READ_ONLY = ['get_balance', 'get_transaction', 'list_transactions', 'list_wallets', 'wait_for_decision'];
+const TOOLS = ['cancel_transaction', 'check_policy', 'execute_transaction', 'get_balance', 'get_policy', 'get_transaction', 'list_transactions', 'list_wallets', 'propose_transaction', 'wait_for_decision'];
+const READ_ONLY = ['check_policy', 'get_balance', 'get_policy', 'get_transaction', 'list_transactions', 'list_wallets', 'wait_for_decision'];
 
 type ToolResult = { isError?: boolean; structuredContent?: Record<string, unknown>; content: Array<{ type: string; text?: string }> };
 
@@ -152,7 +203,9 @@ async function tool(client: Client, name: string, args: Record<string, unknown>,
 async function mcpFlows(client: Client, label: string) {
   const listed = await client.listTools();
   assert.deepEqual(listed.tools.map((t) => t.name).sort(), TOOLS, `${label}: exactly these tools`);
-  assert.ok(!listed.tools.some((t) => /approve|authori[sz]e|reject|grant|polic/i.test(t.name)), `${label}: no tool does a human's part`);
+  assert.ok(!listed.tools.some((t) => /approve|authori[sz]e|reject|grant/i.test(t.name)), `${label}: no tool does a human's part`);
+  // An agent may read its owner's rules and dry-run against them; no tool changes them.
+  for (const t of listed.tools.filter((t) => /polic|limit|rule|label|address_book/i.test(t.name))) assert.equal(t.annotations?.readOnlyHint, true, `${label}: ${t.name} only reads`);
   for (const t of listed.tools) {
     assert.equal(t.annotations?.readOnlyHint, READ_ONLY.includes(t.name), `${label}: ${t.name} readOnlyHint`);
     assert.equal(t.inputSchema.type, 'object');
@@ -160,7 +213,7 @@ async function mcpFlows(client: Client, label: string) {
   }
 
   const wallets = await tool(client, 'list_wallets', {});
-  assert.equal((wallets.structuredContent!.wallets as Array<{ address: string }>)[0]!.address.toLowerCase(), wallet.toLowerCase());
+  assert.deepEqual((wallets.structuredContent!.wallets as Array<{ address: string }>).map((w) => w.address.toLowerCase()).sort(), [wallet, limited].map((a) => a.toLowerCase()).sort());
 
   // propose → wait (progress while the owner takes a moment) → execute → wait → confirmed
   const recipient = randomAddress();
@@ -175,6 +228,7 @@ async function mcpFlows(client: Client, label: string) {
   assert.equal(decision.structuredContent!.decided, true, JSON.stringify(decision.structuredContent));
   assert.equal(decision.structuredContent!.status, 'approved');
   assert.match(decision.structuredContent!.next_step as string, /execute_transaction/);
+  assert.deepEqual(decision.structuredContent!.labels, [{ address: getAddress(wallet), label: 'Main wallet' }], `${label}: the owner's name for the agent's wallet`);
   assert.ok(progress.length >= 1, `${label}: progress notifications while waiting`);
   assert.ok(progress.every((p, i) => i === 0 || p > progress[i - 1]!), 'progress increases');
   const executed = await tool(client, 'execute_transaction', { transaction_id: id });
@@ -200,6 +254,19 @@ async function mcpFlows(client: Client, label: string) {
   assert.match(refusal.revert_reason, /always fails/);
   assert.match(refusal.hint, /allow_simulation_failure/);
   assert.match(doomed.content[0]!.text!, /simulation_failed/);
+
+  // the owner's policy: read, dry run, and a proposal refused with the same rules
+  const rules = await tool(client, 'get_policy', { wallet_address: limited });
+  assert.deepEqual((rules.structuredContent!.rules as Array<{ type: string }>).map((r) => r.type), ['max_per_transaction']);
+  const over = { wallet_address: limited, kind: 'native', to_address: randomAddress(), amount: '1001' };
+  const dry = await tool(client, 'check_policy', over);
+  assert.equal(dry.structuredContent!.allowed, false, JSON.stringify(dry.structuredContent));
+  const denied = await tool(client, 'propose_transaction', over);
+  assert.equal(denied.isError, true);
+  const policyRefusal = denied.structuredContent!.error as { code: string; violations: unknown[]; hint: string };
+  assert.equal(policyRefusal.code, 'policy_denied');
+  assert.deepEqual(policyRefusal.violations, dry.structuredContent!.violations);
+  assert.match(policyRefusal.hint, /owner's rules/);
 
   // another agent's transaction: 404, whatever the tool
   for (const name of ['get_transaction', 'wait_for_decision', 'execute_transaction', 'cancel_transaction']) {

@@ -108,7 +108,12 @@ describe('every table of the schema is granted on purpose', () => {
 });
 
 describe('the API role', () => {
-  test('cannot write signed transactions, nonces or nonce assignments', async () => {
+  test('cannot write signed transactions, nonces or nonce assignments, nor read the signed bytes or a nonce', async () => {
+    await refused(asApi, 'SELECT raw FROM signed_transactions');
+    await refused(asApi, 'SELECT nonce FROM nonce_assignments');
+    // What a rolling limit counts at prepare: whether and when a request was signed, and whether its nonce was given back.
+    await allowed(asApi, 'SELECT transaction_id, created_at FROM signed_transactions WHERE false');
+    await allowed(asApi, 'SELECT transaction_id, voided_at FROM nonce_assignments WHERE false');
     for (const table of ['signed_transactions', 'wallet_nonces', 'nonce_assignments']) {
       await refused(asApi, `SELECT * FROM ${table}`);
       await refused(asApi, `DELETE FROM ${table} WHERE false`);
@@ -141,6 +146,16 @@ describe('the API role', () => {
     await allowed(asApi, 'UPDATE users SET mfa_last_step = mfa_last_step WHERE false');
     await allowed(asApi, 'SELECT secret_ciphertext FROM mfa_factors');
   });
+
+  test('cannot rewrite what requests counted or a refusal, nor move the policy version by hand beyond its columns', async () => {
+    for (const table of ['policy_spend', 'policy_refusals']) {
+      await refused(asApi, `UPDATE ${table} SET created_at = created_at WHERE false`);
+      await refused(asApi, `DELETE FROM ${table} WHERE false`);
+    }
+    await refused(asApi, 'UPDATE wallet_policies SET wallet_id = wallet_id WHERE false');
+    await refused(asApi, 'DELETE FROM wallet_policies WHERE false');
+    await allowed(asApi, 'UPDATE wallet_policies SET rules = rules, version = version WHERE false');
+  });
 });
 
 describe('the worker role', () => {
@@ -163,6 +178,23 @@ describe('the worker role', () => {
       await refused(asWorker, sql);
     }
     await refused(asWorker, 'UPDATE transactions SET rejection_reason = NULL WHERE false');
+  });
+
+  test("cannot change the owner's rules, labels or what requests count; only lock the policy row and record a refusal", async () => {
+    await refused(asWorker, 'UPDATE wallet_policies SET rules = rules, version = version WHERE false');
+    await refused(asWorker, `INSERT INTO wallet_policies (wallet_id) VALUES ('${someUuid}')`);
+    await refused(asWorker, `INSERT INTO policy_spend (transaction_id, wallet_id, asset, amount, created_at) VALUES ('${someUuid}', '${someUuid}', 'native', 1, now())`);
+    await refused(asWorker, `INSERT INTO address_book (user_id, address, label, created_at, updated_at) VALUES ('${someUuid}', '0x${'00'.repeat(20)}', 'x', now(), now())`);
+    await refused(asWorker, 'UPDATE address_book SET label = label WHERE false');
+    await refused(asWorker, 'SELECT * FROM policy_refusals');
+    await allowed(asWorker, 'BEGIN');
+    try {
+      await allowed(asWorker, 'SELECT rules FROM wallet_policies WHERE false FOR UPDATE');
+    } finally {
+      await asWorker.query('ROLLBACK');
+    }
+    await allowed(asWorker, 'SELECT sum(amount) FROM policy_spend');
+    await allowed(asWorker, 'SELECT address, label FROM address_book WHERE false');
   });
 
   test('does what the worker does (the refusals above are not everything refused)', async () => {
@@ -253,9 +285,9 @@ describe('the grants as applied are exactly the map', () => {
     // The API's credentials in the worker (and the reverse) are refused, naming what is wrong.
     const extraWrites = async (db: typeof database.db, as: AppRole) =>
       [...new Set((await checkPrivileges(db, as)).filter((f) => f.kind === 'extra' && f.privilege === 'INSERT').map((f) => f.table))].sort();
-    assert.deepEqual(await extraWrites(database.api.db, 'worker'), ['agent_wallets', 'agents', 'approvals', 'mfa_factors', 'mfa_failures', 'mfa_uses', 'revoked_tokens', 'transaction_commands', 'transactions', 'users', 'wallets', 'webhooks']);
+    assert.deepEqual(await extraWrites(database.api.db, 'worker'), ['address_book', 'agent_wallets', 'agents', 'approvals', 'mfa_factors', 'mfa_failures', 'mfa_uses', 'policy_spend', 'revoked_tokens', 'transaction_commands', 'transactions', 'users', 'wallet_policies', 'wallets', 'webhooks']);
     assert.deepEqual(await extraWrites(database.worker.db, 'api'), ['chains', 'nonce_assignments', 'pings', 'signed_transactions', 'wallet_nonces', 'webhook_deliveries']);
-    await assert.rejects(assertPrivileges(database.api.db, 'worker'), /may do more than the worker should \(it can DELETE agent_wallets, can DELETE mfa_factors/);
+    await assert.rejects(assertPrivileges(database.api.db, 'worker'), /may do more than the worker should \(it can DELETE address_book, can DELETE agent_wallets, can DELETE mfa_factors/);
     await assert.rejects(assertPrivileges(database.worker.db, 'api'), /may do more than the api should \(it can INSERT chains, can INSERT nonce_assignments, can INSERT pings, can INSERT signed_transactions and \d+ more\)/);
   });
 

@@ -18,6 +18,7 @@ import { freshDatabase, type TestDatabase } from '../support/db';
 import { systemClock } from '../../lib/clock';
 import { createAuditLog } from '../../domains/audit';
 import { signEip1559 } from '../../domains/chain';
+import { createPolicyEngine } from '../../domains/policies';
 import { checkSignable, createSigning, digestOf, SigningRefusedError, type SigningChain } from '../../domains/transactions';
 import { findTransaction, insertTransaction } from '../../domains/transactions/dal';
 
@@ -44,12 +45,16 @@ const chain: SigningChain = {
 };
 
 function signing() {
+  const audit = createAuditLog({ db: db(), hmacKey: randomBytes(32).toString('hex') });
+  const logger = { error() {} };
   return createSigning({
     db: db(),
     clock: systemClock,
-    logger: { error() {} },
+    logger,
     chain,
-    audit: createAuditLog({ db: db(), hmacKey: randomBytes(32).toString('hex') }),
+    audit,
+    // The real policy check (these wallets have no rules): part of every signing transaction.
+    policies: createPolicyEngine({ db: db(), clock: systemClock, logger, audit, requestLifetimeSeconds: 8 * 86_400 }),
     keystore: {
       async decrypt(_purpose, walletId) {
         const hook = duringDecrypt;

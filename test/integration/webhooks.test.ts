@@ -14,6 +14,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import http, { type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
+import { getAddress } from 'ethers';
 import { pino } from 'pino';
 import type Koa from 'koa';
 import { createApp } from '../../api/app';
@@ -120,7 +121,7 @@ async function newAgent(owner: Owner): Promise<Agent> {
   return { agentId, apiKey };
 }
 
-async function newTransaction(owner: Owner, agent: Agent | undefined): Promise<string> {
+async function newTransaction(owner: Owner, agent: Agent | undefined, addresses: { from?: string; to?: string } = {}): Promise<string> {
   const id = randomUUID();
   await insertTransaction(
     db,
@@ -132,8 +133,8 @@ async function newTransaction(owner: Owner, agent: Agent | undefined): Promise<s
       origin: agent ? 'agent' : 'user',
       kind: 'native',
       chain_id: 31337,
-      from_address: `0x${'11'.repeat(20)}`,
-      to_address: `0x${'22'.repeat(20)}`,
+      from_address: addresses.from ?? `0x${'11'.repeat(20)}`,
+      to_address: addresses.to ?? `0x${'22'.repeat(20)}`,
       value: '1000',
       data: '0x',
       gas_limit: '21000',
@@ -141,7 +142,7 @@ async function newTransaction(owner: Owner, agent: Agent | undefined): Promise<s
       max_priority_fee_per_gas: '1000000000',
       approval_expires_at: new Date(Date.now() + 3_600_000),
       digest: `0x${'ab'.repeat(32)}`,
-      recipient: `0x${'22'.repeat(20)}`,
+      recipient: addresses.to ?? `0x${'22'.repeat(20)}`,
       token_address: null,
       amount: '1000',
       memo: null,
@@ -445,7 +446,8 @@ describe('delivery (the notifyWebhooks activity)', () => {
         assert.equal(r.headers['x-countersign-delivery'], body.delivery_id);
         assert.equal(r.headers['x-countersign-event'], body.event);
         assert.match(body.created_at, /Z$/);
-        assert.deepEqual(Object.keys(body).sort(), ['created_at', 'delivery_id', 'event', 'status', 'transaction_id', 'version']);
+        assert.deepEqual(Object.keys(body).sort(), ['created_at', 'delivery_id', 'event', 'labels', 'status', 'transaction_id', 'version']);
+        assert.deepEqual(body.labels, [], 'no label in this book');
       }
     }
     const rows = await deliveries(tx);
@@ -461,6 +463,34 @@ describe('delivery (the notifyWebhooks activity)', () => {
     await act.notifyWebhooks({ transactionId: tx, version: 3 });
     assert.equal(one.received.length, 5);
     assert.equal((await deliveries(tx)).length, 10);
+  });
+
+  test("the payload carries the owner's labels of the agent's own wallets, beside their addresses, and no other label", async () => {
+    const owner = await newOwner();
+    const agent = await newAgent(owner);
+    const wallet = ((await db('wallets').where({ id: owner.walletId }).first('address')) as { address: string }).address;
+    const payee = `0x${randomBytes(20).toString('hex')}`;
+    await db('agent_wallets').insert({ agent_id: agent.agentId, wallet_id: owner.walletId });
+    const at = new Date();
+    await db('address_book').insert([
+      { user_id: owner.userId, address: wallet, label: 'Ops wallet', created_at: at, updated_at: at },
+      { user_id: owner.userId, address: payee, label: 'Landlord', created_at: at, updated_at: at },
+    ]);
+    // Another owner's label of the same wallet address is not this owner's.
+    const stranger = await newOwner();
+    await db('address_book').insert({ user_id: stranger.userId, address: wallet, label: 'Not yours', created_at: at, updated_at: at });
+    const rx = await receiver();
+    await createWebhook(agent, `${rx.url}/labels`);
+    const act = activities();
+    const tx = await newTransaction(owner, agent, { from: wallet, to: payee });
+
+    await act.notifyWebhooks({ transactionId: tx, version: 1 });
+    assert.deepEqual(JSON.parse(rx.received[0]!.body).labels, [{ address: getAddress(wallet), label: 'Ops wallet' }]);
+    // The grant withdrawn, the agent is no longer told that wallet's name.
+    await db('agent_wallets').where({ agent_id: agent.agentId }).delete();
+    await advance(tx, 'rejected', 2);
+    await act.notifyWebhooks({ transactionId: tx, version: 2 });
+    assert.deepEqual(JSON.parse(rx.received[1]!.body).labels, []);
   });
 
   test('a failing receiver is retried with the same delivery id until it answers 2xx', async () => {

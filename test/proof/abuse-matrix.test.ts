@@ -127,6 +127,15 @@ let deployer: Wallet;
 const provider = chainProvider();
 let preparedCount = 0;
 let approvedCount = 0;
+/** An address in A's address book (and in nobody else's). */
+let labelledByA = '';
+
+/** Labels a fresh address in A's book; returns it. */
+async function labelInA(): Promise<string> {
+  const address = randomAddress();
+  expectAnswer(await send({ method: 'POST', path: '/api/address_book', token: A.user.token, body: { address, label: 'Matrix entry', mfa_code: await A.user.nextCode() } }, 'setup: label'), 201);
+  return address;
+}
 
 async function prepare(tenant: Tenant): Promise<{ id: string; digest: string }> {
   const a = await send({
@@ -203,6 +212,7 @@ before(async () => {
   token = (await deployTestToken(deployer, { symbol: 'ABU', decimals: 18 })).address;
   await mintTestToken(deployer, token, A.wallet, 10n ** 21n);
   reverter = (await deployReverter(deployer)).address;
+  labelledByA = await labelInA();
 });
 
 after(async () => {
@@ -427,6 +437,26 @@ const MATRIX: Record<string, MatrixRoute> = {
     build: async (cell) => ({ method: 'DELETE', path: `/api/webhooks/${cell === 'ownKey' ? await createWebhook(A) : A.webhookId}` }),
   },
   'POST /api/diagnostics/ping': { expect: principalSelf(ok(200)), build: async () => ({ method: 'POST', path: '/api/diagnostics/ping' }) },
+  // Owner policies (issue 14): the owner reads and replaces; the granted agent reads the rules that apply to it.
+  'GET /api/wallets/{address}/policy': { expect: principalObject(ok(200)), build: async () => ({ method: 'GET', path: `/api/wallets/${A.wallet}/policy` }) },
+  'PUT /api/wallets/{address}/policy': {
+    expect: userObject(ok(200)),
+    build: async (cell) => ({ method: 'PUT', path: `/api/wallets/${A.wallet}/policy`, body: { rules: [], mfa_code: await actor(cell).nextCode() } }),
+  },
+  'POST /api/policy/check': {
+    expect: principalObject(ok(200)),
+    build: async () => ({ method: 'POST', path: '/api/policy/check', body: { wallet_address: A.wallet, kind: 'native', to_address: randomAddress(), amount: '1' } }),
+  },
+  'GET /api/address_book': { expect: principalSelf(ok(200)), build: async () => ({ method: 'GET', path: '/api/address_book' }) },
+  'POST /api/address_book': {
+    expect: userSelf(ok(201)),
+    build: async (cell) => ({ method: 'POST', path: '/api/address_book', body: { address: randomAddress(), label: `matrix ${cell}`, mfa_code: await actor(cell).nextCode() } }),
+  },
+  'DELETE /api/address_book/{address}': {
+    // Another user's 404: the entry is in A's book only.
+    expect: userObject(ok(204)),
+    build: async (cell) => ({ method: 'DELETE', path: `/api/address_book/${cell === 'ownerJwt' ? await labelInA() : labelledByA}`, body: { mfa_code: await actor(cell).nextCode() } }),
+  },
   'GET /healthz': { expect: publicRoute(ok(200)), build: async () => ({ method: 'GET', path: '/healthz' }) },
   'GET /readyz': { expect: publicRoute(ok(200)), build: async () => ({ method: 'GET', path: '/readyz' }) },
   'GET /openapi.json': { expect: publicRoute(ok(200)), build: async () => ({ method: 'GET', path: '/openapi.json' }) },
@@ -610,6 +640,42 @@ const BOLA: Record<string, BolaProbe[]> = {
   'DELETE /api/webhooks/{id}': [
     { foreign: async () => ({ method: 'DELETE', path: `/api/webhooks/${A.webhookId}`, apiKey: B.agent.apiKey }), unknown: async () => ({ method: 'DELETE', path: `/api/webhooks/${uuid4()}`, apiKey: B.agent.apiKey }) },
   ],
+  'GET /api/wallets/{address}/policy': [
+    { foreign: async () => ({ method: 'GET', path: `/api/wallets/${A.wallet}/policy`, token: B.user.token }), unknown: async () => ({ method: 'GET', path: `/api/wallets/${randomAddress()}/policy`, token: B.user.token }) },
+    { foreign: async () => ({ method: 'GET', path: `/api/wallets/${A.wallet.toLowerCase()}/policy`, apiKey: B.agent.apiKey }), unknown: async () => ({ method: 'GET', path: `/api/wallets/${randomAddress()}/policy`, apiKey: B.agent.apiKey }) },
+  ],
+  'PUT /api/wallets/{address}/policy': [
+    {
+      foreign: async () => ({ method: 'PUT', path: `/api/wallets/${A.wallet}/policy`, token: B.user.token, body: { rules: [{ type: 'frozen' }], mfa_code: bolaCode } }),
+      unknown: async () => ({ method: 'PUT', path: `/api/wallets/${randomAddress()}/policy`, token: B.user.token, body: { rules: [{ type: 'frozen' }], mfa_code: bolaCode } }),
+    },
+    {
+      // One's own wallet, someone else's agent in a rule.
+      foreign: async () => ({ method: 'PUT', path: `/api/wallets/${B.wallet}/policy`, token: B.user.token, body: { rules: [{ type: 'frozen', agent_id: A.agent.agentId }], mfa_code: bolaCode } }),
+      unknown: async () => ({ method: 'PUT', path: `/api/wallets/${B.wallet}/policy`, token: B.user.token, body: { rules: [{ type: 'frozen', agent_id: uuid4() }], mfa_code: bolaCode } }),
+    },
+  ],
+  'POST /api/policy/check': [
+    {
+      foreign: async () => ({ method: 'POST', path: '/api/policy/check', apiKey: B.agent.apiKey, body: { wallet_address: A.wallet, kind: 'native', to_address: B.wallet, amount: '1' } }),
+      unknown: async () => ({ method: 'POST', path: '/api/policy/check', apiKey: B.agent.apiKey, body: { wallet_address: randomAddress(), kind: 'native', to_address: B.wallet, amount: '1' } }),
+    },
+    {
+      foreign: async () => ({ method: 'POST', path: '/api/policy/check', token: B.user.token, body: { wallet_address: A.wallet, kind: 'native', to_address: B.wallet, amount: '1' } }),
+      unknown: async () => ({ method: 'POST', path: '/api/policy/check', token: B.user.token, body: { wallet_address: randomAddress(), kind: 'native', to_address: B.wallet, amount: '1' } }),
+    },
+    {
+      // The owner dry-running as someone else's agent.
+      foreign: async () => ({ method: 'POST', path: '/api/policy/check', token: B.user.token, body: { wallet_address: B.wallet, agent_id: A.agent.agentId, kind: 'native', to_address: A.wallet, amount: '1' } }),
+      unknown: async () => ({ method: 'POST', path: '/api/policy/check', token: B.user.token, body: { wallet_address: B.wallet, agent_id: uuid4(), kind: 'native', to_address: A.wallet, amount: '1' } }),
+    },
+  ],
+  'DELETE /api/address_book/{address}': [
+    {
+      foreign: async () => ({ method: 'DELETE', path: `/api/address_book/${labelledByA}`, token: B.user.token, body: { mfa_code: bolaCode } }),
+      unknown: async () => ({ method: 'DELETE', path: `/api/address_book/${randomAddress()}`, token: B.user.token, body: { mfa_code: bolaCode } }),
+    },
+  ],
 };
 
 /** Operations whose path, query or body names an object (an id or an address). */
@@ -639,7 +705,9 @@ describe('object-level authorization across two tenants', () => {
     const ops = await objectOperations();
     assert.ok(ops.length >= 15, `found ${ops.length}`);
     // GET /api/transactions?wallet= filters the caller's own list; it is checked on its own below.
-    assert.deepEqual(ops.filter((op) => !(op in BOLA) && op !== 'GET /api/transactions'), [], 'object operations without BOLA probes');
+    // POST /api/address_book labels any address in the caller's own book: there is nothing of anyone's to find.
+    const own = ['GET /api/transactions', 'POST /api/address_book'];
+    assert.deepEqual(ops.filter((op) => !(op in BOLA) && !own.includes(op)), [], 'object operations without BOLA probes');
   });
 
   it('someone else’s object and an unknown one are the same 404, byte for byte, before any TOTP step is used', async () => {
@@ -910,7 +978,7 @@ describe('credential abuse', () => {
 const CODES: Record<number, string[]> = {
   400: ['invalid_request', 'invalid_json'],
   401: ['unauthenticated', 'invalid_credentials'],
-  403: ['wrong_principal', 'mfa_not_enrolled', 'mfa_invalid', 'mfa_code_used', 'password_invalid'],
+  403: ['wrong_principal', 'mfa_not_enrolled', 'mfa_invalid', 'mfa_code_used', 'password_invalid', 'policy_denied'],
   404: ['not_found'],
   405: ['method_not_allowed'],
   409: ['invalid_state', 'username_taken'],
@@ -939,7 +1007,8 @@ describe('every error answer', () => {
       // One sentence telling the caller what to do next (lib/errors.ts).
       if (typeof hint !== 'string' || !/^[A-Z].*\.$/.test(hint)) failures.push(`${a.label}: no one-sentence hint: ${a.text.slice(0, 200)}`);
       if (Object.keys(rest).length > 0) failures.push(`${a.label}: extra error keys ${Object.keys(rest).join(',')}`);
-      if (details !== undefined && (a.status !== 400 || !Array.isArray(details))) failures.push(`${a.label}: details on a ${a.status}`);
+      // details: the fields of a 400, or the rules that refused a 403 policy_denied.
+      if (details !== undefined && ((a.status !== 400 && code !== 'policy_denied') || !Array.isArray(details))) failures.push(`${a.label}: details on a ${a.status}`);
       const simulationFailed = a.status === 422 && code === 'simulation_failed';
       if (reason !== undefined && ((a.status !== 409 && !simulationFailed) || typeof reason !== 'string')) failures.push(`${a.label}: reason on a ${a.status}`);
       if ((revertReason !== undefined || warnings !== undefined) && !simulationFailed) failures.push(`${a.label}: simulation fields on a ${a.status} ${String(code)}`);

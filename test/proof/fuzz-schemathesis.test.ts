@@ -44,9 +44,11 @@ const RUN_TIMEOUT_MS = Number(process.env.COUNTERSIGN_FUZZ_RUN_MINUTES ?? 12) * 
  *    `contract_abi` and `function_args` fit its inputs is a cross-field rule → 400
  *    naming the field, however well-formed each field is on its own;
  *  - the same `idempotency_key` with a different body → 422 idempotency_key_reused;
- *  - a body over 64 KiB → 413 whatever it holds (the accounts issue). Only the two
+ *  - a body over 64 KiB → 413 whatever it holds (the accounts issue). Only the
  *    operations that take a contract ABI (up to 200 fragments of free-form JSON) and
  *    arbitrary JSON arguments can be generated that large, valid or not;
+ *  - POST /api/policy/check takes prepare_transaction's body, so the same cross-field 400 and
+ *    the 413 apply to it (it judges the policy only: no 422);
  *  - prepare_transaction refuses a schema-valid request the simulation says cannot succeed
  *    (it would revert, the wallet cannot pay, the token is no ERC-20) with 422
  *    simulation_failed (CONTRACT.md documents it beside idempotency_key_reused), so 422 is
@@ -64,6 +66,11 @@ auto-signup = ${autoSignup}
 [[operations]]
 include-name = "POST /api/prepare_transaction"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "413", "422", "429", "5xx"]
+checks.negative_data_rejection.expected-statuses = [${NEGATIVE}]
+
+[[operations]]
+include-name = "POST /api/policy/check"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "413", "429", "5xx"]
 checks.negative_data_rejection.expected-statuses = [${NEGATIVE}]
 
 [[operations]]

@@ -18,6 +18,12 @@ test('the API writes no signature, nonce or delivery record; the worker writes n
   for (const table of ['signed_transactions', 'wallet_nonces', 'nonce_assignments', 'webhook_deliveries', 'chains', 'pings']) assert.equal(writes(table, 'api'), false, table);
   for (const table of ['approvals', 'mfa_uses', 'users', 'agents', 'mfa_factors', 'mfa_failures', 'revoked_tokens', 'agent_wallets', 'webhooks']) assert.equal(writes(table, 'worker'), false, table);
   assert.equal(TABLE_GRANTS.transactions!.worker.insert, undefined, 'only the API freezes a request');
+  // The owner's rules and labels, and what a request counts toward them, are written by the API alone.
+  for (const table of ['address_book', 'policy_spend']) assert.equal(writes(table, 'worker'), false, table);
+  assert.deepEqual(TABLE_GRANTS.wallet_policies!.worker, { select: true, update: ['updated_at'] }, 'the worker only locks the policy row');
+  for (const table of ['policy_spend', 'policy_refusals']) {
+    for (const role of ['api', 'worker'] as const) assert.ok(!TABLE_GRANTS[table]![role].update && !TABLE_GRANTS[table]![role].delete, `${table} is append-only for ${role}`);
+  }
   for (const role of ['api', 'worker'] as const) {
     assert.equal(writes('knex_migrations', role), false);
     assert.deepEqual(TABLE_GRANTS.knex_migrations_lock![role], {});

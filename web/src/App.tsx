@@ -7,6 +7,7 @@ import { AgentsScreen } from './screens/AgentsScreen';
 import { LoginScreen, RegisterScreen } from './screens/AuthScreen';
 import { HistoryScreen } from './screens/HistoryScreen';
 import { InboxScreen } from './screens/InboxScreen';
+import { LimitsScreen } from './screens/LimitsScreen';
 import { SecurityScreen } from './screens/SecurityScreen';
 import { WalletsScreen } from './screens/WalletsScreen';
 
@@ -16,6 +17,7 @@ const NAV: { route: Route; label: string }[] = [
   { route: 'inbox', label: 'Inbox' },
   { route: 'history', label: 'History' },
   { route: 'wallets', label: 'Wallets' },
+  { route: 'limits', label: 'Limits' },
   { route: 'agents', label: 'Agents' },
   { route: 'security', label: 'Security' },
 ];
@@ -134,6 +136,7 @@ export function App() {
         {screen === 'inbox' && <InboxScreen />}
         {screen === 'history' && <HistoryScreen />}
         {screen === 'wallets' && <WalletsScreen />}
+        {screen === 'limits' && <LimitsScreen />}
         {screen === 'agents' && <AgentsScreen />}
         {screen === 'security' && <SecurityScreen welcome={welcome} />}
       </main>

@@ -6,7 +6,7 @@ CountersignError, and countersign.langchain for LangChain tools.
 """
 
 from ._errors import ERROR_CODES, CountersignError
-from ._models import FINAL_STATUSES, Proposal, Summary, TransactionList, TransactionView, Wallet, WalletDetail
+from ._models import FINAL_STATUSES, Label, Policy, PolicyCheck, Proposal, Summary, TransactionList, TransactionView, Violation, Wallet, WalletDetail
 from .client import AsyncCountersign, Countersign
 
 __version__ = "0.1.0"
@@ -17,10 +17,14 @@ __all__ = [
     "CountersignError",
     "ERROR_CODES",
     "FINAL_STATUSES",
+    "Label",
+    "Policy",
+    "PolicyCheck",
     "Proposal",
     "Summary",
     "TransactionList",
     "TransactionView",
+    "Violation",
     "Wallet",
     "WalletDetail",
     "__version__",

@@ -8,7 +8,7 @@ from typing import Any
 
 ERROR_CODES = (
     "invalid_request", "invalid_json", "unauthenticated", "invalid_credentials", "wrong_principal",
-    "mfa_not_enrolled", "mfa_invalid", "mfa_code_used", "password_invalid", "not_found",
+    "mfa_not_enrolled", "mfa_invalid", "mfa_code_used", "password_invalid", "policy_denied", "not_found",
     "method_not_allowed", "invalid_state", "username_taken", "payload_too_large", "unsupported_media_type",
     "idempotency_key_reused", "simulation_failed", "rate_limited", "mfa_locked", "unavailable", "internal",
 )
@@ -35,14 +35,16 @@ class CountersignError(Exception):
         self.message = message
         self.reason = reason
         self.hint = hint
-        self.details = details
+        # A policy refusal's details are the owner's rules that refused, not fields.
+        self.violations = details if code == "policy_denied" else None
+        self.details = None if code == "policy_denied" else details
         self.revert_reason = revert_reason
         self.retry_after = retry_after
 
     def to_dict(self) -> dict[str, Any]:
         """The plain shape a tool result can carry."""
         out: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
-        for key in ("reason", "hint", "details", "revert_reason"):
+        for key in ("reason", "hint", "details", "violations", "revert_reason"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         if self.retry_after is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict
 
@@ -87,6 +87,23 @@ class ExplorerLinks(_Model):
     tx: Optional[str]
 
 
+class Label(_Model):
+    """The owner's name for an address, shown beside it (never instead of it)."""
+
+    address: str
+    label: str
+
+
+class LimitNote(_Model):
+    rule_id: str
+    type: Literal["rolling_limit", "max_per_transaction"]
+    asset: str
+    amount: str
+    limit: str
+    used: Optional[str]
+    window: Optional[str]
+
+
 class TransactionView(_Model):
     transaction_id: str
     status: TransactionStatus
@@ -122,6 +139,10 @@ class TransactionView(_Model):
     rejection_reason: Optional[str]
     version: int
     last_event_id: Optional[str]
+    #: For an agent: the owner's labels of its own wallets among the addresses this request names.
+    labels: list[Label]
+    #: The owner's view only (empty for an agent).
+    limits: list[LimitNote]
 
 
 class Proposal(_Model):
@@ -160,3 +181,41 @@ class TransactionList(_Model):
 
 class WalletList(_Model):
     wallets: list[Wallet]
+
+
+class PolicyRule(_Model):
+    """One of the owner's rules; its own fields (asset, amount, window, addresses, …) by type."""
+
+    id: str
+    type: str
+    agent_id: Optional[str]
+
+
+class RuleUsage(_Model):
+    rule_id: str
+    used: Optional[str]
+
+
+class Policy(_Model):
+    """The owner's rules that apply to this agent on one wallet (GET /api/wallets/{address}/policy)."""
+
+    wallet_address: str
+    version: int
+    updated_at: Optional[str]
+    rules: list[PolicyRule]
+    usage: list[RuleUsage]
+    refusals: Optional[dict[str, Any]]
+
+
+class Violation(_Model):
+    rule_id: str
+    type: str
+    message: str
+
+
+class PolicyCheck(_Model):
+    """The dry run's verdict (POST /api/policy/check): what a proposal would get now."""
+
+    allowed: bool
+    violations: list[Violation]
+    policy_version: int

@@ -22,7 +22,7 @@ import httpx
 from pydantic import BaseModel
 
 from ._errors import CountersignError, error_from_response, retry_after_seconds
-from ._models import FINAL_STATUSES, Proposal, TransactionList, TransactionView, Wallet, WalletDetail, WalletList
+from ._models import FINAL_STATUSES, Policy, PolicyCheck, Proposal, TransactionList, TransactionView, Wallet, WalletDetail, WalletList
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -62,6 +62,15 @@ def _propose(request: Mapping[str, Any], idempotency_key: Optional[str]) -> _Req
     body = {k: v for k, v in request.items() if v is not None and k != "idempotency_key"}
     key = idempotency_key or request.get("idempotency_key") or str(uuid.uuid4())
     return _Request("POST", "/api/prepare_transaction", Proposal, json=body, headers={"Idempotency-Key": key})
+
+
+def _policy(wallet_address: str) -> _Request:
+    return _Request("GET", f"/api/wallets/{wallet_address}/policy", Policy)
+
+
+def _check_policy(request: Mapping[str, Any]) -> _Request:
+    body = {k: v for k, v in request.items() if v is not None and k != "idempotency_key"}
+    return _Request("POST", "/api/policy/check", PolicyCheck, json=body)
 
 
 def _status(transaction_id: str, wait: Optional[float] = None, if_status: Optional[str] = None, if_version: Optional[int] = None) -> _Request:
@@ -171,8 +180,18 @@ class Countersign(_Base):
 
     def propose(self, request: Mapping[str, Any], idempotency_key: Optional[str] = None) -> Proposal:
         """Proposes a transaction (the fields of POST /api/prepare_transaction). Refused with
-        CountersignError code "simulation_failed" when it cannot succeed, unless allow_simulation_failure."""
+        CountersignError code "policy_denied" (error.violations) when the owner's policy refuses it,
+        else "simulation_failed" when it cannot succeed, unless allow_simulation_failure."""
         return self._call(_propose(request, idempotency_key))
+
+    def policy(self, wallet_address: str) -> Policy:
+        """The owner's rules that apply to this agent on one of its wallets, with what each has used."""
+        return self._call(_policy(wallet_address))
+
+    def check_policy(self, request: Mapping[str, Any]) -> PolicyCheck:
+        """A dry run of propose against the owner's policy now: allowed, or the violations a proposal
+        would be refused with. Nothing is stored, nobody is asked."""
+        return self._call(_check_policy(request))
 
     def get(self, transaction_id: str) -> TransactionView:
         return self._call(_status(transaction_id))
@@ -260,6 +279,12 @@ class AsyncCountersign(_Base):
 
     async def propose(self, request: Mapping[str, Any], idempotency_key: Optional[str] = None) -> Proposal:
         return await self._call(_propose(request, idempotency_key))
+
+    async def policy(self, wallet_address: str) -> Policy:
+        return await self._call(_policy(wallet_address))
+
+    async def check_policy(self, request: Mapping[str, Any]) -> PolicyCheck:
+        return await self._call(_check_policy(request))
 
     async def get(self, transaction_id: str) -> TransactionView:
         return await self._call(_status(transaction_id))

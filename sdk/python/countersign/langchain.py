@@ -6,7 +6,8 @@
 
 The same tools as the MCP server, by name and purpose. A refusal comes back as
 the tool's result ({"error": {"code", "reason", "hint", ...}}), so the model
-can act on the hint. No tool approves, rejects, grants or changes a policy.
+can act on the hint. No tool approves, rejects, grants or changes a policy
+(get_policy and check_policy only read the owner's rules).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def _about(view: TransactionView) -> dict[str, Any]:
         "tx_hash": view.tx_hash,
         "error": view.error,
         "version": view.version,
+        # The owner's names for your own wallets among its addresses, each beside its address.
+        "labels": [label.model_dump() for label in view.labels],
     }
 
 
@@ -61,7 +64,7 @@ class _Balance(BaseModel):
     tokens: Optional[list[str]] = Field(default=None, description="ERC-20 token contract addresses to include (up to 20).")
 
 
-class _Propose(BaseModel):
+class _Proposal(BaseModel):
     wallet_address: str = Field(pattern=ADDRESS, description="One of your wallets (see list_wallets).")
     kind: Literal["native", "erc20", "contract_call"] = Field(description="Send currency, send tokens, or call a contract.")
     to_address: Optional[str] = Field(default=None, pattern=ADDRESS, description="native, erc20: the recipient.")
@@ -71,7 +74,14 @@ class _Propose(BaseModel):
     data: Optional[str] = Field(default=None, description="contract_call: raw calldata (hex).")
     value: Optional[str] = Field(default=None, pattern=BASE_UNITS, description="contract_call: wei to send along.")
     memo: Optional[str] = Field(default=None, max_length=500, description="A short note for the owner.")
+
+
+class _Propose(_Proposal):
     allow_simulation_failure: Optional[bool] = Field(default=None, description="Queue it even though the simulation says it cannot succeed.")
+
+
+class _Wallet(BaseModel):
+    wallet_address: str = Field(pattern=ADDRESS, description="One of your wallets (see list_wallets).")
 
 
 class _TransactionId(BaseModel):
@@ -88,7 +98,7 @@ class _List(BaseModel):
 
 
 def countersign_tools(client: Countersign) -> list[BaseTool]:
-    """The eight agent tools, as LangChain StructuredTools."""
+    """The ten agent tools, as LangChain StructuredTools."""
 
     def guarded(fn):
         def run(**kwargs: Any) -> dict[str, Any]:
@@ -108,6 +118,13 @@ def countersign_tools(client: Countersign) -> list[BaseTool]:
     def propose_transaction(**fields: Any) -> dict[str, Any]:
         proposal = client.propose({k: v for k, v in fields.items() if v is not None})
         return {**proposal.model_dump(), "next_step": _NEXT_STEP[proposal.status]}
+
+    def check_policy(**fields: Any) -> dict[str, Any]:
+        return client.check_policy({k: v for k, v in fields.items() if v is not None}).model_dump()
+
+    def get_policy(wallet_address: str) -> dict[str, Any]:
+        policy = client.policy(wallet_address)
+        return {"wallet_address": wallet_address, "version": policy.version, "rules": [r.model_dump() for r in policy.rules], "usage": [u.model_dump() for u in policy.usage]}
 
     def get_transaction(transaction_id: str) -> dict[str, Any]:
         return _about(client.get(transaction_id))
@@ -137,9 +154,18 @@ def countersign_tools(client: Countersign) -> list[BaseTool]:
             _Propose,
             "Propose a transaction; nothing is signed until the owner approves it with their authenticator. "
             'kind "native": to_address + amount (wei); "erc20": token_address + to_address + amount; '
-            '"contract_call": contract_address + data (+ value). A request that cannot succeed is refused with '
-            "code simulation_failed and a reason: change it rather than retrying. Then call wait_for_decision.",
+            '"contract_call": contract_address + data (+ value). A request the owner\'s policy refuses is refused with '
+            "code policy_denied and the rules in error.violations: change it to fit them. A request that cannot succeed "
+            "is refused with code simulation_failed and a reason: change it rather than retrying. Then call wait_for_decision.",
         ),
+        (
+            check_policy,
+            _Proposal,
+            "Ask whether the owner's policy (limits, allowed recipients and contracts, frozen) would refuse a transaction, "
+            "without proposing it: the same fields as propose_transaction; returns allowed and the violations. "
+            "allowed does not mean approved: the owner still decides.",
+        ),
+        (get_policy, _Wallet, "The owner's rules that apply to you on one of your wallets, with what each limit has used."),
         (get_transaction, _TransactionId, "The current status of a transaction you proposed and what to do next."),
         (
             wait_for_decision,

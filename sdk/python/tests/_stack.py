@@ -1,5 +1,5 @@
 """What the node test (test/integration/agents-python.test.ts) hands over: a running API, an agent's
-key and wallet, a scripted owner deciding by memo ("approve", "reject: <reason>"), and fixtures."""
+key and wallets, a scripted owner deciding by memo ("approve", "reject: <reason>"), and fixtures."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ import urllib.request
 API_URL = os.environ["COUNTERSIGN_API_URL"]
 API_KEY = os.environ["COUNTERSIGN_API_KEY"]
 WALLET = os.environ["COUNTERSIGN_WALLET"]
+#: A second wallet of the agent (EIP-55), under the owner's policy of at most 1000 wei per
+#: transaction and labelled "Allowance wallet"; a recipient labelled "Payee" is PAYEE.
+LIMITED_WALLET = os.environ["COUNTERSIGN_LIMITED_WALLET"]
+PAYEE = os.environ["COUNTERSIGN_PAYEE"]
 #: A pending transaction of another agent of the same owner.
 FOREIGN_TX = os.environ["COUNTERSIGN_FOREIGN_TX"]
 #: A contract whose call below always reverts ("Reverter: always fails").

@@ -9,10 +9,10 @@ import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from _stack import API_KEY, API_URL, FOREIGN_TX, REPO, WALLET, chain_balance, doomed_call, random_address
+from _stack import API_KEY, API_URL, FOREIGN_TX, LIMITED_WALLET, REPO, WALLET, chain_balance, doomed_call, random_address
 
-TOOLS = {"cancel_transaction", "execute_transaction", "get_balance", "get_transaction", "list_transactions", "list_wallets", "propose_transaction", "wait_for_decision"}
-READ_ONLY = {"get_balance", "get_transaction", "list_transactions", "list_wallets", "wait_for_decision"}
+TOOLS = {"cancel_transaction", "check_policy", "execute_transaction", "get_balance", "get_policy", "get_transaction", "list_transactions", "list_wallets", "propose_transaction", "wait_for_decision"}
+READ_ONLY = {"check_policy", "get_balance", "get_policy", "get_transaction", "list_transactions", "list_wallets", "wait_for_decision"}
 
 
 class McpFlows:
@@ -51,6 +51,14 @@ class McpFlows:
         error = doomed.structured_content["error"]
         self.assertEqual((error["code"], error["reason"]), ("simulation_failed", "would_revert"))
         self.assertIn("hint", error)
+
+        over = {"wallet_address": LIMITED_WALLET, "kind": "native", "to_address": random_address(), "amount": "1001"}
+        dry = await client.call_tool("check_policy", over)
+        self.assertFalse(dry.is_error, dry)
+        self.assertFalse(dry.structured_content["allowed"])
+        denied = await client.call_tool("propose_transaction", over)
+        self.assertTrue(denied.is_error)
+        self.assertEqual((denied.structured_content["error"]["code"], denied.structured_content["error"]["violations"]), ("policy_denied", dry.structured_content["violations"]))
 
         foreign = await client.call_tool("get_transaction", {"transaction_id": FOREIGN_TX})
         self.assertTrue(foreign.is_error)

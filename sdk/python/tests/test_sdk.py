@@ -6,9 +6,9 @@ import unittest
 
 import httpx
 
-from countersign import AsyncCountersign, Countersign, CountersignError, TransactionView
+from countersign import AsyncCountersign, Countersign, CountersignError, Label, Policy, PolicyCheck, TransactionView
 
-from _stack import API_KEY, API_URL, FOREIGN_TX, WALLET, chain_balance, doomed_call, random_address
+from _stack import API_KEY, API_URL, FOREIGN_TX, LIMITED_WALLET, PAYEE, WALLET, chain_balance, doomed_call, random_address
 
 
 class SyncClientTest(unittest.TestCase):
@@ -55,8 +55,36 @@ class SyncClientTest(unittest.TestCase):
 
     def test_the_models_have_the_fields_the_served_document_requires(self) -> None:
         document = httpx.get(f"{API_URL}/openapi.json").json()
-        view = document["paths"]["/api/transactions/{id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-        self.assertEqual(set(view["required"]), set(TransactionView.model_fields), "TransactionView follows /openapi.json")
+
+        def schema(path: str, method: str, status: str) -> dict:
+            found = document["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+            return document["components"]["schemas"][found["$ref"].split("/")[-1]] if "$ref" in found else found
+
+        for model, path, method in ((TransactionView, "/api/transactions/{id}", "get"), (Policy, "/api/wallets/{address}/policy", "get"), (PolicyCheck, "/api/policy/check", "post")):
+            self.assertEqual(set(schema(path, method, "200")["required"]), set(model.model_fields), f"{model.__name__} follows /openapi.json")
+
+    def test_the_owners_policy_read_dry_run_and_refusal(self) -> None:
+        policy = self.cs.policy(LIMITED_WALLET)
+        self.assertEqual([(rule.type, getattr(rule, "amount", None)) for rule in policy.rules], [("max_per_transaction", "1000")])
+        over = {"wallet_address": LIMITED_WALLET, "kind": "native", "to_address": PAYEE, "amount": "1001"}
+        check = self.cs.check_policy(over)
+        self.assertFalse(check.allowed)
+        with self.assertRaises(CountersignError) as caught:
+            self.cs.propose(over)
+        error = caught.exception
+        self.assertEqual((error.status, error.code, error.details), (403, "policy_denied", None))
+        self.assertEqual(error.violations, [v.model_dump() for v in check.violations], "the dry run named the same rules")
+        self.assertIn("owner's rules", error.hint or "")
+        # Forbidden and doomed at once: the owner's rule is what the agent hears about.
+        with self.assertRaises(CountersignError) as both:
+            self.cs.propose({**doomed_call(), "wallet_address": LIMITED_WALLET, "value": "5000"})
+        self.assertEqual(both.exception.code, "policy_denied")
+
+        fits = {**over, "amount": "1000", "memo": "leave pending"}
+        self.assertTrue(self.cs.check_policy(fits).allowed)
+        view = self.cs.get(self.cs.propose(fits).transaction_id)
+        self.assertEqual(view.labels, [Label(address=LIMITED_WALLET, label="Allowance wallet")], "its own wallet's label, never the payee's")
+        self.assertEqual(view.limits, [])
 
 
 class AsyncClientTest(unittest.IsolatedAsyncioTestCase):

@@ -25,6 +25,10 @@ export type Wallet = JsonBody<paths['/api/wallets']['get']['responses'][200]>['w
 export type WalletDetail = JsonBody<paths['/api/wallets/{address}']['get']['responses'][200]>;
 export type TransactionList = JsonBody<paths['/api/transactions']['get']['responses'][200]>;
 export type ListQuery = NonNullable<paths['/api/transactions']['get']['parameters']['query']>;
+/** The owner's rules that apply to this agent on one wallet, with what each has used. */
+export type Policy = JsonBody<paths['/api/wallets/{address}/policy']['get']['responses'][200]>;
+/** The dry run's answer: would the owner's policy refuse this proposal now? */
+export type PolicyCheck = JsonBody<paths['/api/policy/check']['post']['responses'][200]>;
 
 /** Statuses after which nothing more happens to a transaction. */
 export const FINAL_STATUSES: readonly TransactionStatus[] = ['confirmed', 'failed', 'rejected', 'expired', 'cancelled'];
@@ -108,9 +112,10 @@ export function createCountersign(options: CountersignOptions) {
     },
 
     /**
-     * Proposes a transaction for the owner to approve (202). A request that cannot succeed is
+     * Proposes a transaction for the owner to approve (202). A request the owner's policy refuses
+     * is `policy_denied` (the error's `violations` name the rules); one that cannot succeed is
      * refused with `simulation_failed` (reason would_revert, insufficient_funds, not_a_token)
-     * unless `allow_simulation_failure` is set. Retrying with the same `idempotencyKey` returns
+     * unless `allow_simulation_failure` is set. The policy is checked first. Retrying with the same `idempotencyKey` returns
      * the first answer; without one, a fresh key is made (and reused by automatic retries).
      */
     async propose(request: ProposeRequest, opts: { idempotencyKey?: string; signal?: AbortSignal } = {}): Promise<Proposal> {
@@ -123,6 +128,25 @@ export function createCountersign(options: CountersignOptions) {
           ...(opts.signal ? { signal: opts.signal } : {}),
         }),
       );
+    },
+
+    /**
+     * The owner's rules that apply to this agent on one of its wallets (limits, allowed
+     * recipients and contracts, frozen…) and what the counting ones have used. Rules can only
+     * refuse: a proposal that passes them still waits for the owner.
+     */
+    async policy(walletAddress: string): Promise<Policy> {
+      return unwrap(api.GET('/api/wallets/{address}/policy', { params: { path: { address: walletAddress } } }));
+    },
+
+    /**
+     * A dry run of `propose` against the owner's policy as it is now: `{allowed, violations}`,
+     * the same verdict a proposal would get (403 `policy_denied` with these violations). Nothing
+     * is stored, nobody is asked; the simulation is not judged here.
+     */
+    async checkPolicy(request: ProposeRequest, opts: { signal?: AbortSignal } = {}): Promise<PolicyCheck> {
+      const { idempotency_key: _ignored, ...body } = request as ProposeRequest & { idempotency_key?: string };
+      return unwrap(api.POST('/api/policy/check', { body: body as never, ...(opts.signal ? { signal: opts.signal } : {}) }));
     },
 
     /** The transaction as it is now. */

@@ -1,7 +1,8 @@
 /**
  * The API's refusals as one typed error: the machine `code` (and `reason` where
  * the code has several), the server's one-sentence `hint` on what to do next,
- * and, for a refused proposal, the simulation's `revertReason`.
+ * and, for a refused proposal, the simulation's `revertReason` or the owner's
+ * rules that refused it (`violations`).
  */
 
 /** Every `error.code` the API answers with (CONTRACT.md, "Errors"). */
@@ -15,6 +16,7 @@ export type ErrorCode =
   | 'mfa_invalid'
   | 'mfa_code_used'
   | 'password_invalid'
+  | 'policy_denied'
   | 'not_found'
   | 'method_not_allowed'
   | 'invalid_state'
@@ -38,6 +40,7 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'mfa_invalid',
   'mfa_code_used',
   'password_invalid',
+  'policy_denied',
   'not_found',
   'method_not_allowed',
   'invalid_state',
@@ -70,6 +73,13 @@ export interface ErrorDetail {
   in?: string;
 }
 
+/** policy_denied: one rule of the owner's policy that refused the proposal. */
+export interface PolicyViolation {
+  rule_id: string;
+  type: string;
+  message: string;
+}
+
 export class CountersignError extends Error {
   override name = 'CountersignError';
   /** HTTP status (0 when no answer arrived). */
@@ -80,6 +90,8 @@ export class CountersignError extends Error {
   readonly hint: string | undefined;
   /** 400: the fields at fault. */
   readonly details: ErrorDetail[] | undefined;
+  /** policy_denied: the owner's rules that refused (their `details`). */
+  readonly violations: PolicyViolation[] | undefined;
   /** simulation_failed / would_revert: the decoded revert reason. */
   readonly revertReason: string | undefined;
   /** 429 / 503: seconds the server asked to wait. */
@@ -92,6 +104,7 @@ export class CountersignError extends Error {
     reason?: string | undefined;
     hint?: string | undefined;
     details?: ErrorDetail[] | undefined;
+    violations?: PolicyViolation[] | undefined;
     revertReason?: string | undefined;
     retryAfterSeconds?: number | undefined;
     cause?: unknown;
@@ -102,6 +115,7 @@ export class CountersignError extends Error {
     this.reason = init.reason as ErrorReason | undefined;
     this.hint = init.hint;
     this.details = init.details;
+    this.violations = init.violations;
     this.revertReason = init.revertReason;
     this.retryAfterSeconds = init.retryAfterSeconds;
   }
@@ -115,6 +129,7 @@ export class CountersignError extends Error {
       ...(this.reason ? { reason: this.reason } : {}),
       ...(this.hint ? { hint: this.hint } : {}),
       ...(this.details ? { details: this.details } : {}),
+      ...(this.violations ? { violations: this.violations } : {}),
       ...(this.revertReason ? { revert_reason: this.revertReason } : {}),
       ...(this.retryAfterSeconds !== undefined ? { retry_after_seconds: this.retryAfterSeconds } : {}),
     };
@@ -143,7 +158,9 @@ export function errorFromResponse(status: number, body: unknown, headers: Header
     message: typeof error?.message === 'string' ? error.message : `the API answered ${status}`,
     reason: typeof error?.reason === 'string' ? error.reason : undefined,
     hint: typeof error?.hint === 'string' ? error.hint : undefined,
-    details: Array.isArray(error?.details) ? (error.details as ErrorDetail[]) : undefined,
+    // A policy refusal's details are the rules that refused, not fields.
+    details: Array.isArray(error?.details) && code !== 'policy_denied' ? (error.details as ErrorDetail[]) : undefined,
+    violations: Array.isArray(error?.details) && code === 'policy_denied' ? (error.details as PolicyViolation[]) : undefined,
     revertReason: typeof error?.revert_reason === 'string' ? error.revert_reason : undefined,
     retryAfterSeconds: retryAfterSeconds(headers.get('retry-after')),
   });

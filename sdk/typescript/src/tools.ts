@@ -5,7 +5,8 @@
  * model: what the tool does, what to pass, and what to do with the answer.
  *
  * No tool approves, rejects, grants a wallet or changes a policy: those are
- * the owner's, behind TOTP, and an agent's key cannot do them anyway.
+ * the owner's, behind TOTP, and an agent's key cannot do them anyway. An agent
+ * may read the rules that apply to it and dry-run a proposal against them.
  *
  * A refusal from the API is not an exception for the model: adapters turn a
  * CountersignError into a result carrying its code, reason and hint
@@ -73,9 +74,32 @@ function about(view: TransactionView) {
     tx_hash: view.tx_hash,
     error: view.error,
     version: view.version,
+    // The owner's names for your own wallets among its addresses, each beside its address (never instead of it).
+    labels: view.labels,
     transaction: view,
   };
 }
+
+/** The body of a proposal, from a tool's input: the same fields for propose_transaction and check_policy. */
+const proposalFields = {
+  wallet_address: Address.describe('One of your wallets (see list_wallets).'),
+  kind: z.enum(['native', 'erc20', 'contract_call']).describe('What to do: send currency, send tokens, or call a contract.'),
+  to_address: Address.optional().describe('native, erc20: the recipient.'),
+  amount: BaseUnits.optional().describe('native: wei; erc20: token base units. A positive integer as a string.'),
+  token_address: Address.optional().describe('erc20: the token contract.'),
+  contract_address: Address.optional().describe('contract_call: the contract to call.'),
+  data: z.string().regex(/^0x([0-9a-fA-F]{2})*$/).optional().describe('contract_call: raw calldata (hex), instead of contract_abi + function_name.'),
+  contract_abi: z.array(z.record(z.string(), z.unknown())).optional().describe('contract_call: the JSON ABI (or just the fragment of the function).'),
+  function_name: z.string().optional().describe('contract_call: the function to call, by name.'),
+  function_args: z.array(z.unknown()).optional().describe('contract_call: its arguments, in order (numbers as decimal strings).'),
+  value: BaseUnits.optional().describe('contract_call: wei to send along (default 0).'),
+  memo: z.string().max(500).optional().describe('A short note for the owner (shown as your unverified note).'),
+  chain_id: z.number().int().positive().optional().describe("Chain id; default: the deployment's chain."),
+  approval_ttl: z.number().int().optional().describe("Seconds the owner has to approve (default: the deployment's, typically 24 h)."),
+  auto_execute: z.boolean().optional().describe('Sign and send as soon as the owner approves, without execute_transaction.'),
+};
+
+const definedOnly = (fields: Record<string, unknown>) => Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as ProposeRequest;
 
 /** A refusal as a tool result: the API's code, reason and hint (never a protocol error). */
 export function refusalOf(error: unknown): { error: Record<string, unknown> } | undefined {
@@ -134,26 +158,13 @@ export const countersignTools = [
       'kind "native" sends the chain\'s currency: to_address and amount (wei, a decimal string).',
       'kind "erc20" sends tokens: token_address, to_address and amount (token base units).',
       'kind "contract_call" calls a contract: contract_address and either data (hex calldata) or contract_abi + function_name (+ function_args); value (wei) is optional.',
+      "A request the owner's policy refuses (a limit, an allowed-recipient or contract list, a frozen wallet) is refused with code policy_denied and the rules in error.violations: nothing is queued, so change the request to fit them or tell the user; check_policy tries a request first.",
       'A request that cannot succeed is refused with code simulation_failed and a reason (would_revert with revert_reason, insufficient_funds, not_a_token): change the request rather than retrying it; allow_simulation_failure: true asks the owner anyway.',
       'Returns transaction_id, status, the summary the owner sees and its digest; then call wait_for_decision.',
     ].join(' '),
     inputSchema: z
       .object({
-        wallet_address: Address.describe('One of your wallets (see list_wallets).'),
-        kind: z.enum(['native', 'erc20', 'contract_call']).describe('What to do: send currency, send tokens, or call a contract.'),
-        to_address: Address.optional().describe('native, erc20: the recipient.'),
-        amount: BaseUnits.optional().describe('native: wei; erc20: token base units. A positive integer as a string.'),
-        token_address: Address.optional().describe('erc20: the token contract.'),
-        contract_address: Address.optional().describe('contract_call: the contract to call.'),
-        data: z.string().regex(/^0x([0-9a-fA-F]{2})*$/).optional().describe('contract_call: raw calldata (hex), instead of contract_abi + function_name.'),
-        contract_abi: z.array(z.record(z.string(), z.unknown())).optional().describe('contract_call: the JSON ABI (or just the fragment of the function).'),
-        function_name: z.string().optional().describe('contract_call: the function to call, by name.'),
-        function_args: z.array(z.unknown()).optional().describe('contract_call: its arguments, in order (numbers as decimal strings).'),
-        value: BaseUnits.optional().describe('contract_call: wei to send along (default 0).'),
-        memo: z.string().max(500).optional().describe('A short note for the owner (shown as your unverified note).'),
-        chain_id: z.number().int().positive().optional().describe("Chain id; default: the deployment's chain."),
-        approval_ttl: z.number().int().optional().describe('Seconds the owner has to approve (default: the deployment\'s, typically 24 h).'),
-        auto_execute: z.boolean().optional().describe('Sign and send as soon as the owner approves, without execute_transaction.'),
+        ...proposalFields,
         allow_simulation_failure: z.boolean().optional().describe('Queue it for the owner even though the simulation says it cannot succeed.'),
         idempotency_key: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/).optional().describe('Send the same key when retrying the same proposal: you get the first answer back, not a second proposal.'),
       })
@@ -163,9 +174,39 @@ export const countersignTools = [
     openWorld: false,
     async run(client, input) {
       const { idempotency_key: idempotencyKey, ...fields } = input;
-      const request = Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as ProposeRequest;
-      const proposal = await client.propose(request, idempotencyKey ? { idempotencyKey } : {});
+      const proposal = await client.propose(definedOnly(fields), idempotencyKey ? { idempotencyKey } : {});
       return { ...proposal, next_step: nextStep(proposal) };
+    },
+  }),
+
+  defineTool({
+    name: 'check_policy',
+    title: "Check a transaction against the owner's policy",
+    description: [
+      "Ask whether the owner's policy (spending limits, allowed recipients and contracts, request limits, frozen) would refuse a transaction, without proposing it: nothing is stored and nobody is asked.",
+      'Takes the same fields as propose_transaction. Returns allowed and, when not, the violations (rule_id, type, message) a proposal would be refused with; allowed: true does not mean approved — the owner still decides every proposal.',
+    ].join(' '),
+    inputSchema: z.object(proposalFields).strict(),
+    readOnly: true,
+    idempotent: true,
+    openWorld: false,
+    async run(client, input, context) {
+      return client.checkPolicy(definedOnly(input), context.signal ? { signal: context.signal } : {});
+    },
+  }),
+
+  defineTool({
+    name: 'get_policy',
+    title: "Read the owner's rules for a wallet",
+    description:
+      "The owner's rules that apply to you on one of your wallets — per-transaction and rolling limits (with what is used now), allowed recipients and contracts, allowed chains, request limits, frozen — so you can propose what fits. Rules can only refuse; the owner still approves everything else.",
+    inputSchema: z.object({ wallet_address: Address.describe('One of your wallets (see list_wallets).') }).strict(),
+    readOnly: true,
+    idempotent: true,
+    openWorld: false,
+    async run(client, input) {
+      const { rules, usage, version } = await client.policy(input.wallet_address);
+      return { wallet_address: input.wallet_address, version, rules, usage };
     },
   }),
 
@@ -275,7 +316,15 @@ export const countersignTools = [
         ...(input.cursor ? { cursor: input.cursor } : {}),
       });
       return {
-        transactions: page.transactions.map((view) => ({ transaction_id: view.transaction_id, status: view.status, title: view.summary.title, created_at: view.created_at, tx_hash: view.tx_hash, next_step: nextStep(view) })),
+        transactions: page.transactions.map((view) => ({
+          transaction_id: view.transaction_id,
+          status: view.status,
+          title: view.summary.title,
+          labels: view.labels,
+          created_at: view.created_at,
+          tx_hash: view.tx_hash,
+          next_step: nextStep(view),
+        })),
         next_cursor: page.next_cursor,
       };
     },

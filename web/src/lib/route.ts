@@ -4,7 +4,7 @@ import { useEffect, useState } from 'react';
  * Hash routing: the API serves index.html at `/` only, so every screen lives
  * under one entry (`/#/inbox`, `/#/history`, …) and no unknown path is needed.
  */
-export const ROUTES = ['inbox', 'history', 'wallets', 'agents', 'security', 'login', 'register'] as const;
+export const ROUTES = ['inbox', 'history', 'wallets', 'limits', 'agents', 'security', 'login', 'register'] as const;
 export type Route = (typeof ROUTES)[number];
 
 export function currentRoute(): Route | null {

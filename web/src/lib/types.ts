@@ -127,6 +127,57 @@ export interface Transaction {
   rejection_reason?: string | null;
   recipient?: string | null;
   token_address?: string | null;
+  /** The owner's address-book labels for the addresses this request names. */
+  labels?: LabelEntry[] | null;
+  /** The limits a waiting request counts toward. */
+  limits?: LimitNote[] | null;
+}
+
+export interface LabelEntry {
+  address: string;
+  label: string;
+  created_at?: string | null;
+  updated_at?: string | null;
+}
+
+export interface LimitNote {
+  rule_id: string;
+  type: 'rolling_limit' | 'max_per_transaction' | string;
+  asset: string;
+  amount: string;
+  limit: string;
+  used?: string | null;
+  window?: string | null;
+}
+
+/** One rule of a wallet's policy (GET /api/wallets/:address/policy). */
+export interface Rule {
+  id?: string;
+  type: string;
+  agent_id?: string | null;
+  asset?: string;
+  amount?: string;
+  window?: string;
+  addresses?: string[];
+  contracts?: { address: string; functions?: string[] | null }[];
+  max_amount?: string | null;
+  chain_ids?: number[];
+  count?: number;
+}
+
+export interface Violation {
+  rule_id?: string;
+  type?: string;
+  message?: string;
+}
+
+export interface Policy {
+  wallet_address?: string;
+  version?: number;
+  updated_at?: string | null;
+  rules?: Rule[] | null;
+  usage?: { rule_id: string; used: string | null }[] | null;
+  refusals?: { last_24h?: number; recent?: { at?: string; stage?: string; agent_id?: string | null; violations?: Violation[] }[] } | null;
 }
 
 export interface TransactionPage {

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { checkDigest, digestInput, type DigestCheck } from '../lib/digest';
 import { amountText, chainName, counterpartyLabel, formatUnits, nativeSymbol, rawAmountText, shortHex, statusLabel, timeLeft, warningsOf } from '../lib/format';
+import { fraction, labelMap, limitNoteText } from '../lib/limits';
 import { cleanText, wasAltered } from '../lib/sanitize';
 import type { Transaction } from '../lib/types';
 import { Address } from '../ui';
@@ -37,6 +38,17 @@ const FINAL_NOTE: Record<string, string> = {
 export { amountText };
 
 const TX_HASH = /^0x[0-9a-f]{64}$/;
+
+/** The owner's label for an address, beside it (never instead of it). */
+function LabelBadge({ address, labels, testId }: { address: unknown; labels: ReadonlyMap<string, string>; testId: string }) {
+  const label = typeof address === 'string' ? labels.get(address.toLowerCase()) : undefined;
+  if (!label) return null;
+  return (
+    <span className="badge badge-label" data-testid={testId}>
+      {label}
+    </span>
+  );
+}
 
 /** A link to the block explorer the server configured (CHAIN_EXPLORER_URLS); nothing if it is not a plain http(s) URL. */
 function ExplorerLink({ href, testId }: { href: unknown; testId: string }) {
@@ -109,6 +121,11 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
   const allowances = Array.isArray(summary.allowances) ? summary.allowances.slice(0, 20) : [];
   const innerCalls = Array.isArray(summary.calls) ? summary.calls.slice(0, 32) : [];
   const hash = typeof tx.tx_hash === 'string' && TX_HASH.test(tx.tx_hash) ? tx.tx_hash : null;
+  const labels = labelMap(tx.labels);
+  const limits = (Array.isArray(tx.limits) ? tx.limits.slice(0, 10) : []).flatMap((note) => {
+    const text = limitNoteText(note, tx, labels);
+    return text ? [{ note, text }] : [];
+  });
 
   useEffect(() => {
     let live = true;
@@ -179,8 +196,14 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
           <dd data-testid="tx-amount">{amountText(tx)}</dd>
           <dt data-testid="tx-recipient-label">{role}</dt>
           <dd>
-            <Address value={summary.recipient ?? tx.to} testId="tx-recipient" />
+            <Address value={summary.recipient ?? tx.to} testId="tx-recipient" /> <LabelBadge address={summary.recipient ?? tx.to} labels={labels} testId="tx-recipient-name" />
           </dd>
+          {tx.error === 'policy_denied' && (
+            <>
+              <dt>Why</dt>
+              <dd data-testid="tx-policy-denied">Your limits refused it when it was about to be signed; nothing was sent.</dd>
+            </>
+          )}
           {hash && (
             <>
               <dt>Transaction</dt>
@@ -235,6 +258,22 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
             )}
           </dd>
 
+          {limits.length > 0 && (
+            <>
+              <dt>Your limits</dt>
+              <dd data-testid="tx-limits">
+                <ul className="plain-list">
+                  {limits.map(({ note, text }) => (
+                    <li key={note.rule_id} className="limit-note" data-testid="tx-limit" data-type={cleanText(note.type, 30)}>
+                      {note.type === 'rolling_limit' && <meter min={0} max={1} value={fraction(note.used, note.limit)} aria-hidden="true" />}
+                      {text}
+                    </li>
+                  ))}
+                </ul>
+              </dd>
+            </>
+          )}
+
           {changes.length > 0 && (
             <>
               <dt>Balance changes</dt>
@@ -287,7 +326,7 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
 
           <dt data-testid="tx-recipient-label">{role}</dt>
           <dd>
-            <Address value={summary.recipient ?? tx.to} testId="tx-recipient" />{' '}
+            <Address value={summary.recipient ?? tx.to} testId="tx-recipient" /> <LabelBadge address={summary.recipient ?? tx.to} labels={labels} testId="tx-recipient-name" />{' '}
             <ExplorerLink href={explorer?.recipient ?? explorer?.to} testId="tx-recipient-explorer" />
             {warnings.some((w) => w.code === 'new_recipient') && (
               <span className="badge badge-warn" data-testid="tx-new-recipient">
@@ -300,7 +339,7 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
             <>
               <dt>Token contract</dt>
               <dd>
-                <Address value={token.address} testId="tx-token-address" />{' '}
+                <Address value={token.address} testId="tx-token-address" /> <LabelBadge address={token.address} labels={labels} testId="tx-token-name" />{' '}
                 <ExplorerLink href={explorer?.token} testId="tx-token-explorer" />
               </dd>
             </>
@@ -308,7 +347,7 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
 
           <dt>From wallet</dt>
           <dd>
-            <Address value={tx.wallet_address} testId="tx-wallet" />{' '}
+            <Address value={tx.wallet_address} testId="tx-wallet" /> <LabelBadge address={tx.wallet_address} labels={labels} testId="tx-wallet-name" />{' '}
             <ExplorerLink href={explorer?.wallet} testId="tx-wallet-explorer" />
           </dd>
 

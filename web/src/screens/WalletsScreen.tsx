@@ -78,7 +78,12 @@ export function WalletsScreen() {
                 <dt>Created</dt>
                 <dd>{formatDate(wallet.created_at)}</dd>
               </dl>
-              <CopyButton text={wallet.address} testId="wallet-copy" label="Copy address" />
+              <div className="actions">
+                <CopyButton text={wallet.address} testId="wallet-copy" label="Copy address" />
+                <a className="button button-secondary" href={`#/limits?wallet=${wallet.address.toLowerCase()}`} data-testid="wallet-limits">
+                  Limits
+                </a>
+              </div>
             </li>
           );
         })}

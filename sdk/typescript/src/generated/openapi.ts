@@ -4,6 +4,41 @@
  */
 
 export interface paths {
+    "/api/address_book": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The owner's address book; an agent sees only the entries for its granted wallets */
+        get: operations["get_address_book"];
+        put?: never;
+        /** Labels an address (TOTP); a label is shown beside the address, never instead of it */
+        post: operations["post_address_book"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/address_book/{address}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Removes a label (TOTP) */
+        delete: operations["delete_address_book_by_address"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/agents": {
         parameters: {
             query?: never;
@@ -243,6 +278,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/policy/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** What the policy says about a prepare_transaction body now (a dry run: nothing is stored, nobody is asked) */
+        post: operations["post_policy_check"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/prepare_transaction": {
         parameters: {
             query?: never;
@@ -447,6 +499,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/wallets/{address}/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A wallet's policy: every rule for its owner; for a granted agent, the rules that apply to it */
+        get: operations["get_wallets_by_address_policy"];
+        /** Replaces a wallet's rules (TOTP); rules can only refuse requests, never approve one */
+        put: operations["put_wallets_by_address_policy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/webhooks": {
         parameters: {
             query?: never;
@@ -540,11 +610,15 @@ export interface components {
         Error: {
             error: {
                 code: string;
-                details?: {
+                details?: ({
                     field: string;
                     in?: string;
                     message: string;
-                }[];
+                } | {
+                    message: string;
+                    rule_id: string;
+                    type: string;
+                })[];
                 /** @description One sentence telling the caller what to do next. */
                 hint: string;
                 message: string;
@@ -556,6 +630,8 @@ export interface components {
         /** @description Any JSON value */
         post_contract_call_body___schema0: unknown;
         /** @description Any JSON value */
+        post_policy_check_body___schema0: unknown;
+        /** @description Any JSON value */
         post_prepare_transaction_body___schema0: unknown;
     };
     responses: never;
@@ -566,6 +642,370 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    get_address_book: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The owner's whole book; an agent sees only the entries for the wallets it is granted */
+                        entries: {
+                            address: string;
+                            created_at: string;
+                            label: string;
+                            updated_at: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (unknown, or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Method not allowed */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited or locked out */
+            429: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_address_book: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    address: string;
+                    /** @description Shown beside the address, never instead of it */
+                    label: string;
+                    mfa_code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        address: string;
+                        created_at: string;
+                        label: string;
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (unknown, or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Method not allowed */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited or locked out */
+            429: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_address_book_by_address: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                address: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    mfa_code: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (unknown, or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Method not allowed */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited or locked out */
+            429: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     get_agents: {
         parameters: {
             query?: never;
@@ -615,7 +1055,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -750,7 +1190,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -862,7 +1302,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -987,7 +1427,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1100,7 +1540,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1239,7 +1679,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1370,7 +1810,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1532,7 +1972,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1668,7 +2108,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1784,7 +2224,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1914,7 +2354,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2043,8 +2483,27 @@ export interface operations {
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
+                        /** @description Address-book labels of the addresses this request names (wallet, target, recipient), shown beside them, never instead: the owner sees every label of their book, the preparing agent only those of the wallets granted to it */
+                        labels: {
+                            address: string;
+                            label: string;
+                        }[];
                         /** @description The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change. */
                         last_event_id: string | null;
+                        /** @description For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise */
+                        limits: {
+                            /** @description What this request counts, base units */
+                            amount: string;
+                            /** @description "native" or the token (EIP-55) */
+                            asset: string;
+                            limit: string;
+                            rule_id: string;
+                            /** @enum {string} */
+                            type: "rolling_limit" | "max_per_transaction";
+                            /** @description rolling_limit: base units counted now, this request included; null for max_per_transaction */
+                            used: string | null;
+                            window: string | null;
+                        }[];
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
                         /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
@@ -2237,8 +2696,27 @@ export interface operations {
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
+                        /** @description Address-book labels of the addresses this request names (wallet, target, recipient), shown beside them, never instead: the owner sees every label of their book, the preparing agent only those of the wallets granted to it */
+                        labels: {
+                            address: string;
+                            label: string;
+                        }[];
                         /** @description The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change. */
                         last_event_id: string | null;
+                        /** @description For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise */
+                        limits: {
+                            /** @description What this request counts, base units */
+                            amount: string;
+                            /** @description "native" or the token (EIP-55) */
+                            asset: string;
+                            limit: string;
+                            rule_id: string;
+                            /** @enum {string} */
+                            type: "rolling_limit" | "max_per_transaction";
+                            /** @description rolling_limit: base units counted now, this request included; null for max_per_transaction */
+                            used: string | null;
+                            window: string | null;
+                        }[];
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
                         /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
@@ -2412,7 +2890,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2563,7 +3041,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2790,7 +3268,214 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (unknown, or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Method not allowed */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited or locked out */
+            429: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_policy_check: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The owner checks as one of their agents (absent: the rules for every agent); an agent may name only itself */
+                    agent_id?: string;
+                    /** @description By default a request the simulation says cannot succeed (it would revert, the wallet cannot pay for it, the token is no ERC-20) is refused with 422 simulation_failed and nothing is stored. true: queue it anyway; the owner sees the warnings. */
+                    allow_simulation_failure?: boolean;
+                    amount: string;
+                    approval_ttl?: number;
+                    auto_execute?: boolean;
+                    /** @constant */
+                    chain_id?: 31337;
+                    idempotency_key?: string;
+                    /** @constant */
+                    kind: "native";
+                    memo?: string;
+                    to_address: string;
+                    /** Format: uuid */
+                    user_id?: string;
+                    wallet_address: string;
+                } | {
+                    /** @description The owner checks as one of their agents (absent: the rules for every agent); an agent may name only itself */
+                    agent_id?: string;
+                    /** @description By default a request the simulation says cannot succeed (it would revert, the wallet cannot pay for it, the token is no ERC-20) is refused with 422 simulation_failed and nothing is stored. true: queue it anyway; the owner sees the warnings. */
+                    allow_simulation_failure?: boolean;
+                    amount: string;
+                    approval_ttl?: number;
+                    auto_execute?: boolean;
+                    /** @constant */
+                    chain_id?: 31337;
+                    idempotency_key?: string;
+                    /** @constant */
+                    kind: "erc20";
+                    memo?: string;
+                    to_address: string;
+                    token_address: string;
+                    /** Format: uuid */
+                    user_id?: string;
+                    wallet_address: string;
+                } | {
+                    /** @description The owner checks as one of their agents (absent: the rules for every agent); an agent may name only itself */
+                    agent_id?: string;
+                    /** @description By default a request the simulation says cannot succeed (it would revert, the wallet cannot pay for it, the token is no ERC-20) is refused with 422 simulation_failed and nothing is stored. true: queue it anyway; the owner sees the warnings. */
+                    allow_simulation_failure?: boolean;
+                    approval_ttl?: number;
+                    auto_execute?: boolean;
+                    /** @constant */
+                    chain_id?: 31337;
+                    contract_abi: ({
+                        name?: string;
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    })[];
+                    contract_address: string;
+                    function_args?: components["schemas"]["post_policy_check_body___schema0"][];
+                    function_name: string;
+                    idempotency_key?: string;
+                    /** @constant */
+                    kind: "contract_call";
+                    memo?: string;
+                    /** Format: uuid */
+                    user_id?: string;
+                    value?: string;
+                    wallet_address: string;
+                } | {
+                    /** @description The owner checks as one of their agents (absent: the rules for every agent); an agent may name only itself */
+                    agent_id?: string;
+                    /** @description By default a request the simulation says cannot succeed (it would revert, the wallet cannot pay for it, the token is no ERC-20) is refused with 422 simulation_failed and nothing is stored. true: queue it anyway; the owner sees the warnings. */
+                    allow_simulation_failure?: boolean;
+                    approval_ttl?: number;
+                    auto_execute?: boolean;
+                    /** @constant */
+                    chain_id?: 31337;
+                    contract_address: string;
+                    data: string;
+                    idempotency_key?: string;
+                    /** @constant */
+                    kind: "contract_call";
+                    memo?: string;
+                    /** Format: uuid */
+                    user_id?: string;
+                    value?: string;
+                    wallet_address: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        allowed: boolean;
+                        policy_version: number;
+                        violations: {
+                            message: string;
+                            rule_id: string;
+                            /** @enum {string} */
+                            type: "max_per_transaction" | "rolling_limit" | "allowed_recipients" | "allowed_contracts" | "deny_unlimited_approvals" | "allowed_chains" | "max_requests" | "frozen";
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3119,7 +3804,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3243,7 +3928,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3382,8 +4067,27 @@ export interface operations {
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
+                        /** @description Address-book labels of the addresses this request names (wallet, target, recipient), shown beside them, never instead: the owner sees every label of their book, the preparing agent only those of the wallets granted to it */
+                        labels: {
+                            address: string;
+                            label: string;
+                        }[];
                         /** @description The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change. */
                         last_event_id: string | null;
+                        /** @description For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise */
+                        limits: {
+                            /** @description What this request counts, base units */
+                            amount: string;
+                            /** @description "native" or the token (EIP-55) */
+                            asset: string;
+                            limit: string;
+                            rule_id: string;
+                            /** @enum {string} */
+                            type: "rolling_limit" | "max_per_transaction";
+                            /** @description rolling_limit: base units counted now, this request included; null for max_per_transaction */
+                            used: string | null;
+                            window: string | null;
+                        }[];
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
                         /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
@@ -3557,7 +4261,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3697,7 +4401,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3824,8 +4528,27 @@ export interface operations {
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
+                        /** @description Address-book labels of the addresses this request names (wallet, target, recipient), shown beside them, never instead: the owner sees every label of their book, the preparing agent only those of the wallets granted to it */
+                        labels: {
+                            address: string;
+                            label: string;
+                        }[];
                         /** @description The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change. */
                         last_event_id: string | null;
+                        /** @description For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise */
+                        limits: {
+                            /** @description What this request counts, base units */
+                            amount: string;
+                            /** @description "native" or the token (EIP-55) */
+                            asset: string;
+                            limit: string;
+                            rule_id: string;
+                            /** @enum {string} */
+                            type: "rolling_limit" | "max_per_transaction";
+                            /** @description rolling_limit: base units counted now, this request included; null for max_per_transaction */
+                            used: string | null;
+                            window: string | null;
+                        }[];
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
                         /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
@@ -3999,7 +4722,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4128,8 +4851,27 @@ export interface operations {
                             gas_limit: string;
                             /** @enum {string} */
                             kind: "native" | "erc20" | "contract_call";
+                            /** @description Address-book labels of the addresses this request names (wallet, target, recipient), shown beside them, never instead: the owner sees every label of their book, the preparing agent only those of the wallets granted to it */
+                            labels: {
+                                address: string;
+                                label: string;
+                            }[];
                             /** @description The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change. */
                             last_event_id: string | null;
+                            /** @description For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise */
+                            limits: {
+                                /** @description What this request counts, base units */
+                                amount: string;
+                                /** @description "native" or the token (EIP-55) */
+                                asset: string;
+                                limit: string;
+                                rule_id: string;
+                                /** @enum {string} */
+                                type: "rolling_limit" | "max_per_transaction";
+                                /** @description rolling_limit: base units counted now, this request included; null for max_per_transaction */
+                                used: string | null;
+                                window: string | null;
+                            }[];
                             max_fee_per_gas: string;
                             max_priority_fee_per_gas: string;
                             /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
@@ -4304,7 +5046,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4428,8 +5170,27 @@ export interface operations {
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
+                        /** @description Address-book labels of the addresses this request names (wallet, target, recipient), shown beside them, never instead: the owner sees every label of their book, the preparing agent only those of the wallets granted to it */
+                        labels: {
+                            address: string;
+                            label: string;
+                        }[];
                         /** @description The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change. */
                         last_event_id: string | null;
+                        /** @description For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise */
+                        limits: {
+                            /** @description What this request counts, base units */
+                            amount: string;
+                            /** @description "native" or the token (EIP-55) */
+                            asset: string;
+                            limit: string;
+                            rule_id: string;
+                            /** @enum {string} */
+                            type: "rolling_limit" | "max_per_transaction";
+                            /** @description rolling_limit: base units counted now, this request included; null for max_per_transaction */
+                            used: string | null;
+                            window: string | null;
+                        }[];
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
                         /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
@@ -4603,7 +5364,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4727,8 +5488,27 @@ export interface operations {
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
+                        /** @description Address-book labels of the addresses this request names (wallet, target, recipient), shown beside them, never instead: the owner sees every label of their book, the preparing agent only those of the wallets granted to it */
+                        labels: {
+                            address: string;
+                            label: string;
+                        }[];
                         /** @description The id of the latest event of this transaction in GET /api/events: continue there with ?after= (or Last-Event-ID) without missing a change. */
                         last_event_id: string | null;
+                        /** @description For the owner, while the request waits (pending or approved): the limits it counts toward; empty otherwise */
+                        limits: {
+                            /** @description What this request counts, base units */
+                            amount: string;
+                            /** @description "native" or the token (EIP-55) */
+                            asset: string;
+                            limit: string;
+                            rule_id: string;
+                            /** @enum {string} */
+                            type: "rolling_limit" | "max_per_transaction";
+                            /** @description rolling_limit: base units counted now, this request included; null for max_per_transaction */
+                            used: string | null;
+                            window: string | null;
+                        }[];
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
                         /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
@@ -4902,7 +5682,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5055,7 +5835,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5209,7 +5989,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5347,7 +6127,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5485,7 +6265,482 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (unknown, or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Method not allowed */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited or locked out */
+            429: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_wallets_by_address_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                address: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Requests the policy refused (owner only; null for an agent) */
+                        refusals: {
+                            last_24h: number;
+                            recent: {
+                                agent_id: string | null;
+                                at: string;
+                                policy_version: number;
+                                /** @enum {string} */
+                                stage: "prepare" | "signing";
+                                transaction_id: string | null;
+                                violations: {
+                                    message: string;
+                                    rule_id: string;
+                                    /** @enum {string} */
+                                    type: "max_per_transaction" | "rolling_limit" | "allowed_recipients" | "allowed_contracts" | "deny_unlimited_approvals" | "allowed_chains" | "max_requests" | "frozen";
+                                }[];
+                            }[];
+                        } | null;
+                        /** @description The owner sees every rule; an agent only those that apply to it (the wallet's and its own) */
+                        rules: ({
+                            agent_id: string | null;
+                            amount: string;
+                            asset: string;
+                            id: string;
+                            /** @constant */
+                            type: "max_per_transaction";
+                        } | {
+                            agent_id: string | null;
+                            amount: string;
+                            asset: string;
+                            id: string;
+                            /** @constant */
+                            type: "rolling_limit";
+                            window: string;
+                        } | {
+                            addresses: string[];
+                            agent_id: string | null;
+                            id: string;
+                            /** @constant */
+                            type: "allowed_recipients";
+                        } | {
+                            agent_id: string | null;
+                            contracts: {
+                                address: string;
+                                functions: string[] | null;
+                            }[];
+                            id: string;
+                            /** @constant */
+                            type: "allowed_contracts";
+                        } | {
+                            agent_id: string | null;
+                            id: string;
+                            max_amount: string | null;
+                            /** @constant */
+                            type: "deny_unlimited_approvals";
+                        } | {
+                            agent_id: string | null;
+                            chain_ids: number[];
+                            id: string;
+                            /** @constant */
+                            type: "allowed_chains";
+                        } | {
+                            agent_id: string | null;
+                            count: number;
+                            id: string;
+                            /** @constant */
+                            type: "max_requests";
+                            window: string;
+                        } | {
+                            agent_id: string | null;
+                            id: string;
+                            /** @constant */
+                            type: "frozen";
+                        })[];
+                        updated_at: string | null;
+                        /** @description Per rolling_limit: base units counted now (signed in the window, plus requests that may still be signed). Per max_requests: requests in the window by its agent (null for an owner reading a rule for every agent). */
+                        usage: {
+                            rule_id: string;
+                            used: string | null;
+                        }[];
+                        /** @description 0 until the first change; every change adds one */
+                        version: number;
+                        wallet_address: string;
+                    };
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found (unknown, or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Method not allowed */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Rate limited or locked out */
+            429: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A dependency is unavailable */
+            503: {
+                headers: {
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    put_wallets_by_address_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                address: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    mfa_code: string;
+                    rules: ({
+                        /** @description One of your agents; absent or null: every agent of the wallet */
+                        agent_id?: string | null;
+                        amount: string;
+                        /** @description "native", or an ERC-20 contract address */
+                        asset: "native" | string;
+                        /** @description Ignored: a rule id is derived from its content */
+                        id?: string;
+                        /** @constant */
+                        type: "max_per_transaction";
+                    } | {
+                        /** @description One of your agents; absent or null: every agent of the wallet */
+                        agent_id?: string | null;
+                        amount: string;
+                        /** @description "native", or an ERC-20 contract address */
+                        asset: "native" | string;
+                        /** @description Ignored: a rule id is derived from its content */
+                        id?: string;
+                        /** @constant */
+                        type: "rolling_limit";
+                        window: string;
+                    } | {
+                        addresses: string[];
+                        /** @description One of your agents; absent or null: every agent of the wallet */
+                        agent_id?: string | null;
+                        /** @description Ignored: a rule id is derived from its content */
+                        id?: string;
+                        /** @constant */
+                        type: "allowed_recipients";
+                    } | {
+                        /** @description One of your agents; absent or null: every agent of the wallet */
+                        agent_id?: string | null;
+                        contracts: {
+                            address: string;
+                            functions?: string[] | null;
+                        }[];
+                        /** @description Ignored: a rule id is derived from its content */
+                        id?: string;
+                        /** @constant */
+                        type: "allowed_contracts";
+                    } | {
+                        /** @description One of your agents; absent or null: every agent of the wallet */
+                        agent_id?: string | null;
+                        /** @description Ignored: a rule id is derived from its content */
+                        id?: string;
+                        max_amount?: string | null;
+                        /** @constant */
+                        type: "deny_unlimited_approvals";
+                    } | {
+                        /** @description One of your agents; absent or null: every agent of the wallet */
+                        agent_id?: string | null;
+                        chain_ids: 31337[];
+                        /** @description Ignored: a rule id is derived from its content */
+                        id?: string;
+                        /** @constant */
+                        type: "allowed_chains";
+                    } | {
+                        /** @description One of your agents; absent or null: every agent of the wallet */
+                        agent_id?: string | null;
+                        count: number;
+                        /** @description Ignored: a rule id is derived from its content */
+                        id?: string;
+                        /** @constant */
+                        type: "max_requests";
+                        window: string;
+                    } | {
+                        /** @description One of your agents; absent or null: every agent of the wallet */
+                        agent_id?: string | null;
+                        /** @description Ignored: a rule id is derived from its content */
+                        id?: string;
+                        /** @constant */
+                        type: "frozen";
+                    })[];
+                };
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Requests the policy refused (owner only; null for an agent) */
+                        refusals: {
+                            last_24h: number;
+                            recent: {
+                                agent_id: string | null;
+                                at: string;
+                                policy_version: number;
+                                /** @enum {string} */
+                                stage: "prepare" | "signing";
+                                transaction_id: string | null;
+                                violations: {
+                                    message: string;
+                                    rule_id: string;
+                                    /** @enum {string} */
+                                    type: "max_per_transaction" | "rolling_limit" | "allowed_recipients" | "allowed_contracts" | "deny_unlimited_approvals" | "allowed_chains" | "max_requests" | "frozen";
+                                }[];
+                            }[];
+                        } | null;
+                        /** @description The owner sees every rule; an agent only those that apply to it (the wallet's and its own) */
+                        rules: ({
+                            agent_id: string | null;
+                            amount: string;
+                            asset: string;
+                            id: string;
+                            /** @constant */
+                            type: "max_per_transaction";
+                        } | {
+                            agent_id: string | null;
+                            amount: string;
+                            asset: string;
+                            id: string;
+                            /** @constant */
+                            type: "rolling_limit";
+                            window: string;
+                        } | {
+                            addresses: string[];
+                            agent_id: string | null;
+                            id: string;
+                            /** @constant */
+                            type: "allowed_recipients";
+                        } | {
+                            agent_id: string | null;
+                            contracts: {
+                                address: string;
+                                functions: string[] | null;
+                            }[];
+                            id: string;
+                            /** @constant */
+                            type: "allowed_contracts";
+                        } | {
+                            agent_id: string | null;
+                            id: string;
+                            max_amount: string | null;
+                            /** @constant */
+                            type: "deny_unlimited_approvals";
+                        } | {
+                            agent_id: string | null;
+                            chain_ids: number[];
+                            id: string;
+                            /** @constant */
+                            type: "allowed_chains";
+                        } | {
+                            agent_id: string | null;
+                            count: number;
+                            id: string;
+                            /** @constant */
+                            type: "max_requests";
+                            window: string;
+                        } | {
+                            agent_id: string | null;
+                            id: string;
+                            /** @constant */
+                            type: "frozen";
+                        })[];
+                        updated_at: string | null;
+                        /** @description Per rolling_limit: base units counted now (signed in the window, plus requests that may still be signed). Per max_requests: requests in the window by its agent (null for an owner reading a rule for every agent). */
+                        usage: {
+                            rule_id: string;
+                            used: string | null;
+                        }[];
+                        /** @description 0 until the first change; every change adds one */
+                        version: number;
+                        wallet_address: string;
+                    };
+                };
+            };
+            /** @description Invalid request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5603,7 +6858,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5728,7 +6983,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5849,7 +7104,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Forbidden (wrong principal, or a failed password / MFA check) */
+            /** @description Forbidden (wrong principal, or a failed password / MFA check; policy_denied: the wallet owner's policy refuses the request, details name the rules) */
             403: {
                 headers: {
                     [name: string]: unknown;
