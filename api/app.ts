@@ -32,6 +32,8 @@ export interface AppOptions {
   routes: AnyRoute[];
   version: string;
   trustProxy: boolean;
+  /** PUBLIC_URL: cookie-authenticated writes may come from its origin (besides the request's own). */
+  publicUrl?: string | undefined;
   limits: { perMinute: number; agentPerMinute: number };
   webDist?: string;
 }
@@ -60,6 +62,7 @@ export function createApp(options: AppOptions): Koa {
     rateLimiter: createRateLimiter(options.clock),
     limits: options.limits,
     trustProxy: options.trustProxy,
+    publicOrigin: options.publicUrl ? new URL(options.publicUrl).origin : undefined,
   });
 
   app.use(async (ctx, next) => {

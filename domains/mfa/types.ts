@@ -3,6 +3,7 @@ import type { Clock } from '../../lib/clock';
 import type { Config } from '../../config/env';
 import type { KeyStore } from '../keystore/types';
 import type { AuditLog } from '../audit/types';
+import type { OtherSessionsRevoker } from '../users/sessions';
 
 export type FactorState = 'pending' | 'active';
 
@@ -26,6 +27,8 @@ export interface MfaServiceDeps {
   clock: Clock;
   config: Pick<Config, 'MFA_MAX_FAILURES' | 'MFA_FAILURE_WINDOW' | 'MFA_LOCK_DURATION'>;
   audit: Pick<AuditLog, 'append'>;
+  /** Ends the user's other sessions when a factor is activated or replaced (domains/users). */
+  sessions: OtherSessionsRevoker;
   /**
    * Where failures and replays are recorded (a pool separate from `db`, see
    * service.ts). Default: a 2-connection pool the service opens on `db`'s URL

@@ -60,7 +60,8 @@ const visibleTo = (caller: Caller, row: Pick<TransactionRow, 'user_id' | 'agent_
 const APPROVAL_UPDATE_CONCURRENCY = 8;
 
 export interface PasswordCheck {
-  verifyPassword(userId: string, password: string): Promise<void>;
+  /** `meta.ip`: failures are throttled per (user, source address). */
+  verifyPassword(userId: string, password: string, meta?: RequestMeta): Promise<void>;
 }
 export type AuditSink = Pick<AuditLog, 'append' | 'appendMany'>;
 
@@ -483,7 +484,7 @@ export function createTransactionService(deps: TransactionServiceDeps) {
     async userTransfer(userId: string, kind: 'native' | 'erc20' | 'contract_call', body: Record<string, unknown> & { wallet_address: string; password: string; mfa_code: string; chain_id?: number; memo?: string }, meta: RequestMeta) {
       const wallet = await findWalletForUser(deps.db, userId, body.wallet_address);
       if (!wallet) throw notFound('wallet');
-      await deps.passwords.verifyPassword(userId, body.password);
+      await deps.passwords.verifyPassword(userId, body.password, meta);
 
       const transactionId = randomUUID();
       const chainId = body.chain_id ?? deps.config.CHAIN_ID;

@@ -55,6 +55,8 @@ const authenticator: Authenticator = {
     const p = principals.get(key);
     return p?.type === 'agent' ? p : undefined;
   },
+  // No cookie sessions here: bearer tokens only.
+  csrfToken: (jti) => `no-cookie-sessions-${jti}`,
 };
 
 async function listen(app: Koa | http.RequestListener): Promise<string> {
