@@ -87,7 +87,9 @@ export function sameOrigin(ctx: Context, publicOrigin: string | undefined): bool
   if (fetchSite && fetchSite !== 'same-origin') return false;
   const origin = ctx.get('origin');
   if (!origin) return true;
-  return origin === ctx.origin || (publicOrigin !== undefined && origin === publicOrigin);
+  // The request's own origin (TRUST_PROXY decides whether X-Forwarded-Proto/Host count); not Koa's ctx.origin, which is the Origin header.
+  const own = `${ctx.protocol}://${ctx.host}`;
+  return origin === own || (publicOrigin !== undefined && origin === publicOrigin);
 }
 
 export function checkCsrf(ctx: Context, principal: Principal | undefined, auth: Pick<Authenticator, 'csrfToken'>, publicOrigin?: string): void {

@@ -88,7 +88,8 @@ export function createSessionService(deps: SessionServiceDeps) {
     async revokeOthers(trx, input) {
       await lockUserRow(trx, input.userId);
       const revoked = await revokeSessions(trx, input.userId, clock.now(), { keep: input.keep });
-      await audit.append({ ...base(input.userId, input.meta), action: USER_AUDIT.sessionsRevoked, data: { reason: input.reason, kept: input.keep, revoked } }, trx);
+      // The change itself is audited by its own domain; this records which sessions it ended, if any.
+      if (revoked.length > 0) await audit.append({ ...base(input.userId, input.meta), action: USER_AUDIT.sessionsRevoked, data: { reason: input.reason, kept: input.keep, revoked } }, trx);
       return revoked.length;
     },
   };

@@ -342,6 +342,55 @@ describe('tokens', () => {
     assert.equal((await call(h.url, 'POST', '/api/logout', { headers: { cookie: jar, 'x-csrf-token': csrf } })).status, 204);
     assert.equal((await call(h.url, 'GET', '/api/agents', { headers: { cookie: jar } })).status, 401, 'the logged-out cookie no longer works');
   });
+
+  test('the CSRF token is bound to its session: a planted cs_csrf cookie, or another session’s token, does not pass', async () => {
+    const name = uniqueName();
+    await register(name);
+    const session = (answer: Awaited<ReturnType<typeof login>>) => {
+      const cookies = answer.headers.getSetCookie().map((c) => c.split(';')[0]!);
+      return { cookie: cookies.find((c) => c.startsWith('cs_session='))!, csrf: cookies.find((c) => c.startsWith('cs_csrf='))!.slice('cs_csrf='.length) };
+    };
+    const mine = session(await login(name));
+    const other = session(await login(name));
+    assert.notEqual(mine.csrf, other.csrf, 'each session has its own token');
+    const write = (cookie: string, csrf: string) => call(h.url, 'POST', '/api/logout', { headers: { cookie, 'x-csrf-token': csrf } });
+    // Double submit alone is not enough: a cookie the attacker planted (a sibling subdomain can set one), echoed in the header.
+    const planted = 'A'.repeat(mine.csrf.length);
+    const forged = await write(`${mine.cookie}; cs_csrf=${planted}`, planted);
+    assert.equal(forged.status, 401, 'a planted cookie equal to the header passed');
+    assert.deepEqual(forged.body, { error: { code: 'unauthenticated', message: 'a cookie-authenticated write needs the X-CSRF-Token header of this session' } });
+    assert.equal((await write(`${mine.cookie}; cs_csrf=${other.csrf}`, other.csrf)).status, 401, 'another session’s token');
+    assert.equal((await call(h.url, 'GET', '/api/agents', { headers: { cookie: mine.cookie } })).status, 200, 'both refusals changed nothing');
+    assert.equal((await write(mine.cookie, mine.csrf)).status, 204, 'its own token passes (the cookie itself is not needed)');
+  });
+
+  test('cookie-authenticated writes must come from this site (Origin, Sec-Fetch-Site); bearer tokens are unaffected', async () => {
+    const name = uniqueName();
+    const { body: registered } = await register(name);
+    const answer = await login(name);
+    const cookies = answer.headers.getSetCookie().map((c) => c.split(';')[0]!);
+    const jar = cookies.join('; ');
+    const csrf = cookies.find((c) => c.startsWith('cs_csrf='))!.slice('cs_csrf='.length);
+    const write = (headers: Record<string, string>) => call(h.url, 'POST', '/api/setup_mfa', { headers: { cookie: jar, 'x-csrf-token': csrf, ...headers } });
+    const foreignOrigins: Record<string, string>[] = [
+      { origin: 'https://evil.example' },
+      { origin: 'null' },
+      { origin: h.url.replace('127.0.0.1', 'localhost') },
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+      { origin: h.url, 'sec-fetch-site': 'cross-site' },
+    ];
+    for (const headers of foreignOrigins) {
+      const refused = await write(headers);
+      assert.equal(refused.status, 401, JSON.stringify(headers));
+      assert.deepEqual(refused.body, { error: { code: 'unauthenticated', message: 'a cookie-authenticated write must come from this site' } });
+    }
+    assert.equal((await h.database.db('mfa_factors').where({ user_id: registered.user_id })).length, 0, 'no refused write changed anything');
+    assert.equal((await call(h.url, 'GET', '/api/agents', { headers: { cookie: jar, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } })).status, 200, 'reads are not writes');
+    assert.equal((await write({ origin: h.url, 'sec-fetch-site': 'same-origin' })).status, 201, 'the web app itself (same origin) passes');
+    const bearer = await call(h.url, 'POST', '/api/logout', { token: answer.body.access_token as string, headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } });
+    assert.equal(bearer.status, 204, 'a bearer token needs neither (no browser sends it by itself)');
+  });
 });
 
 describe('principal boundary', () => {
