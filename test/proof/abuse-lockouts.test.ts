@@ -215,7 +215,7 @@ describe('TOTP guessing', () => {
     for (const [path, body] of [
       ['/api/agents', { name: 'after-lock', mfa_code: right }],
       ['/api/load_wallet', { address: wallet, password: victim.password, mfa_code: right }],
-      ['/api/authorize_transaction', { transaction_id: '00000000-0000-4000-8000-000000000000', mfa_code: right }],
+      ['/api/authorize_transaction', { transaction_id: '00000000-0000-4000-8000-000000000000', digest: `0x${'0'.repeat(64)}`, mfa_code: right }],
     ] as const) {
       const answer = await post(path, body, { token: victim.token });
       if (path === '/api/authorize_transaction') {
