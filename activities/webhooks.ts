@@ -42,13 +42,13 @@ import { postWebhook, type PostOutcome } from '../domains/webhooks/deliver';
 import { resolveWebhookTarget, systemLookup, type LookupFn } from '../domains/webhooks/resolve';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signatureHeader } from '../domains/webhooks/signature';
 import type { DeliveryPayload } from '../domains/webhooks/types';
-import { checkWebhookUrl, webhookUrlMode } from '../domains/webhooks/url-policy';
+import { checkWebhookUrl, webhookUrlPolicy, type StackConfig } from '../domains/webhooks/url-policy';
 
 export interface WebhookActivityDeps {
   db: Db;
   keystore: Pick<KeyStore, 'decrypt'>;
   logger: Pick<Logger, 'info' | 'warn'>;
-  config: Pick<Config, 'production' | 'WEBHOOK_ALLOW_LOOPBACK'>;
+  config: Pick<Config, 'production' | 'WEBHOOK_ALLOW_LOOPBACK'> & StackConfig;
   clock: Clock;
   /** DNS (tests inject answers). */
   lookup?: LookupFn;
@@ -77,7 +77,8 @@ export function deliveryPayload(deliveryId: string, event: EventRow): DeliveryPa
 
 export function createWebhookActivities(deps: WebhookActivityDeps) {
   const { db } = deps;
-  const mode = webhookUrlMode(deps.config);
+  const policy = webhookUrlPolicy(deps.config);
+  const mode = policy.mode;
   const lookup = deps.lookup ?? systemLookup;
   const timeoutMs = deps.timeoutMs ?? WEBHOOK_TIMEOUT_MS;
   const maxAttempts = deps.maxAttempts ?? WEBHOOK_MAX_ATTEMPTS;
@@ -103,7 +104,7 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
     let outcome: PostOutcome;
     try {
       const body = JSON.stringify(deliveryPayload(delivery.id, event));
-      const checked = checkWebhookUrl(delivery.url, mode);
+      const checked = checkWebhookUrl(delivery.url, policy);
       const resolved = checked.ok ? await resolveWebhookTarget(checked.target, mode, lookup, timeoutMs) : undefined;
       if (!checked.ok) outcome = { delivered: false, responseStatus: null, error: 'url_not_allowed' };
       else if (!resolved?.ok) outcome = { delivered: false, responseStatus: null, error: resolved?.reason ?? 'dns_failed' };
