@@ -13,6 +13,7 @@ import { loadConfig, type Config } from '../../config/env';
 import { createLogger } from '../../lib/logger';
 import { createTestClock, unixSeconds, type TestClock } from '../../lib/clock';
 import { createApp } from '../../api/app';
+import { createHttpServer, httpLimits } from '../../api/http/http-server';
 import type { AnyRoute } from '../../api/http/route';
 import { accountRoutes } from '../../api/routes/accounts';
 import { agentRoutes } from '../../api/routes/agents';
@@ -95,7 +96,8 @@ export async function startAccountsApp(options: HarnessOptions = {}): Promise<Ac
     trustProxy: false,
     limits: { perMinute: 10_000, agentPerMinute: 10_000 },
   });
-  const server: Server = app.listen(0, '127.0.0.1');
+  const server: Server = createHttpServer(app.callback(), httpLimits(config));
+  server.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
