@@ -86,16 +86,19 @@ export function App() {
     );
   }
 
+  /** The session is over (logged out here, or everywhere): forget the token and show the login. */
+  const endSession = (notice?: string) => {
+    setAccessToken(null);
+    setWelcome(false);
+    setSession(notice ? { state: 'anonymous', notice } : { state: 'anonymous' });
+    navigate('login');
+  };
+
   const logout = () => {
     api
       .post('/api/logout')
       .catch(() => undefined)
-      .finally(() => {
-        setAccessToken(null);
-        setWelcome(false);
-        setSession({ state: 'anonymous' });
-        navigate('login');
-      });
+      .finally(() => endSession());
   };
 
   const screen = route ?? 'inbox';
@@ -135,7 +138,7 @@ export function App() {
         {screen === 'history' && <HistoryScreen />}
         {screen === 'wallets' && <WalletsScreen />}
         {screen === 'agents' && <AgentsScreen />}
-        {screen === 'security' && <SecurityScreen welcome={welcome} />}
+        {screen === 'security' && <SecurityScreen welcome={welcome} onSignedOutEverywhere={() => endSession('You signed out everywhere. Log in again to continue.')} />}
       </main>
     </LiveProvider>
   );
