@@ -23,11 +23,11 @@ import type { Config } from '../config/env';
 import { unixSeconds, type Clock } from '../lib/clock';
 import type { Db } from '../lib/db';
 import type { Logger } from '../lib/logger';
-import { findEvent } from '../domains/events/dal';
-import { eventName } from '../domains/events/format';
-import type { EventRow } from '../domains/events/types';
-import type { KeyStore } from '../domains/keystore/types';
-import { isKeyStoreError } from '../domains/keystore/types';
+import { findEvent } from '../domains/events';
+import { eventName } from '../domains/events';
+import type { EventRow } from '../domains/events';
+import type { KeyStore } from '../domains/keystore';
+import { isKeyStoreError } from '../domains/keystore';
 import {
   abandonDelivery,
   abandonPendingForEvent,
@@ -37,12 +37,12 @@ import {
   pendingDeliveries,
   recordAttempt,
   type PendingDelivery,
-} from '../domains/webhooks/dal';
-import { postWebhook, type PostOutcome } from '../domains/webhooks/deliver';
-import { resolveWebhookTarget, systemLookup, type LookupFn } from '../domains/webhooks/resolve';
-import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signatureHeader } from '../domains/webhooks/signature';
-import type { DeliveryPayload } from '../domains/webhooks/types';
-import { checkWebhookUrl, webhookUrlPolicy, type StackConfig } from '../domains/webhooks/url-policy';
+} from '../domains/webhooks';
+import { postWebhook, type PostOutcome } from '../domains/webhooks';
+import { resolveWebhookTarget, systemLookup, type LookupFn } from '../domains/webhooks';
+import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signatureHeader } from '../domains/webhooks';
+import type { DeliveryPayload } from '../domains/webhooks';
+import { checkWebhookUrl, webhookUrlPolicy, type StackConfig } from '../domains/webhooks';
 
 export interface WebhookActivityDeps {
   db: Db;

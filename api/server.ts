@@ -1,13 +1,17 @@
 /**
- * The API process: configuration, migrations, connections, then listen.
- * Its Vault credential can encrypt wallet keys but never decrypt them.
+ * The API process: configuration, connections, then listen.
+ * Its Vault credential can encrypt wallet keys but never decrypt them; its
+ * database role cannot write nonces or signed transactions (lib/db-roles.ts).
+ * It does not migrate: it refuses a schema that is behind or ahead of it, and
+ * a database role that may do more (or less) than the API should.
  */
 import 'dotenv/config';
 import { loadConfig, ConfigError } from '../config/env';
 import { createLogger } from '../lib/logger';
-import { createDb, migrateLatest } from '../lib/db';
+import { assertSchemaCurrent, createDb } from '../lib/db';
+import { assertPrivileges } from '../lib/db-roles';
 import { systemClock } from '../lib/clock';
-import { connectTemporal, assertSearchAttributes } from '../lib/temporal';
+import { connectTemporal, assertSearchAttributes, temporalTls } from '../lib/temporal';
 import { chainCheck, postgresCheck, temporalCheck, vaultCheck } from '../lib/readiness';
 import { createApp } from './app';
 import { createHttpServer, httpLimits } from './http/http-server';
@@ -18,9 +22,9 @@ async function main() {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'countersign-api' });
-  const applied = await migrateLatest(db);
-  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
-  const { connection, client } = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  await assertSchemaCurrent(db);
+  await assertPrivileges(db, 'api');
+  const { connection, client } = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, tls: temporalTls(config) });
   await assertSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
 
   // The API's credential: encrypt wallet keys, encrypt/decrypt MFA secrets, encrypt webhook secrets.

@@ -2,38 +2,42 @@
  * The worker process: runs workflows and activities. It is the custody
  * boundary — its Vault credential can decrypt wallet keys — so keep it off the
  * internet; it only serves its own /healthz and /readyz on WORKER_HEALTH_PORT.
+ * Its database role cannot write approvals, TOTP uses, users or agents
+ * (lib/db-roles.ts). It does not migrate: it refuses a schema that is behind
+ * or ahead of it, and a database role that may do more (or less) than the
+ * worker should.
  */
 import 'dotenv/config';
 import http from 'node:http';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig, ConfigError } from '../config/env';
 import { createLogger } from '../lib/logger';
-import { createDb, migrateLatest } from '../lib/db';
-import { connectTemporal, assertSearchAttributes } from '../lib/temporal';
+import { assertSchemaCurrent, createDb } from '../lib/db';
+import { assertPrivileges } from '../lib/db-roles';
+import { connectTemporal, assertSearchAttributes, temporalTls } from '../lib/temporal';
 import { chainCheck, postgresCheck, temporalCheck, vaultCheck } from '../lib/readiness';
-import { runReadiness } from '../api/routes/health';
+import { runReadiness } from '../lib/readiness';
 import { createActivities } from '../activities';
 import { createKeyStore } from '../domains/keystore';
 import { createChainClients } from '../domains/chain';
-import { assertKnownChains } from '../domains/chain/identity';
-import { createChainAdapter } from '../domains/transactions/chain-adapter';
+import { assertKnownChains } from '../domains/chain';
+import { createChainAdapter } from '../domains/transactions';
 import { createAuditLog } from '../domains/audit';
 import { systemClock } from '../lib/clock';
+import { COMPILED, WORKFLOW_BUNDLE, WORKFLOWS_SOURCE } from '../lib/app-paths';
 
-const WORKFLOWS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
 
 async function main() {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'countersign-worker' });
-  const applied = await migrateLatest(db);
-  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  await assertSchemaCurrent(db);
+  await assertPrivileges(db, 'worker');
 
-  const client = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  const tls = temporalTls(config);
+  const client = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, tls });
   await assertSearchAttributes(client.connection, config.TEMPORAL_NAMESPACE);
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS, ...(tls ? { tls } : {}) });
   // The worker's credential may decrypt wallet keys (and webhook secrets), nothing else.
   const keystore = await createKeyStore(config, { logger });
   const chains = createChainClients(config.chains);
@@ -47,7 +51,7 @@ async function main() {
     // inside the API's Update deadline.
     stickyQueueScheduleToStartTimeout: '3 seconds',
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
-    ...(config.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH }),
+    ...workflowCode(config.WORKFLOW_BUNDLE_PATH),
     activities: createActivities({
       db,
       logger,
@@ -100,6 +104,13 @@ async function main() {
   await client.connection.close();
   await db.destroy();
   logger.info('worker stopped');
+}
+
+/** A prebuilt bundle (the test harness's, or the build's), else the sources (bundled now, as in development). */
+function workflowCode(prebuilt: string | undefined): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  if (prebuilt) return { workflowBundle: { codePath: prebuilt } };
+  if (COMPILED) return { workflowBundle: { codePath: WORKFLOW_BUNDLE } };
+  return { workflowsPath: WORKFLOWS_SOURCE };
 }
 
 function assertRunning(worker: Worker) {

@@ -95,9 +95,9 @@ export function sameOrigin(ctx: Context, publicOrigin: string | undefined): bool
 export function checkCsrf(ctx: Context, principal: Principal | undefined, auth: Pick<Authenticator, 'csrfToken'>, publicOrigin?: string): void {
   if (!principal || principal.type !== 'user' || principal.via !== 'cookie') return;
   if (ctx.method === 'GET' || ctx.method === 'HEAD') return;
-  if (!sameOrigin(ctx, publicOrigin)) throw new AppError('unauthenticated', 'a cookie-authenticated write must come from this site');
+  if (!sameOrigin(ctx, publicOrigin)) throw new AppError('unauthenticated', 'a cookie-authenticated write must come from this site', { subject: 'cross_site' });
   const expected = Buffer.from(auth.csrfToken(principal.jti));
   const header = Buffer.from(ctx.get(CSRF_HEADER));
   const ok = header.length === expected.length && timingSafeEqual(header, expected);
-  if (!ok) throw new AppError('unauthenticated', 'a cookie-authenticated write needs the X-CSRF-Token header of this session');
+  if (!ok) throw new AppError('unauthenticated', 'a cookie-authenticated write needs the X-CSRF-Token header of this session', { subject: 'csrf_token' });
 }

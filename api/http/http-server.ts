@@ -20,6 +20,8 @@ import { randomUUID } from 'node:crypto';
 import http, { type RequestListener, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Config } from '../../config/env';
+import { errorHint } from '../../lib/errors';
+import { errorBody } from './errors';
 
 export interface HttpLimits {
   headersTimeoutMs: number;
@@ -44,7 +46,7 @@ export function httpLimits(config: Pick<Config, 'HTTP_HEADERS_TIMEOUT' | 'HTTP_R
 const peerOf = (socket: Socket) => (socket.remoteAddress ?? 'unknown').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
 
 function tooManyConnections(): string {
-  const body = JSON.stringify({ error: { code: 'rate_limited', message: 'too many open connections from this address; close some and retry' } });
+  const body = JSON.stringify(errorBody('rate_limited', 'too many open connections from this address; close some and retry', undefined, errorHint('rate_limited', { retryAfter: '1' })));
   return [
     'HTTP/1.1 429 Too Many Requests',
     'Content-Type: application/json; charset=utf-8',

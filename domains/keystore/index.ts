@@ -73,3 +73,4 @@ export async function createKeyAdmin(config: KeyStoreConfig, deps: KeyStoreDeps 
     ...(config.KEYSTORE_KEY_FILE ? { keyFile: config.KEYSTORE_KEY_FILE } : {}),
   });
 }
+export { RotationError, rotateKeys, type RotateOptions } from './rotation';

@@ -1,9 +1,9 @@
 import type { Db, DbOrTx } from '../../lib/db';
 import type { Clock } from '../../lib/clock';
 import type { Config } from '../../config/env';
-import type { KeyStore } from '../keystore/types';
-import type { AuditLog } from '../audit/types';
-import type { OtherSessionsRevoker } from '../users/sessions';
+import type { KeyStore } from '../keystore';
+import type { AuditLog } from '../audit';
+import type { OtherSessionsRevoker } from '../users';
 
 export type FactorState = 'pending' | 'active';
 
@@ -16,10 +16,9 @@ export interface FactorRow {
   confirmed_at: Date | null;
 }
 
-export interface RequestMeta {
-  ip?: string | undefined;
-  requestId?: string | undefined;
-}
+/** Where a request came from (domains/audit: one definition for every domain). */
+import type { RequestMeta } from '../audit';
+export type { RequestMeta };
 
 export interface MfaServiceDeps {
   db: Db;

@@ -17,7 +17,7 @@
 import type { Db, DbOrTx } from '../../lib/db';
 import { notFound } from '../../lib/errors';
 import type { Clock } from '../../lib/clock';
-import type { AuditLog } from '../audit/types';
+import type { AuditLog } from '../audit';
 import { listLiveSessions, lockUserRow, revokeSessions, type SessionRow } from './dal';
 import { USER_AUDIT, type RequestMeta } from './types';
 

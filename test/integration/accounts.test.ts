@@ -52,7 +52,7 @@ describe('register', () => {
     assert.equal(row.username, name.toLowerCase());
     const again = await register(name.toUpperCase());
     assert.equal(again.status, 409);
-    assert.deepEqual(again.body, { error: { code: 'username_taken', message: 'this username is taken' } });
+    assert.deepEqual(again.body, { error: { code: 'username_taken', message: 'this username is taken', hint: 'Choose another username.' } });
     assert.equal((await login(name.toUpperCase())).status, 200, 'login is case-insensitive too');
     assert.ok((await auditActions(created.body.user_id as string)).includes('user.registered'));
   });
@@ -73,7 +73,13 @@ describe('register', () => {
     for (const password of ['password123', 'Qwerty123', '123456789', 'iloveyou1']) {
       const answer = await register(uniqueName(), password);
       assert.equal(answer.status, 403, password);
-      assert.deepEqual(answer.body, { error: { code: 'password_invalid', message: 'this password is too common; choose another' } });
+      assert.deepEqual(answer.body, {
+        error: {
+          code: 'password_invalid',
+          message: 'this password is too common; choose another',
+          hint: "Send the account's current password, or, when choosing a new one, a password that is not a common one.",
+        },
+      });
     }
     const name = uniqueName();
     const same = await register(name, name.toUpperCase());
@@ -135,7 +141,7 @@ describe('login', () => {
     const wrong = await login(name, 'not the password');
     for (let i = 0; i < 2; i += 1) await login(name, 'not the password');
     const waiting = await login(name); // right password, this source is in its back-off
-    const expected = { error: { code: 'invalid_credentials', message: 'invalid username or password' } };
+    const expected = { error: { code: 'invalid_credentials', message: 'invalid username or password', hint: 'Check the username and password and log in again.' } };
     for (const answer of [unknown, wrong, waiting]) {
       assert.equal(answer.status, 401);
       assert.deepEqual(answer.body, expected);
@@ -148,7 +154,7 @@ describe('login', () => {
     let dummies = 0;
     const real = createPasswordHasher();
     const counting: PasswordHasher = { ...real, verifyDummy: async (password) => { dummies += 1; await real.verifyDummy(password); } };
-    const users = createUserService({ db: h.database.db, clock: h.clock, config: h.config, audit: h.audit, hasher: counting });
+    const users = createUserService({ db: h.database.api.db, clock: h.clock, config: h.config, audit: h.audit, hasher: counting });
     await assert.rejects(users.login({ username: uniqueName('ghost'), password: PASSWORD }), { code: 'invalid_credentials' });
     assert.equal(dummies, 1);
     const name = uniqueName();
@@ -211,7 +217,7 @@ describe('login', () => {
   });
 
   test('the back-off is in PostgreSQL: another API replica (a second service on the same database) sees it', async () => {
-    const replica = createUserService({ db: h.database.db, clock: h.clock, config: h.config, audit: h.audit });
+    const replica = createUserService({ db: h.database.api.db, clock: h.clock, config: h.config, audit: h.audit });
     const { userId, username } = await newUser(h);
     for (let i = 0; i < 3; i += 1) await assert.rejects(h.users.login({ username, password: 'wrong wrong' }, { ip: '198.51.100.7' }), { code: 'invalid_credentials' });
     await assert.rejects(replica.login({ username, password: PASSWORD }, { ip: '198.51.100.7' }), { code: 'invalid_credentials' }, 'the other replica refuses the same source');
@@ -229,7 +235,7 @@ describe('login', () => {
     let checked = 0;
     const real = createPasswordHasher();
     const counting: PasswordHasher = { ...real, verify: async (hash, password) => { checked += 1; return real.verify(hash, password); } };
-    const users = createUserService({ db: h.database.db, clock: h.clock, config: h.config, audit: h.audit, hasher: counting });
+    const users = createUserService({ db: h.database.api.db, clock: h.clock, config: h.config, audit: h.audit, hasher: counting });
     const answers = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => users.login({ username: name, password: `guess number ${i}` }, { ip: '203.0.113.9' })));
     assert.ok(answers.every((a) => a.status === 'rejected'));
     assert.equal(checked, 3, 'only LOGIN_FREE_FAILURES guesses were checked against the hash');
@@ -358,7 +364,7 @@ describe('tokens', () => {
     const planted = 'A'.repeat(mine.csrf.length);
     const forged = await write(`${mine.cookie}; cs_csrf=${planted}`, planted);
     assert.equal(forged.status, 401, 'a planted cookie equal to the header passed');
-    assert.deepEqual(forged.body, { error: { code: 'unauthenticated', message: 'a cookie-authenticated write needs the X-CSRF-Token header of this session' } });
+    assert.deepEqual(forged.body, { error: { code: 'unauthenticated', message: 'a cookie-authenticated write needs the X-CSRF-Token header of this session', hint: "Send the X-CSRF-Token header with the value of this session's cs_csrf cookie, or log in again to get one." } });
     assert.equal((await write(`${mine.cookie}; cs_csrf=${other.csrf}`, other.csrf)).status, 401, 'another session’s token');
     assert.equal((await call(h.url, 'GET', '/api/agents', { headers: { cookie: mine.cookie } })).status, 200, 'both refusals changed nothing');
     assert.equal((await write(mine.cookie, mine.csrf)).status, 204, 'its own token passes (the cookie itself is not needed)');
@@ -383,7 +389,7 @@ describe('tokens', () => {
     for (const headers of foreignOrigins) {
       const refused = await write(headers);
       assert.equal(refused.status, 401, JSON.stringify(headers));
-      assert.deepEqual(refused.body, { error: { code: 'unauthenticated', message: 'a cookie-authenticated write must come from this site' } });
+      assert.deepEqual(refused.body, { error: { code: 'unauthenticated', message: 'a cookie-authenticated write must come from this site', hint: 'Send cookie-authenticated writes from the Countersign web app itself; other programs should use a Bearer token.' } });
     }
     assert.equal((await h.database.db('mfa_factors').where({ user_id: registered.user_id })).length, 0, 'no refused write changed anything');
     assert.equal((await call(h.url, 'GET', '/api/agents', { headers: { cookie: jar, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } })).status, 200, 'reads are not writes');

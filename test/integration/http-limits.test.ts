@@ -136,7 +136,7 @@ test('one address gets at most HTTP_MAX_CONNECTIONS_PER_ADDRESS connections (the
     assert.match(head!, /^HTTP\/1\.1 429 /);
     assert.match(head!, /\r\nRetry-After: 1\r\n/i);
     assert.match(head!, /\r\nX-Request-Id: [0-9a-f-]{36}\r\n/i);
-    assert.deepEqual(JSON.parse(body!), { error: { code: 'rate_limited', message: 'too many open connections from this address; close some and retry' } });
+    assert.deepEqual(JSON.parse(body!), { error: { code: 'rate_limited', message: 'too many open connections from this address; close some and retry', hint: 'Slow down and try again after 1 second (Retry-After).' } });
     assert.ok(extra.closedAfterMs < 2_000, 'and closed');
 
     const other = await requestFrom('127.0.0.26', `${app.url}/healthz`, { method: 'GET' });

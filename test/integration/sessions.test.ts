@@ -82,7 +82,7 @@ describe('the session list', () => {
     const unknown = await call(h.url, 'DELETE', `/api/sessions/${randomUUID()}`, { token: laptop });
     assert.equal(foreign.status, 404);
     assert.deepEqual(foreign.body, unknown.body);
-    assert.deepEqual(unknown.body, { error: { code: 'not_found', message: 'session not found' } });
+    assert.deepEqual(unknown.body, { error: { code: 'not_found', message: 'session not found', hint: 'Check the session id in GET /api/sessions, which lists only your own sessions that are still live.' } });
     assert.ok(await works(stranger.token), 'the foreign session is untouched');
 
     assert.equal((await call(h.url, 'DELETE', `/api/sessions/${phoneId}`, { token: laptop })).status, 204);
@@ -142,7 +142,7 @@ describe('changing the password', () => {
 
     const wrongCurrent = await attempt({ current_password: 'not my password' });
     assert.equal(wrongCurrent.status, 403);
-    assert.deepEqual(wrongCurrent.body, { error: { code: 'password_invalid', message: 'the password is not correct' } });
+    assert.deepEqual(wrongCurrent.body, { error: { code: 'password_invalid', message: 'the password is not correct', hint: "Send the account's current password, or, when choosing a new one, a password that is not a common one." } });
     const common = await attempt({ new_password: 'password123' });
     assert.deepEqual([common.status, (common.body.error as { code: string }).code], [403, 'password_invalid']);
     const same = await attempt({ new_password: username.toUpperCase() });
@@ -180,7 +180,7 @@ describe('changing the password', () => {
         return ok;
       },
     };
-    const replica = createUserService({ db: h.database.db, clock: h.clock, config: h.config, audit: h.audit, hasher: slow });
+    const replica = createUserService({ db: h.database.api.db, clock: h.clock, config: h.config, audit: h.audit, hasher: slow });
     const racing = replica.login({ username, password: PASSWORD }, { ip: '192.0.2.77' });
     await inside;
     const changed = await call(h.url, 'POST', '/api/change_password', { token, body: { current_password: PASSWORD, new_password: 'changed during a login', mfa_code: await nextCode(secret) } });

@@ -3,9 +3,11 @@
  * test/support/record-histories.ts on the real stack) must replay against the
  * current workflow code without a non-determinism error.
  *
- * Two sets: histories/ is what the current code records; histories/v1/ was
- * recorded before the `notify-only-with-webhooks` patch (a notifyWebhooks
- * activity after every status change) and replays on the unpatched path.
+ * Three sets: histories/ is what the current code records; histories/v2/
+ * was recorded before the `verify-commands` patch (execute, reject and cancel
+ * trusted as sent); histories/v1/ before the `notify-only-with-webhooks` patch
+ * too (a notifyWebhooks activity after every status change). Each replays on
+ * the path it was recorded on.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -23,9 +25,12 @@ interface HistoryEvent {
   markerRecordedEventAttributes?: { markerName: string; details?: Record<string, { payloads?: { data?: string }[] }> };
 }
 
+/** The lifecycles whose histories carry an execute, reject or cancel command (verified by a local activity). */
+const WITH_COMMANDS = new Set(['confirmed.json', 'rejected.json', 'cancelled.json']);
 const SETS = [
-  { name: 'current', dir: ROOT, lifecycles: [...LIFECYCLES, 'confirmed_webhook'].sort(), patched: true },
-  { name: 'v1', dir: path.join(ROOT, 'v1'), lifecycles: LIFECYCLES, patched: false },
+  { name: 'current', dir: ROOT, lifecycles: [...LIFECYCLES, 'confirmed_webhook'].sort(), patched: true, commands: true },
+  { name: 'v2', dir: path.join(ROOT, 'v2'), lifecycles: [...LIFECYCLES, 'confirmed_webhook'].sort(), patched: true, commands: false },
+  { name: 'v1', dir: path.join(ROOT, 'v1'), lifecycles: LIFECYCLES, patched: false, commands: false },
 ];
 
 const read = (dir: string, file: string) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { events: HistoryEvent[] };
@@ -39,6 +44,14 @@ const patchIds = (history: { events: HistoryEvent[] }) =>
       const data = e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data ?? '';
       return (JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id: string }).id;
     });
+
+/** Local activities of one type recorded in the history (their markers carry the activity type). */
+const localActivities = (history: { events: HistoryEvent[] }, type: string) =>
+  history.events.filter((e) => {
+    if (e.markerRecordedEventAttributes?.markerName !== 'core_local_activity') return false;
+    const data = e.markerRecordedEventAttributes.details?.['data']?.payloads?.[0]?.data ?? '';
+    return Buffer.from(data, 'base64').toString('utf8').includes(`"${type}"`);
+  }).length;
 
 for (const set of SETS) {
   const files = readdirSync(set.dir).filter((f) => f.endsWith('.json')).sort();
@@ -58,7 +71,9 @@ for (const set of SETS) {
         assert.ok(notifyCount(history) > 0, `${file}: notifies after every status change`);
         continue;
       }
-      assert.deepEqual(patchIds(history), ['notify-only-with-webhooks'], file);
+      const verified = set.commands && WITH_COMMANDS.has(file);
+      assert.deepEqual(patchIds(history), verified ? ['notify-only-with-webhooks', 'verify-commands'] : ['notify-only-with-webhooks'], file);
+      assert.equal(localActivities(history, 'verifyCommand'), verified ? 1 : 0, `${file}: commands verified`);
       // Only the agent with a webhook is notified: 5 status changes, 5 activities.
       assert.equal(notifyCount(history), file === 'confirmed_webhook.json' ? 5 : 0, file);
     }

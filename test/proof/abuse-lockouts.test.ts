@@ -111,7 +111,7 @@ describe('password guessing', () => {
     const victim = await newUser(app.url, app.clock);
     const unknownUser = await login(`nobody${randomBytes(4).toString('hex')}`, 'whatever-password', ATTACKER);
     assert.equal(unknownUser.status, 401);
-    assert.deepEqual(unknownUser.body, { error: { code: 'invalid_credentials', message: unknownUser.body.error!.message } });
+    assert.deepEqual(unknownUser.body, { error: { code: 'invalid_credentials', message: unknownUser.body.error!.message, hint: 'Check the username and password and log in again.' } });
     const reference = unknownUser.text;
 
     // The pen test's repro: 11 wrong passwords for a known username (it used to lock the account for 15 minutes).
