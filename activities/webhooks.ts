@@ -44,13 +44,13 @@ import { postWebhook, type PostOutcome } from '../domains/webhooks';
 import { resolveWebhookTarget, systemLookup, type LookupFn } from '../domains/webhooks';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signatureHeader } from '../domains/webhooks';
 import type { DeliveryPayload } from '../domains/webhooks';
-import { checkWebhookUrl, webhookUrlMode } from '../domains/webhooks';
+import { checkWebhookUrl, webhookUrlPolicy, type StackConfig } from '../domains/webhooks';
 
 export interface WebhookActivityDeps {
   db: Db;
   keystore: Pick<KeyStore, 'decrypt'>;
   logger: Pick<Logger, 'info' | 'warn'>;
-  config: Pick<Config, 'production' | 'WEBHOOK_ALLOW_LOOPBACK'>;
+  config: Pick<Config, 'production' | 'WEBHOOK_ALLOW_LOOPBACK'> & StackConfig;
   clock: Clock;
   /** DNS (tests inject answers). */
   lookup?: LookupFn;
@@ -81,7 +81,8 @@ export function deliveryPayload(deliveryId: string, event: EventRow, labels: Del
 
 export function createWebhookActivities(deps: WebhookActivityDeps) {
   const { db } = deps;
-  const mode = webhookUrlMode(deps.config);
+  const policy = webhookUrlPolicy(deps.config);
+  const mode = policy.mode;
   const lookup = deps.lookup ?? systemLookup;
   const timeoutMs = deps.timeoutMs ?? WEBHOOK_TIMEOUT_MS;
   const maxAttempts = deps.maxAttempts ?? WEBHOOK_MAX_ATTEMPTS;
@@ -107,7 +108,7 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
     let outcome: PostOutcome;
     try {
       const body = JSON.stringify(deliveryPayload(delivery.id, event, labels));
-      const checked = checkWebhookUrl(delivery.url, mode);
+      const checked = checkWebhookUrl(delivery.url, policy);
       const resolved = checked.ok ? await resolveWebhookTarget(checked.target, mode, lookup, timeoutMs) : undefined;
       if (!checked.ok) outcome = { delivered: false, responseStatus: null, error: 'url_not_allowed' };
       else if (!resolved?.ok) outcome = { delivered: false, responseStatus: null, error: resolved?.reason ?? 'dns_failed' };

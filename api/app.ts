@@ -33,12 +33,19 @@ export interface AppOptions {
   routes: AnyRoute[];
   version: string;
   trustProxy: boolean;
+  /** PUBLIC_URL: cookie-authenticated writes may come from its origin (besides the request's own). */
+  publicUrl?: string | undefined;
   limits: { perMinute: number; agentPerMinute: number };
   webDist?: string;
 }
 
 export function createApp(options: AppOptions): Koa {
   const app = new Koa({ proxy: options.trustProxy });
+  // What reaches here is a connection that failed under a response (errorMiddleware answers everything
+  // else) — e.g. a client cut off at the request timeout: worth a line, not Koa's stack trace on stderr.
+  app.on('error', (err: { code?: unknown; name?: unknown }) => {
+    options.logger.info({ code: typeof err.code === 'string' ? err.code : undefined, name: typeof err.name === 'string' ? err.name : undefined }, 'client connection error');
+  });
   // The document describes itself too: every route the router serves is in it.
   const served: { openapi?: unknown } = {};
   const routes: AnyRoute[] = [
@@ -61,6 +68,7 @@ export function createApp(options: AppOptions): Koa {
     rateLimiter: createRateLimiter(options.clock),
     limits: options.limits,
     trustProxy: options.trustProxy,
+    publicOrigin: options.publicUrl ? new URL(options.publicUrl).origin : undefined,
   });
 
   app.use(async (ctx, next) => {

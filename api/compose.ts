@@ -13,7 +13,7 @@ import type { Logger } from '../lib/logger';
 import type { Clock } from '../lib/clock';
 import type { ClosableKeyStore } from '../domains/keystore';
 import { createAuditLog } from '../domains/audit';
-import { createAuthenticator, createUserService } from '../domains/users';
+import { createAuthenticator, createSessionService, createUserService } from '../domains/users';
 import { createMfaService } from '../domains/mfa';
 import { createAgentService } from '../domains/agents';
 import { createWalletChain, createWalletService } from '../domains/wallets';
@@ -70,8 +70,9 @@ export function composeApi(deps: ApiDeps): ComposedApi {
   const chainIds = [...config.chains.keys()].sort((a, b) => a - b);
   const audit = createAuditLog({ db, hmacKey: requireSecret(config.AUDIT_HMAC_KEY, 'AUDIT_HMAC_KEY'), clock });
 
-  const users = createUserService({ db, clock, config, audit });
-  const mfa = createMfaService({ db, keystore: deps.keystore, clock, config, audit });
+  const sessions = createSessionService({ db, clock, audit });
+  const users = createUserService({ db, clock, config, audit, sessions });
+  const mfa = createMfaService({ db, keystore: deps.keystore, clock, config, audit, sessions });
   const agents = createAgentService({ db, clock, config, mfa, audit });
   const wallets = createWalletService({
     db,

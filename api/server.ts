@@ -14,6 +14,7 @@ import { systemClock } from '../lib/clock';
 import { connectTemporal, assertSearchAttributes, temporalTls } from '../lib/temporal';
 import { chainCheck, postgresCheck, temporalCheck, vaultCheck } from '../lib/readiness';
 import { createApp } from './app';
+import { createHttpServer, httpLimits } from './http/http-server';
 import { composeApi } from './compose';
 import { createKeyStore } from '../domains/keystore';
 
@@ -36,6 +37,7 @@ async function main() {
     routes,
     version: process.env.npm_package_version ?? '0.1.0',
     trustProxy: config.TRUST_PROXY,
+    publicUrl: config.PUBLIC_URL,
     limits: { perMinute: config.RATE_LIMIT_PER_MINUTE, agentPerMinute: config.AGENT_RATE_LIMIT_PER_MINUTE },
     readiness: {
       postgres: postgresCheck(db),
@@ -45,7 +47,9 @@ async function main() {
     },
   });
 
-  const server = app.listen(config.PORT, config.HOST);
+  // Header, request and keep-alive timeouts and the per-address connection cap (api/http/http-server.ts).
+  const server = createHttpServer(app.callback(), httpLimits(config));
+  server.listen(config.PORT, config.HOST);
   server.on('error', (err: NodeJS.ErrnoException) => {
     logger.fatal({ code: err.code }, err.code === 'EADDRINUSE' ? `port ${config.PORT} is already in use` : 'cannot listen');
     process.exit(1);

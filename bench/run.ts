@@ -78,8 +78,11 @@ const settings = {
 const ALL_PHASES = ['e2e', 'ceiling', 'api', 'signing', 'policy'];
 const phases = new Set((process.env.BENCH_PHASES ?? ALL_PHASES.join(',')).split(',').map((p) => p.trim()).filter(Boolean));
 for (const p of phases) if (!ALL_PHASES.includes(p)) throw new Error(`BENCH_PHASES: unknown phase ${p} (known: ${ALL_PHASES.join(', ')})`);
-/** Raised for the bench only, so the load generator measures the service rather than the limiter. */
-const RATE_LIMITS = { RATE_LIMIT_PER_MINUTE: '10000000', AGENT_RATE_LIMIT_PER_MINUTE: '10000000' };
+/**
+ * Raised for the bench only, so the load generator measures the service rather than the limiter
+ * (every simulated owner and agent connects from the one loopback address, hence no connection cap either).
+ */
+const RATE_LIMITS = { RATE_LIMIT_PER_MINUTE: '10000000', AGENT_RATE_LIMIT_PER_MINUTE: '10000000', HTTP_MAX_CONNECTIONS_PER_ADDRESS: '0' };
 
 const began = Date.now();
 const say = (message: string) => process.stdout.write(`[bench ${String(Math.round((Date.now() - began) / 1000)).padStart(3)} s] ${message}\n`);
@@ -242,9 +245,10 @@ async function main(): Promise<number> {
       say(`signing: ${settings.signIterations} requests prepared and approved through the API, then signed by the activity…`);
       const signIds = await prepareMany(api.url, signer, settings.signIterations);
       for (let i = 0; i < signIds.length; i += 50) {
-        const ids = signIds.slice(i, i + 50);
+        const batch = signIds.slice(i, i + 50);
         const step = await takeStep(signer);
-        expect(await http(api.url, 'POST', '/api/authorize_transaction', { token: signer.token, body: { transaction_ids: ids, mfa_code: await codeFor(signer, step) } }), 200, 'approve (signing)');
+        const body = { transaction_ids: batch.map((p) => p.id), digests: batch.map((p) => p.digest), mfa_code: await codeFor(signer, step) };
+        expect(await http(api.url, 'POST', '/api/authorize_transaction', { token: signer.token, body }), 200, 'approve (signing)');
       }
       const workerConfig = loadConfig({
         NODE_ENV: 'production',
@@ -261,7 +265,7 @@ async function main(): Promise<number> {
       });
       const workerDb = createDb({ url: workerConfig.DATABASE_URL, poolMax: 4, applicationName: 'countersign-bench-worker' });
       try {
-        signing = await runSigning({ config: workerConfig, db: workerDb, transactionIds: signIds });
+        signing = await runSigning({ config: workerConfig, db: workerDb, transactionIds: signIds.map((p) => p.id) });
       } finally {
         await workerDb.destroy();
       }
@@ -276,7 +280,7 @@ async function main(): Promise<number> {
     if (phases.has('api')) {
       const reader = users[0]!;
       let statusIds = (await db('transactions').where({ agent_id: reader.agentId }).limit(200).pluck('id')) as string[];
-      if (statusIds.length === 0) statusIds = await prepareMany(api.url, reader, 20);
+      if (statusIds.length === 0) statusIds = (await prepareMany(api.url, reader, 20)).map((p) => p.id);
       rss.phase('API: transaction_status');
       say(`API alone: transaction_status at ${settings.statusRate} req/s for ${settings.apiSeconds} s…`);
       const pgBefore = api.pgTotals();
@@ -303,10 +307,11 @@ async function main(): Promise<number> {
       say('API alone: approving batches of 1, 10 and 25 requests (one owner, one code each)…');
       for (const [i, size] of [1, 10, 25].entries()) {
         const owner = users[(2 + i) % users.length]!;
-        const ids = await prepareMany(api.url, owner, size);
+        const batch = await prepareMany(api.url, owner, size);
         await sleep(1000); // let the workflows start and settle
         const step = await takeStep(owner);
-        const answer = await http(api.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_ids: ids, mfa_code: await codeFor(owner, step) } });
+        const body = { transaction_ids: batch.map((p) => p.id), digests: batch.map((p) => p.digest), mfa_code: await codeFor(owner, step) };
+        const answer = await http(api.url, 'POST', '/api/authorize_transaction', { token: owner.token, body });
         expect(answer, 200, `approve a batch of ${size}`);
         approveBatches[String(size)] = round(answer.ms, 1);
       }
@@ -558,20 +563,21 @@ function serverSideMs(logFile: string, route: string, from: number, to: number):
 }
 
 /** Prepared through the API on the user's first wallet; returns the ids. */
-async function prepareMany(apiUrl: string, user: BenchUser, count: number): Promise<string[]> {
-  const ids: string[] = [];
+/** Prepared requests with the digest an approval must name. */
+async function prepareMany(apiUrl: string, user: BenchUser, count: number): Promise<{ id: string; digest: string }[]> {
+  const prepared: { id: string; digest: string }[] = [];
   for (let i = 0; i < count; i++) {
-    const prepared = expect(
-      await http<{ transaction_id: string }>(apiUrl, 'POST', '/api/prepare_transaction', {
+    const answer = expect(
+      await http<{ transaction_id: string; digest: string }>(apiUrl, 'POST', '/api/prepare_transaction', {
         apiKey: user.apiKey,
         body: { wallet_address: user.wallets[0], kind: 'native', to_address: randomAddress(), amount: '1000' },
       }),
       202,
       'prepare',
     );
-    ids.push(prepared.transaction_id);
+    prepared.push({ id: answer.transaction_id, digest: answer.digest });
   }
-  return ids;
+  return prepared;
 }
 
 function gitCommit(): string {

@@ -124,18 +124,44 @@ const schema = z
     APPROVAL_TTL_MAX: duration('7d'),
     EXECUTION_WINDOW: duration('1h'),
 
-    LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).default(10),
-    LOGIN_LOCK_DURATION: duration('15m'),
+    /**
+     * Login throttling per (account, source address) — never a lock of the account
+     * (domains/users/throttle.ts): free failures per pair, then a doubling wait up to
+     * LOGIN_BACKOFF_MAX; a pair forgets after LOGIN_FAILURE_WINDOW without a failure;
+     * past LOGIN_ACCOUNT_SLOWDOWN failures of the account within the window, every pair
+     * gets one free failure only.
+     */
+    LOGIN_FREE_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
+    LOGIN_BACKOFF_MAX: duration('15m'),
+    LOGIN_FAILURE_WINDOW: duration('1h'),
+    LOGIN_ACCOUNT_SLOWDOWN: z.coerce.number().int().min(1).default(20),
     MFA_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
     MFA_FAILURE_WINDOW: duration('15m'),
     MFA_LOCK_DURATION: duration('15m'),
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(60),
     AGENT_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
 
+    /**
+     * HTTP server limits (api/http/http-server.ts): the whole request head, and the whole
+     * request, must arrive within these (a client dripping bytes is cut off); an idle
+     * keep-alive connection closes after HTTP_KEEP_ALIVE_TIMEOUT. Responses (SSE streams)
+     * are not limited. At most HTTP_MAX_CONNECTIONS_PER_ADDRESS open connections per client
+     * address (0: no cap — behind a proxy every connection comes from the proxy).
+     */
+    HTTP_HEADERS_TIMEOUT: duration('10s'),
+    HTTP_REQUEST_TIMEOUT: duration('30s'),
+    HTTP_KEEP_ALIVE_TIMEOUT: duration('5s'),
+    HTTP_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(0).max(100_000).default(64),
+
     /** Tests only: lets a test move the clock. Refused in production. */
     ALLOW_TEST_CLOCK: flag(false),
     /** Development and tests only: webhook receivers on loopback. Refused in production. */
     WEBHOOK_ALLOW_LOOPBACK: flag(false),
+    /**
+     * With WEBHOOK_ALLOW_LOOPBACK: the only loopback ports receivers may use, e.g. `9000,9100-9199`.
+     * Unset: any port except the stack's own (domains/webhooks/url-policy.ts, `stackPorts`).
+     */
+    WEBHOOK_LOOPBACK_PORTS: z.string().optional(),
   })
   .superRefine((env, ctx) => {
     const require = (key: keyof typeof env, why: string) => {
@@ -163,6 +189,15 @@ const schema = z
       }
     } else if (!env.KEYSTORE_PASSPHRASE && !env.KEYSTORE_KEY_FILE) {
       ctx.addIssue({ code: 'custom', path: ['KEYSTORE_PASSPHRASE'], message: 'KEYSTORE_PASSPHRASE or KEYSTORE_KEY_FILE required when KEYSTORE=local' });
+    }
+    if (env.LOGIN_FAILURE_WINDOW <= env.LOGIN_BACKOFF_MAX) {
+      ctx.addIssue({ code: 'custom', path: ['LOGIN_FAILURE_WINDOW'], message: 'must be longer than LOGIN_BACKOFF_MAX (a waiting source would otherwise be forgotten)' });
+    }
+    if (env.HTTP_REQUEST_TIMEOUT < env.HTTP_HEADERS_TIMEOUT) {
+      ctx.addIssue({ code: 'custom', path: ['HTTP_REQUEST_TIMEOUT'], message: 'must be at least HTTP_HEADERS_TIMEOUT' });
+    }
+    if (env.WEBHOOK_LOOPBACK_PORTS !== undefined && parsePortList(env.WEBHOOK_LOOPBACK_PORTS) === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_LOOPBACK_PORTS'], message: 'expected ports and ranges like 9000,9100-9199' });
     }
     if ((env.TEMPORAL_TLS_CERT === undefined) !== (env.TEMPORAL_TLS_KEY === undefined)) {
       const missing = env.TEMPORAL_TLS_CERT === undefined ? 'TEMPORAL_TLS_CERT' : 'TEMPORAL_TLS_KEY';
@@ -193,6 +228,26 @@ export interface Config extends Env {
   explorers: ReadonlyMap<number, string>;
   production: boolean;
 }
+
+/** `9000,9100-9199` → the set of ports; undefined when malformed (or a range is backwards). */
+export function parsePortList(raw: string): ReadonlySet<number> | undefined {
+  const ports = new Set<number>();
+  for (const part of raw.split(',').map((p) => p.trim())) {
+    const match = /^([1-9][0-9]{0,4})(?:-([1-9][0-9]{0,4}))?$/.exec(part);
+    if (!match) return undefined;
+    const from = Number(match[1]);
+    const to = Number(match[2] ?? match[1]);
+    if (from > 65535 || to > 65535 || to < from) return undefined;
+    for (let port = from; port <= to; port += 1) ports.add(port);
+  }
+  return ports.size > 0 ? ports : undefined;
+}
+
+/** Variables that were replaced: set, they would be silently ignored, so they are refused with what replaced them. */
+const REPLACED: Record<string, string> = {
+  LOGIN_MAX_FAILURES: 'logins are throttled per source and account now (LOGIN_FREE_FAILURES, LOGIN_BACKOFF_MAX, LOGIN_FAILURE_WINDOW, LOGIN_ACCOUNT_SLOWDOWN); remove it',
+  LOGIN_LOCK_DURATION: 'accounts are no longer locked (see LOGIN_BACKOFF_MAX); remove it',
+};
 
 function parseChainMap(raw: string): Map<number, string> | undefined {
   try {
@@ -253,24 +308,28 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function parseEnvironment<T extends z.ZodType>(target: T, source: NodeJS.ProcessEnv): z.output<T> {
+/** Parses `source` with `target`; a variable of `replacedKeys` that is set is a problem too (named with what replaced it). */
+function parseEnvironment<T extends z.ZodType>(target: T, source: NodeJS.ProcessEnv, replacedKeys: Record<string, string> = {}): z.output<T> {
   // Empty strings count as unset, as in most .env tooling.
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
   const result = target.safeParse(cleaned);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
+  const replaced = Object.keys(replacedKeys)
+    .filter((key) => key in cleaned)
+    .map((key) => `  ${key}: ${replacedKeys[key]}`);
+  if (!result.success || replaced.length > 0) {
+    const problems = (result.error?.issues ?? []).map((issue) => {
       const name = issue.path.join('.') || '(environment)';
       const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
       return `  ${name}: ${message}`;
     });
-    throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+    throw new ConfigError(`invalid configuration:\n${[...problems, ...replaced].join('\n')}`);
   }
   return result.data;
 }
 
 /** Reads and validates the environment; throws one ConfigError naming every problem. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
-  const env = parseEnvironment(schema, source);
+  const env = parseEnvironment(schema, source, REPLACED);
   const chains = new Map(env.CHAIN_RPC_URLS ? parseChainMap(env.CHAIN_RPC_URLS) : []);
   chains.set(env.CHAIN_ID, env.WEB3_PROVIDER_URI);
   return { ...env, chains, explorers: parseExplorerMap(env.CHAIN_EXPLORER_URLS), production: env.NODE_ENV === 'production' };

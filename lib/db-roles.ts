@@ -69,9 +69,13 @@ export const TABLE_GRANTS: Record<string, TableGrants> = {
 
   // --- accounts, TOTP, sessions, API keys: the API's alone ---
   users: {
-    api: { select: ALL, insert: ALL, update: ['failed_logins', 'locked_until', 'mfa_last_step', 'tokens_valid_after', 'password_hash', 'updated_at'] },
+    api: { select: ALL, insert: ALL, update: ['mfa_last_step', 'tokens_valid_after', 'password_hash', 'updated_at'] },
     worker: NONE,
   },
+  // One row per issued access token (migration 010): written at login, touched as it is used, pruned when expired.
+  user_sessions: { api: { select: ALL, insert: ALL, update: ['last_seen_at'], delete: ALL }, worker: NONE },
+  // Failed password checks per (account, source address): the login back-off (domains/users/throttle.ts).
+  login_throttles: { api: { select: ALL, insert: ALL, update: ['failures', 'next_attempt_at', 'last_failure_at'], delete: ALL }, worker: NONE },
   // The MFA secrets' ciphertexts; the API decrypts them to check codes. Rotation (owner) rewraps them.
   mfa_factors: { api: { select: ALL, insert: ALL, update: ['state', 'confirmed_at'], delete: ALL }, worker: NONE },
   // Single-use TOTP steps: written by the API's gate; the sign activity joins its approval to one.

@@ -69,7 +69,11 @@ export interface AppErrorOptions {
   extra?: Record<string, unknown>;
   /** Response headers, e.g. Retry-After or Allow. */
   headers?: Record<string, string>;
-  /** What was not found (`wallet`, `transaction`, …): picks the hint; never in the body, which must not differ. */
+  /**
+   * What the error is about — what was not found (`wallet`, `transaction`, `session`), which
+   * check a cookie write failed (`csrf_token`, `cross_site`): picks the hint; never in the body,
+   * which must not differ (an unknown and a foreign id look the same).
+   */
   subject?: string;
   cause?: unknown;
 }
@@ -158,15 +162,23 @@ const REASON_HINTS: Partial<Record<InvalidStateReason | SimulationFailureReason,
   not_a_token: 'Check token_address: it is not an ERC-20 token contract on this chain, so use kind contract_call if it is another contract.',
 };
 
-const SUBJECT_HINTS: Record<string, string> = {
-  wallet: 'Check the address: an agent may use only the wallets its owner granted it, so ask the owner to grant this one.',
-  transaction: 'Check the transaction id: an agent sees only the transactions it prepared, a person those of their own wallets.',
+const SUBJECT_HINTS: Partial<Record<ErrorCode, Record<string, string>>> = {
+  not_found: {
+    wallet: 'Check the address: an agent may use only the wallets its owner granted it, so ask the owner to grant this one.',
+    transaction: 'Check the transaction id: an agent sees only the transactions it prepared, a person those of their own wallets.',
+    session: 'Check the session id in GET /api/sessions, which lists only your own sessions that are still live.',
+  },
+  // A cookie-authenticated write (api/http/authenticate.ts checkCsrf): the credential is there, the proof of origin is not.
+  unauthenticated: {
+    csrf_token: "Send the X-CSRF-Token header with the value of this session's cs_csrf cookie, or log in again to get one.",
+    cross_site: 'Send cookie-authenticated writes from the Countersign web app itself; other programs should use a Bearer token.',
+  },
 };
 
 export function errorHint(code: ErrorCode, context: { reason?: string | undefined; subject?: string | undefined; retryAfter?: string | undefined } = {}): string {
   const byReason = context.reason ? REASON_HINTS[context.reason as keyof typeof REASON_HINTS] : undefined;
-  const bySubject = code === 'not_found' && context.subject ? SUBJECT_HINTS[context.subject] : undefined;
+  const bySubject = context.subject ? SUBJECT_HINTS[code]?.[context.subject] : undefined;
   const hint = byReason ?? bySubject ?? HINTS[code];
   const seconds = context.retryAfter && /^[0-9]+$/.test(context.retryAfter) ? context.retryAfter : undefined;
-  return seconds ? hint.replace('the number of seconds in the Retry-After header', `${seconds} seconds (Retry-After)`) : hint;
+  return seconds ? hint.replace('the number of seconds in the Retry-After header', `${seconds} second${seconds === '1' ? '' : 's'} (Retry-After)`) : hint;
 }

@@ -28,5 +28,7 @@ export interface Authenticator {
   verifyUserToken(token: string): Promise<Omit<UserPrincipal, 'via'> | undefined>;
   /** A valid, unrevoked, unexpired API key → its agent; otherwise undefined. */
   verifyApiKey(key: string): Promise<AgentPrincipal | undefined>;
+  /** The CSRF token bound to the session with this token id (an HMAC under a server key). */
+  csrfToken(jti: string): string;
 }
 

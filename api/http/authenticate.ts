@@ -1,15 +1,24 @@
 /**
  * Finds out who is calling. Agents: `X-API-Key` or `Authorization: Bearer cs_…`
  * (never the query string). Users: `Authorization: Bearer <JWT>` or the
- * httpOnly session cookie; cookie-authenticated writes must echo the CSRF
- * cookie in a header (double-submit), which a cross-site page cannot read.
+ * httpOnly session cookie.
+ *
+ * Cookie-authenticated writes (anything but GET/HEAD) must pass two checks,
+ * since the browser attaches the cookie whoever made the page:
+ * * `X-CSRF-Token` equal to the token bound to *this* session — an HMAC of its
+ *   token id under a server key, handed to the web app in the `cs_csrf`
+ *   cookie at login. A value the attacker planted in that cookie (a sibling
+ *   subdomain can set cookies) or the token of another session does not pass.
+ * * The browser's own word on where the request comes from: `Sec-Fetch-Site`
+ *   must be `same-origin` and `Origin` must be this API's origin when sent.
+ *   (Non-browser clients send neither; they cannot be tricked cross-site.)
+ * Bearer-token requests are not affected: no browser adds that header by itself.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Context } from 'koa';
 import { AppError } from '../../lib/errors';
 import {
   API_KEY_PREFIX,
-  CSRF_COOKIE,
   CSRF_HEADER,
   SESSION_COOKIE,
   type Authenticator,
@@ -72,11 +81,23 @@ export function requireAuth(route: RouteAuth, principal: Principal | undefined):
   }
 }
 
-export function checkCsrf(ctx: Context, principal: Principal | undefined): void {
+/** The origins a cookie-authenticated write may come from: this request's own, and PUBLIC_URL's. */
+export function sameOrigin(ctx: Context, publicOrigin: string | undefined): boolean {
+  const fetchSite = ctx.get('sec-fetch-site');
+  if (fetchSite && fetchSite !== 'same-origin') return false;
+  const origin = ctx.get('origin');
+  if (!origin) return true;
+  // The request's own origin (TRUST_PROXY decides whether X-Forwarded-Proto/Host count); not Koa's ctx.origin, which is the Origin header.
+  const own = `${ctx.protocol}://${ctx.host}`;
+  return origin === own || (publicOrigin !== undefined && origin === publicOrigin);
+}
+
+export function checkCsrf(ctx: Context, principal: Principal | undefined, auth: Pick<Authenticator, 'csrfToken'>, publicOrigin?: string): void {
   if (!principal || principal.type !== 'user' || principal.via !== 'cookie') return;
   if (ctx.method === 'GET' || ctx.method === 'HEAD') return;
-  const cookie = ctx.cookies.get(CSRF_COOKIE) ?? '';
-  const header = ctx.get(CSRF_HEADER);
-  const ok = cookie.length > 0 && cookie.length === header.length && timingSafeEqual(Buffer.from(cookie), Buffer.from(header));
-  if (!ok) throw new AppError('unauthenticated', 'a cookie-authenticated write needs the X-CSRF-Token header');
+  if (!sameOrigin(ctx, publicOrigin)) throw new AppError('unauthenticated', 'a cookie-authenticated write must come from this site', { subject: 'cross_site' });
+  const expected = Buffer.from(auth.csrfToken(principal.jti));
+  const header = Buffer.from(ctx.get(CSRF_HEADER));
+  const ok = header.length === expected.length && timingSafeEqual(header, expected);
+  if (!ok) throw new AppError('unauthenticated', 'a cookie-authenticated write needs the X-CSRF-Token header of this session', { subject: 'csrf_token' });
 }

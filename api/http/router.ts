@@ -20,6 +20,8 @@ export interface RouterDeps {
   rateLimiter: RateLimiter;
   limits: { perMinute: number; agentPerMinute: number };
   trustProxy: boolean;
+  /** PUBLIC_URL's origin: cookie-authenticated writes may come from it as well as from the request's own origin. */
+  publicOrigin?: string | undefined;
 }
 
 export function buildRouter(routes: AnyRoute[], deps: RouterDeps): Router {
@@ -47,7 +49,7 @@ async function runRoute(route: AnyRoute, ctx: Context, deps: RouterDeps) {
   // Public routes ignore credentials: a stale token must not stand in the way of logging in.
   const principal = route.auth === 'public' ? undefined : await resolvePrincipal(ctx, deps.auth);
   requireAuth(route.auth, principal);
-  checkCsrf(ctx, principal);
+  checkCsrf(ctx, principal, deps.auth, deps.publicOrigin);
   applyRateLimit(route, deps, ip, principal);
 
   const rawBody = route.method === 'GET' ? undefined : await readJsonBody(ctx);

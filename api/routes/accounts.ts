@@ -1,11 +1,20 @@
 /**
- * Account routes: register, login, logout, MFA enrolment (CONTRACT.md).
+ * Account routes: register, login, logout, MFA enrolment, password change and
+ * sessions (CONTRACT.md; issue 19 §5 for the last two).
+ *
+ * * `POST /api/change_password` `{current_password, new_password, mfa_code}` → 204:
+ *   every other session of the user is revoked; the caller's stays valid (it
+ *   proved the password and a code just now), so the web app carries on.
+ * * `GET /api/sessions` → `{sessions}`; `DELETE /api/sessions/:id` → 204 (404 for
+ *   an unknown or someone else's); `POST /api/logout_all` → 204, every session
+ *   including the caller's, and the session cookies cleared.
+ * * Confirming a new factor (`confirm_mfa`) or replacing one (`setup_mfa` with
+ *   password and code) revokes every other session too.
  *
  * Usernames are accepted in any case and stored lowercase (`Alice` and `alice`
  * are one account); string lengths count code points, as the published JSON
  * Schema does, so input that matches the schema is never a 400.
  */
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../../config/env';
 import type { UserService } from '../../domains/users';
@@ -58,10 +67,30 @@ export const SetupMfaResponse = z
 export const ConfirmMfaBody = z.object({ mfa_code: MfaCodeSchema }).strict();
 export const ConfirmMfaResponse = z.object({ mfa_enabled: z.literal(true) }).strict();
 
-/** Session cookies for the web app (the JSON answer carries the same token for API clients). */
-export function sessionCookies(token: string, maxAgeSeconds: number, secure: boolean): string[] {
+export const ChangePasswordBody = z
+  .object({
+    current_password: codePointString(1, PASSWORD_MAX),
+    new_password: codePointString(PASSWORD_MIN, PASSWORD_MAX).meta({ description: '8–128 characters; common passwords and the username itself are refused (403 password_invalid)' }),
+    mfa_code: MfaCodeSchema,
+  })
+  .strict();
+
+export const SessionIdParams = z.object({ id: z.uuid() }).strict();
+export const SessionView = z
+  .object({
+    id: z.uuid().meta({ description: 'The session (its access token id)' }),
+    created_at: z.iso.datetime(),
+    last_seen_at: z.iso.datetime().optional().meta({ description: 'Last request, to the minute' }),
+    ip: z.string().optional().meta({ description: 'Address the login came from' }),
+    user_agent: z.string().optional().meta({ description: "The login's User-Agent, as the client sent it (control characters removed)" }),
+    current: z.boolean().meta({ description: 'The session making this request' }),
+  })
+  .strict();
+export const SessionList = z.object({ sessions: z.array(SessionView) }).strict();
+
+/** Session cookies for the web app (the JSON answer carries the same token for API clients); `csrf` is bound to the session. */
+export function sessionCookies(token: string, csrf: string, maxAgeSeconds: number, secure: boolean): string[] {
   const common = `Path=/; Max-Age=${maxAgeSeconds}; SameSite=Strict${secure ? '; Secure' : ''}`;
-  const csrf = randomBytes(32).toString('base64url');
   return [`${SESSION_COOKIE}=${token}; ${common}; HttpOnly`, `${CSRF_COOKIE}=${csrf}; ${common}`];
 }
 
@@ -71,8 +100,8 @@ export function clearedSessionCookies(secure: boolean): string[] {
 }
 
 export interface AccountRouteDeps {
-  users: Pick<UserService, 'register' | 'login' | 'logout' | 'verifyPassword' | 'getUser'>;
-  mfa: Pick<MfaService, 'setup' | 'confirm'>;
+  users: Pick<UserService, 'register' | 'login' | 'logout' | 'verifyPassword' | 'getUser' | 'changePassword' | 'sessions'>;
+  mfa: Pick<MfaService, 'setup' | 'confirm' | 'verifyAndConsume'>;
   /** `production` marks the cookies Secure. */
   config: Pick<Config, 'production'>;
 }
@@ -108,8 +137,8 @@ export function accountRoutes(deps: AccountRouteDeps): AnyRoute[] {
       errors: [401, 503],
       rateLimit: 'login',
       handler: async ({ body, ip, requestId, koa }) => {
-        const issued = await users.login(body, { ip, requestId });
-        for (const cookie of sessionCookies(issued.token, issued.expiresIn, secure)) koa.append('Set-Cookie', cookie);
+        const issued = await users.login(body, { ip, requestId, userAgent: koa.get('user-agent') });
+        for (const cookie of sessionCookies(issued.token, issued.csrfToken, issued.expiresIn, secure)) koa.append('Set-Cookie', cookie);
         return {
           status: 200,
           headers: { 'Cache-Control': 'no-store' },
@@ -136,7 +165,7 @@ export function accountRoutes(deps: AccountRouteDeps): AnyRoute[] {
       method: 'POST',
       path: '/api/setup_mfa',
       auth: 'user',
-      summary: 'Starts TOTP enrolment: a new secret, pending until a first code confirms it',
+      summary: 'Starts TOTP enrolment: a new secret, pending until a first code confirms it. Replacing an active factor (password and a current code) revokes every other session of the user.',
       tags: ['accounts'],
       body: SetupMfaBody,
       responses: { 201: SetupMfaResponse },
@@ -145,7 +174,7 @@ export function accountRoutes(deps: AccountRouteDeps): AnyRoute[] {
         const user = await users.getUser(principal.userId);
         if (!user) throw new Error('authenticated user has no row');
         const enrollment = await mfa.setup(
-          { userId: user.id, username: user.username, password: body.password, mfaCode: body.mfa_code, meta: { ip, requestId } },
+          { userId: user.id, username: user.username, password: body.password, mfaCode: body.mfa_code, keepSession: principal.jti, meta: { ip, requestId } },
           users,
         );
         return {
@@ -160,14 +189,77 @@ export function accountRoutes(deps: AccountRouteDeps): AnyRoute[] {
       method: 'POST',
       path: '/api/confirm_mfa',
       auth: 'user',
-      summary: 'Confirms the pending TOTP factor with a first code',
+      summary: 'Confirms the pending TOTP factor with a first code; the new factor revokes every other session of the user',
       tags: ['accounts'],
       body: ConfirmMfaBody,
       responses: { 200: ConfirmMfaResponse },
       errors: [403, 429, 503],
       handler: async ({ principal, body, ip, requestId }) => {
-        await mfa.confirm({ userId: principal.userId, code: body.mfa_code, meta: { ip, requestId } });
+        await mfa.confirm({ userId: principal.userId, code: body.mfa_code, keepSession: principal.jti, meta: { ip, requestId } });
         return { status: 200, body: { mfa_enabled: true as const } };
+      },
+    }),
+
+    defineRoute({
+      method: 'POST',
+      path: '/api/change_password',
+      auth: 'user',
+      summary:
+        'Changes the password: the current one (403 password_invalid, throttled like a login), a new one (403 password_invalid when common or the username) and a fresh TOTP code. Every other session of the user is revoked; this one stays valid.',
+      tags: ['accounts'],
+      body: ChangePasswordBody,
+      responses: { 204: null },
+      errors: [403, 429, 503],
+      handler: async ({ principal, body, ip, requestId }) => {
+        await users.changePassword(
+          { userId: principal.userId, currentPassword: body.current_password, newPassword: body.new_password, mfaCode: body.mfa_code, keepSession: principal.jti },
+          mfa,
+          { ip, requestId },
+        );
+        return { status: 204 };
+      },
+    }),
+
+    defineRoute({
+      method: 'GET',
+      path: '/api/sessions',
+      auth: 'user',
+      summary: 'Your sessions (signed-in devices) that can still act for you, newest first; `current` marks this one',
+      tags: ['accounts'],
+      responses: { 200: SessionList },
+      handler: async ({ principal }) => ({
+        status: 200,
+        headers: { 'Cache-Control': 'no-store' },
+        body: { sessions: await users.sessions.list(principal.userId, principal.jti) },
+      }),
+    }),
+
+    defineRoute({
+      method: 'DELETE',
+      path: '/api/sessions/:id',
+      auth: 'user',
+      summary: 'Signs one of your sessions out at once (404 for an unknown one and for someone else’s)',
+      tags: ['accounts'],
+      params: SessionIdParams,
+      responses: { 204: null },
+      errors: [404],
+      handler: async ({ principal, params, ip, requestId }) => {
+        await users.sessions.revoke(principal.userId, params.id, principal.jti, { ip, requestId });
+        return { status: 204 };
+      },
+    }),
+
+    defineRoute({
+      method: 'POST',
+      path: '/api/logout_all',
+      auth: 'user',
+      summary: 'Signs out everywhere: revokes every session of yours, this one included, and clears the session cookies',
+      tags: ['accounts'],
+      responses: { 204: null },
+      handler: async ({ principal, ip, requestId, koa }) => {
+        await users.sessions.revokeAll(principal.userId, { ip, requestId });
+        for (const cookie of clearedSessionCookies(secure)) koa.append('Set-Cookie', cookie);
+        return { status: 204 };
       },
     }),
   ];

@@ -15,9 +15,9 @@ export function webhookRoutes(deps: { webhooks: WebhookService }): AnyRoute[] {
       path: '/api/webhooks',
       auth: 'agent',
       summary:
-        'Register a callback for status changes of your transactions. Each delivery is a signed JSON POST (X-Countersign-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + raw body)>). The secret is shown once. At most 10 per agent (then 409 invalid_state, reason webhook_limit_reached). A URL whose host does not resolve, or resolves to a non-public address, is a 400.',
+        'Register a callback for status changes of your transactions. Each delivery is a signed JSON POST (X-Countersign-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t + "." + raw body)>). The secret is shown once. At most 10 per agent (then 409 invalid_state, reason webhook_limit_reached). A URL whose host does not resolve, or resolves to a non-public address, is a 400; in development and tests, so is a loopback port of the stack itself.',
       tags,
-      body: createWebhookBody(webhooks.mode),
+      body: createWebhookBody(webhooks.policy),
       responses: { 201: CreatedWebhook },
       errors: [409],
       handler: async ({ principal, body, ip, requestId }) => ({ status: 201, body: await webhooks.create(principal.agentId, body.url, { ip, requestId }) }),

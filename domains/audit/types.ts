@@ -4,6 +4,8 @@ import type { DbOrTx } from '../../lib/db';
 export interface RequestMeta {
   ip?: string | undefined;
   requestId?: string | undefined;
+  /** Login only: shown in the session list (never written to the audit log). */
+  userAgent?: string | undefined;
 }
 
 /** The audit fields of a request's origin (one helper, so no entry forgets them). */

@@ -17,6 +17,8 @@
  *   (429 mfa_locked with Retry-After). Because calls are serialised and each
  *   failure commits before the next call reads the count, parallel guessing
  *   gains nothing.
+ * * Activating a factor (confirm_mfa) and replacing one (setup_mfa with proof)
+ *   revoke every other session of the user, in the same transaction.
  * * Time comes from the injected clock. Codes and secrets never reach a log,
  *   an error or the audit trail; the decrypted secret is zeroed after use.
  */
@@ -99,7 +101,8 @@ export function createMfaService(deps: MfaServiceDeps) {
     if (locksUntil) await audit.append({ ...base, action: MFA_AUDIT.lockedOut, data: { purpose: input.purpose, until: locksUntil } }, side);
   }
 
-  async function gate(input: VerifyAndConsumeInput, prefer: 'active' | 'pending'): Promise<MfaUse & { activated: boolean }> {
+  /** `keepSession`: the caller's session, kept when activating a factor revokes the others (confirm_mfa). */
+  async function gate(input: VerifyAndConsumeInput, prefer: 'active' | 'pending', keepSession?: string): Promise<MfaUse & { activated: boolean }> {
     const run = async (trx: Knex.Transaction) => {
       const user = await lockGate(trx, input.userId).catch((err: unknown) => {
         // Another request of this user held the gate past lock_timeout: busy, not broken.
@@ -147,6 +150,8 @@ export function createMfaService(deps: MfaServiceDeps) {
           { action: MFA_AUDIT.confirmed, actorType: 'user', actorId: input.userId, subjectType: 'user', subjectId: input.userId, ip: input.meta?.ip, requestId: input.meta?.requestId, data: { factor_id: factor.id, purpose: input.purpose } },
           trx,
         );
+        // A new factor ends every other session (a thief's session must not outlive the owner's reset).
+        if (keepSession) await deps.sessions.revokeOthers(trx, { userId: input.userId, keep: keepSession, reason: 'mfa_replaced', meta: input.meta });
       }
       return { mfaUseId, step, activated };
     };
@@ -197,7 +202,7 @@ export function createMfaService(deps: MfaServiceDeps) {
    * one is confirmed.
    */
   async function replaceActive(
-    input: { userId: string; username: string; password?: string | undefined; mfaCode?: string | undefined; meta?: RequestMeta },
+    input: { userId: string; username: string; password?: string | undefined; mfaCode?: string | undefined; keepSession: string; meta?: RequestMeta },
     passwords: PasswordCheck,
   ): Promise<MfaEnrollment> {
     if (input.password === undefined) throw replaceNeedsProof();
@@ -206,7 +211,10 @@ export function createMfaService(deps: MfaServiceDeps) {
     const code = input.mfaCode;
     return db.transaction(async (trx) => {
       await gate({ userId: input.userId, code, purpose: 'replace_mfa', trx, meta: input.meta }, 'active');
-      return beginEnrollment({ userId: input.userId, username: input.username, meta: input.meta, trx, replacing: true });
+      const enrollment = await beginEnrollment({ userId: input.userId, username: input.username, meta: input.meta, trx, replacing: true });
+      // Proven with password and code: the other sessions end now, and again when the new factor is confirmed.
+      await deps.sessions.revokeOthers(trx, { userId: input.userId, keep: input.keepSession, reason: 'mfa_replaced', meta: input.meta });
+      return enrollment;
     });
   }
 
@@ -221,9 +229,12 @@ export function createMfaService(deps: MfaServiceDeps) {
       return { mfaUseId, step };
     },
 
-    /** `POST /api/confirm_mfa`: the pending factor's first code (or, with none pending, a code of the active one). */
-    async confirm(input: { userId: string; code: string; meta?: RequestMeta }): Promise<void> {
-      await gate({ ...input, purpose: 'confirm_mfa' }, 'pending');
+    /**
+     * `POST /api/confirm_mfa`: the pending factor's first code (or, with none pending, a code of the active one).
+     * Activating a factor revokes every session of the user but `keepSession` (the caller's).
+     */
+    async confirm(input: { userId: string; code: string; keepSession: string; meta?: RequestMeta }): Promise<void> {
+      await gate({ userId: input.userId, code: input.code, meta: input.meta, purpose: 'confirm_mfa' }, 'pending', input.keepSession);
     },
 
     /** Is a factor active (replacing it needs the password and a current code)? */
@@ -237,7 +248,7 @@ export function createMfaService(deps: MfaServiceDeps) {
      * needs nothing more; replacing an active factor needs `password` and `mfaCode`.
      */
     async setup(
-      input: { userId: string; username: string; password?: string | undefined; mfaCode?: string | undefined; meta?: RequestMeta },
+      input: { userId: string; username: string; password?: string | undefined; mfaCode?: string | undefined; keepSession: string; meta?: RequestMeta },
       passwords: PasswordCheck,
     ): Promise<MfaEnrollment> {
       const { active } = await findFactors(db, input.userId);

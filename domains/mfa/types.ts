@@ -3,6 +3,7 @@ import type { Clock } from '../../lib/clock';
 import type { Config } from '../../config/env';
 import type { KeyStore } from '../keystore';
 import type { AuditLog } from '../audit';
+import type { OtherSessionsRevoker } from '../users';
 
 export type FactorState = 'pending' | 'active';
 
@@ -25,6 +26,8 @@ export interface MfaServiceDeps {
   clock: Clock;
   config: Pick<Config, 'MFA_MAX_FAILURES' | 'MFA_FAILURE_WINDOW' | 'MFA_LOCK_DURATION'>;
   audit: Pick<AuditLog, 'append'>;
+  /** Ends the user's other sessions when a factor is activated or replaced (domains/users). */
+  sessions: OtherSessionsRevoker;
   /**
    * Where failures and replays are recorded (a pool separate from `db`, see
    * service.ts). Default: a 2-connection pool the service opens on `db`'s URL

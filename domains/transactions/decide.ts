@@ -62,7 +62,7 @@ export async function authorizeTransactions(ctx: TransactionContext, userId: str
   const { db, audit, mfa } = ctx.deps;
   const single = 'transaction_id' in body;
   const ids = single ? [body.transaction_id] : [...new Set(body.transaction_ids)];
-  const submittedDigests = single ? (body.digest ? [body.digest] : undefined) : body.digests;
+  const submittedDigests = single ? [body.digest] : body.digests;
 
   // 1. Object lookup before the TOTP step is consumed: unknown and foreign ids are both 404.
   const found = new Map((await findOwnedTransactions(db, userId, ids)).map((row) => [row.id, row]));
@@ -75,14 +75,11 @@ export async function authorizeTransactions(ctx: TransactionContext, userId: str
   // A digest list that does not pair up with the ids cannot show what the owner reviewed.
   // It matches the published schema (JSON Schema cannot tie two arrays' lengths), so it is
   // not a 400 (CONTRACT.md): like any digest that differs, it is 409 stale_digest.
-  if (!single && submittedDigests && submittedDigests.length !== body.transaction_ids.length) {
+  if (!single && submittedDigests.length !== body.transaction_ids.length) {
     throw invalidState('stale_digest', 'digests must list one digest per transaction id, in the same order: review the requests again');
   }
   const digestFor = new Map<string, string>();
-  if (submittedDigests) {
-    const source = single ? ids : body.transaction_ids;
-    source.forEach((id, i) => digestFor.set(id, submittedDigests[i]!));
-  }
+  (single ? ids : body.transaction_ids).forEach((id, i) => digestFor.set(id, submittedDigests[i]!));
 
   // 2. State and digest, per request.
   const results = new Map<string, Result>();

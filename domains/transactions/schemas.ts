@@ -113,12 +113,17 @@ export function userTransferSchemas(chainIds: readonly number[]) {
   };
 }
 
+/**
+ * The approver names what they reviewed: `digest` (one request) or `digests`
+ * (a batch, in the order of `transaction_ids`) is required — approving
+ * without one would approve whatever the request is now, unseen.
+ */
 export const AuthorizeBody = z.union([
-  z.object({ transaction_id: TransactionId, mfa_code: MfaCode, digest: Digest.optional() }).strict(),
+  z.object({ transaction_id: TransactionId, mfa_code: MfaCode, digest: Digest.meta({ description: 'The digest of the request as reviewed (from prepare or GET /api/transactions/{id})' }) }).strict(),
   z
     .object({
       transaction_ids: z.array(TransactionId).min(1).max(50),
-      digests: z.array(Digest).min(1).max(50).optional(),
+      digests: z.array(Digest).min(1).max(50).meta({ description: 'One digest per transaction id, in the same order' }),
       mfa_code: MfaCode,
     })
     .strict(),

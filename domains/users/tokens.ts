@@ -6,8 +6,13 @@
  * `exp`, `iat`, `jti` and `sub` are required and checked against the injected
  * clock. Revocation (per `jti`, and per user via `tokens_valid_after`) lives in
  * PostgreSQL and is checked by the authenticator, so it holds on every replica.
+ *
+ * The CSRF token of a cookie session is bound to that session: an HMAC of its
+ * `jti` under a key derived (HKDF) from the JWT secret, so no other value
+ * passes — not one the attacker planted in the `cs_csrf` cookie, nor the
+ * token of another session.
  */
-import { randomUUID } from 'node:crypto';
+import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
 import { isUuid } from '../../lib/schemas';
 import { SignJWT, jwtVerify } from 'jose';
 import type { Config } from '../../config/env';
@@ -23,6 +28,8 @@ export interface IssuedToken {
   /** Whole seconds, as `expires_in` says. */
   expiresIn: number;
   expiresAt: Date;
+  /** `iat` (whole seconds). */
+  issuedAt: Date;
 }
 
 export interface VerifiedToken {
@@ -36,6 +43,8 @@ export interface TokenService {
   issue(userId: string): Promise<IssuedToken>;
   /** The verified claims, or undefined for anything forged, expired, mis-addressed or malformed. Revocation is not checked here. */
   verify(token: string): Promise<VerifiedToken | undefined>;
+  /** The CSRF token of the session with this `jti` (base64url, 43 characters). */
+  csrfToken(jti: string): string;
 }
 
 export function createTokenService(deps: { config: TokenConfig; clock: Clock }): TokenService {
@@ -45,6 +54,8 @@ export function createTokenService(deps: { config: TokenConfig; clock: Clock }):
   }
   const key = new TextEncoder().encode(config.JWT_SECRET_KEY);
   const lifetime = Math.max(1, Math.floor(config.JWT_ACCESS_TOKEN_EXPIRES));
+  // Its own key (domain separation): a CSRF token is never usable as anything else.
+  const csrfKey = Buffer.from(hkdfSync('sha256', config.JWT_SECRET_KEY, Buffer.alloc(0), 'countersign-csrf-v1', 32));
 
   return {
     async issue(userId) {
@@ -60,7 +71,7 @@ export function createTokenService(deps: { config: TokenConfig; clock: Clock }):
         .setExpirationTime(iat + lifetime)
         .setJti(jti)
         .sign(key);
-      return { token, jti, expiresIn: lifetime, expiresAt: new Date((iat + lifetime) * 1000) };
+      return { token, jti, expiresIn: lifetime, expiresAt: new Date((iat + lifetime) * 1000), issuedAt: new Date(iat * 1000) };
     },
 
     async verify(token) {
@@ -82,6 +93,10 @@ export function createTokenService(deps: { config: TokenConfig; clock: Clock }):
       } catch {
         return undefined;
       }
+    },
+
+    csrfToken(jti) {
+      return createHmac('sha256', csrfKey).update(`csrf:${jti}`).digest('base64url');
     },
   };
 }

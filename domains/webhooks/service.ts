@@ -22,13 +22,14 @@ import { countActiveWebhooks, deleteWebhook, insertWebhook, listActiveWebhooks, 
 import { resolveWebhookTarget, systemLookup, type LookupFn } from './resolve';
 import { generateWebhookSecret } from './signature';
 import { MAX_WEBHOOKS_PER_AGENT, type CreatedWebhook, type WebhookList, type WebhookRow, type WebhookView } from './types';
-import { checkWebhookUrl, webhookUrlMode } from './url-policy';
+import { checkWebhookUrl, webhookUrlPolicy, type StackConfig } from './url-policy';
 
 export interface WebhookServiceDeps {
   db: Db;
   keystore: Pick<KeyStore, 'encrypt'>;
   clock: Clock;
-  config: Pick<Config, 'production' | 'WEBHOOK_ALLOW_LOOPBACK'>;
+  /** The stack's own ports come from it too (loopback mode refuses them). */
+  config: Pick<Config, 'production' | 'WEBHOOK_ALLOW_LOOPBACK'> & StackConfig;
   audit?: Pick<AuditLog, 'append'>;
   /** DNS (tests inject answers). */
   lookup?: LookupFn;
@@ -55,15 +56,17 @@ export function toWebhookView(row: Pick<WebhookRow, 'id' | 'url' | 'created_at'>
 }
 
 export function createWebhookService(deps: WebhookServiceDeps) {
-  const mode = webhookUrlMode(deps.config);
+  const policy = webhookUrlPolicy(deps.config);
+  const mode = policy.mode;
   const lookup = deps.lookup ?? systemLookup;
   const max = deps.maxPerAgent ?? MAX_WEBHOOKS_PER_AGENT;
 
   return {
     mode,
+    policy,
 
     async create(agentId: string, rawUrl: string, meta: RequestMeta = {}): Promise<CreatedWebhook> {
-      const checked = checkWebhookUrl(rawUrl, mode);
+      const checked = checkWebhookUrl(rawUrl, policy);
       if (!checked.ok) throw urlInvalid(checked.problems);
       const resolved = await resolveWebhookTarget(checked.target, mode, lookup, 5_000);
       if (!resolved.ok) throw urlInvalid([resolved.problem]);

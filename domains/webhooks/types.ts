@@ -1,6 +1,6 @@
 /** Agent webhooks: rows, request and response shapes. */
 import { z } from 'zod';
-import { webhookUrlSchema, type WebhookUrlMode } from './url-policy';
+import { webhookUrlSchema, type WebhookUrlPolicy } from './url-policy';
 
 export interface WebhookRow {
   id: string;
@@ -30,8 +30,8 @@ export interface DeliveryRow {
 /** Per agent; one more is a 409 (not a 400: the request itself is valid). */
 export const MAX_WEBHOOKS_PER_AGENT = 10;
 
-export function createWebhookBody(mode: WebhookUrlMode) {
-  return z.object({ url: webhookUrlSchema(mode) }).strict();
+export function createWebhookBody(policy: WebhookUrlPolicy) {
+  return z.object({ url: webhookUrlSchema(policy) }).strict();
 }
 export type CreateWebhookBody = { url: string };
 

@@ -10,19 +10,82 @@
  *   a DNS answer that changes between check and connect cannot redirect it.
  * * Development and tests with WEBHOOK_ALLOW_LOOPBACK=true: ONLY loopback
  *   receivers (http or https to 127.0.0.0/8, ::1 or `localhost`), so a test
- *   stack never calls out. Production always uses the public policy, whatever
- *   the flag says (config/env.ts refuses the flag there as well).
+ *   stack never calls out — and never on a port of the stack itself
+ *   (PostgreSQL, OpenBao and its cluster port, Temporal, the chain RPC, the
+ *   API, the worker's health port: `stackPorts`), or, with
+ *   WEBHOOK_LOOPBACK_PORTS, only on the ports listed there. An agent's
+ *   webhook must not become a way to poke the stack's own services.
+ *   Production always uses the public policy, whatever the flag says
+ *   (config/env.ts refuses the flag there as well).
+ * * The published schema says the same (`webhookUrlSchema` builds the port
+ *   part from the policy), so a URL that matches it is never refused for its
+ *   port, and a refused port is a 400 naming `url`, like every refused URL.
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parsePortList, type Config } from '../../config/env';
 
 export type WebhookUrlMode = 'public' | 'loopback';
+
+/** Which loopback ports a receiver may use: never a `reserved` one; with `only`, nothing else either. */
+export interface LoopbackPorts {
+  reserved: ReadonlySet<number>;
+  only?: ReadonlySet<number> | undefined;
+}
+
+export type WebhookUrlPolicy = { mode: 'public' } | { mode: 'loopback'; ports: LoopbackPorts };
 
 export const WEBHOOK_URL_MAX_LENGTH = 2048;
 
 export function webhookUrlMode(config: { production: boolean; WEBHOOK_ALLOW_LOOPBACK: boolean }): WebhookUrlMode {
   if (config.production) return 'public';
   return config.WEBHOOK_ALLOW_LOOPBACK ? 'loopback' : 'public';
+}
+
+export type StackConfig = Pick<Config, 'DATABASE_URL' | 'TEMPORAL_ADDRESS' | 'PORT' | 'WORKER_HEALTH_PORT' | 'chains'> &
+  Partial<Pick<Config, 'VAULT_ADDR' | 'WEBHOOK_LOOPBACK_PORTS'>>;
+
+const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443, 'postgres:': 5432, 'postgresql:': 5432 };
+
+function urlPort(raw: string): number | undefined {
+  try {
+    const url = new URL(raw);
+    return url.port ? Number(url.port) : DEFAULT_PORTS[url.protocol];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The ports of the stack's own services, as configured — whatever their host:
+ * in development everything runs on this machine's loopback.
+ */
+export function stackPorts(config: StackConfig): Set<number> {
+  const ports = new Set<number>([config.PORT, config.WORKER_HEALTH_PORT]);
+  const add = (port: number | undefined) => {
+    if (port !== undefined && Number.isInteger(port) && port > 0 && port <= 65535) ports.add(port);
+  };
+  add(urlPort(config.DATABASE_URL));
+  add(Number(/:(\d{1,5})$/.exec(config.TEMPORAL_ADDRESS)?.[1] ?? 7233));
+  if (config.VAULT_ADDR) {
+    const vault = urlPort(config.VAULT_ADDR);
+    add(vault);
+    if (vault !== undefined) add(vault + 1); // OpenBao/Vault's cluster listener
+  }
+  for (const rpc of config.chains.values()) add(urlPort(rpc));
+  return ports;
+}
+
+/** The policy of this deployment: public in production, loopback (minus the stack's ports) where allowed. */
+export function webhookUrlPolicy(config: { production: boolean; WEBHOOK_ALLOW_LOOPBACK: boolean } & StackConfig): WebhookUrlPolicy {
+  if (webhookUrlMode(config) === 'public') return { mode: 'public' };
+  const only = config.WEBHOOK_LOOPBACK_PORTS ? parsePortList(config.WEBHOOK_LOOPBACK_PORTS) : undefined;
+  return { mode: 'loopback', ports: { reserved: stackPorts(config), only } };
+}
+
+export function loopbackPortAllowed(port: number, ports: LoopbackPorts): boolean {
+  if (port < 1 || port > 65535 || ports.reserved.has(port)) return false;
+  return ports.only ? ports.only.has(port) : true;
 }
 
 export type AddressClass =
@@ -183,8 +246,9 @@ export interface WebhookTarget {
 
 export type UrlCheck = { ok: true; target: WebhookTarget } | { ok: false; problems: string[] };
 
-/** The checks that need no DNS: scheme, credentials, host form, IP literals. */
-export function checkWebhookUrl(raw: string, mode: WebhookUrlMode): UrlCheck {
+/** The checks that need no DNS: scheme, credentials, host form, IP literals, and in loopback mode the port. */
+export function checkWebhookUrl(raw: string, policy: WebhookUrlPolicy): UrlCheck {
+  const mode = policy.mode;
   if (raw.length > WEBHOOK_URL_MAX_LENGTH) return { ok: false, problems: [`must be at most ${WEBHOOK_URL_MAX_LENGTH} characters`] };
   let url: URL;
   try {
@@ -216,16 +280,24 @@ export function checkWebhookUrl(raw: string, mode: WebhookUrlMode): UrlCheck {
     problems.push('must not point at a loopback address');
   }
   if (url.port === '0') problems.push('must not use port 0');
+  const protocol = url.protocol as 'http:' | 'https:';
+  const port = url.port ? Number(url.port) : protocol === 'https:' ? 443 : 80;
+  if (policy.mode === 'loopback' && url.port !== '0' && !loopbackPortAllowed(port, policy.ports)) {
+    problems.push(
+      policy.ports.only && !policy.ports.reserved.has(port)
+        ? `must use one of the loopback ports allowed here (WEBHOOK_LOOPBACK_PORTS), not ${port}`
+        : `must not use port ${port}: it belongs to Countersign's own stack (database, key store, Temporal, chain RPC, API)`,
+    );
+  }
   if (problems.length > 0) return { ok: false, problems };
 
-  const protocol = url.protocol as 'http:' | 'https:';
   return {
     ok: true,
     target: {
       href: url.href,
       protocol,
       hostname,
-      port: url.port ? Number(url.port) : protocol === 'https:' ? 443 : 80,
+      port,
       path: `${url.pathname}${url.search}`,
       ...(literal ? { literal } : {}),
     },
@@ -266,14 +338,69 @@ const PUBLIC_HOST = `((${LABEL}\\.)+${TLD}|${OCTET}\\.${OCTET}\\.${OCTET}\\.${OC
 export const LOOPBACK_URL_PATTERN = new RegExp(`^https?://${LOOPBACK_HOST}${PORT}${PATH}${QUERY}$`);
 export const PUBLIC_URL_PATTERN = new RegExp(`^https://${PUBLIC_HOST}${PORT}${PATH}${QUERY}$`);
 
-/** The `url` field of `POST /api/webhooks`, as documented for this deployment's mode. */
-export function webhookUrlSchema(mode: WebhookUrlMode) {
-  return mode === 'loopback'
+/** `lo..hi` (same number of digits, leading zeros allowed past the first) as regex alternatives. */
+function sameLengthRange(lo: string, hi: string): string[] {
+  if (lo === hi) return [lo];
+  const n = lo.length;
+  const digits = (a: string, b: string) => (a === b ? a : `[${a}-${b}]`);
+  if (n === 1) return [digits(lo, hi)];
+  const rest = n - 1;
+  if (/^0*$/.test(lo.slice(1)) && /^9*$/.test(hi.slice(1))) return [`${digits(lo[0]!, hi[0]!)}[0-9]{${rest}}`];
+  if (lo[0] === hi[0]) return sameLengthRange(lo.slice(1), hi.slice(1)).map((p) => `${lo[0]}${p}`);
+  const out = sameLengthRange(lo, `${lo[0]}${'9'.repeat(rest)}`);
+  const first = Number(lo[0]);
+  const last = Number(hi[0]);
+  if (last - first >= 2) out.push(`${digits(String(first + 1), String(last - 1))}[0-9]{${rest}}`);
+  out.push(...sameLengthRange(`${hi[0]}${'0'.repeat(rest)}`, hi));
+  return out;
+}
+
+/** Decimal numbers `lo..hi` (no leading zeros) as regex alternatives, with ASCII classes only. */
+export function numberRangeAlternatives(lo: number, hi: number): string[] {
+  const out: string[] = [];
+  for (let len = String(lo).length; len <= String(hi).length; len += 1) {
+    const from = Math.max(lo, len === 1 ? 0 : 10 ** (len - 1));
+    const to = Math.min(hi, 10 ** len - 1);
+    if (from <= to) out.push(...sameLengthRange(String(from), String(to)));
+  }
+  return out;
+}
+
+/** The allowed loopback ports as one regex group (every port 1–65535 that `loopbackPortAllowed` accepts). */
+export function loopbackPortPattern(ports: LoopbackPorts): string {
+  const alternatives: string[] = [];
+  let start: number | undefined;
+  for (let port = 1; port <= 65536; port += 1) {
+    const allowed = port <= 65535 && loopbackPortAllowed(port, ports);
+    if (allowed && start === undefined) start = port;
+    if (!allowed && start !== undefined) {
+      alternatives.push(...numberRangeAlternatives(start, port - 1));
+      start = undefined;
+    }
+  }
+  return `(${alternatives.join('|') || '(?!)'})`;
+}
+
+/** The loopback pattern of this policy: the port is optional only where the scheme's default port is allowed. */
+export function loopbackUrlPattern(ports: LoopbackPorts): RegExp {
+  const port = loopbackPortPattern(ports);
+  const portPart = (defaultPort: number) => (loopbackPortAllowed(defaultPort, ports) ? `(:${port})?` : `:${port}`);
+  return new RegExp(`^(http://${LOOPBACK_HOST}${portPart(80)}|https://${LOOPBACK_HOST}${portPart(443)})${PATH}${QUERY}$`);
+}
+
+const describePorts = (ports: LoopbackPorts) =>
+  ports.only
+    ? ` Ports: only those of WEBHOOK_LOOPBACK_PORTS, never ${[...ports.reserved].sort((a, b) => a - b).join(', ')} (the stack's own).`
+    : ` Any port but the stack's own (${[...ports.reserved].sort((a, b) => a - b).join(', ')}: database, key store, Temporal, chain RPC, API, worker).`;
+
+/** The `url` field of `POST /api/webhooks`, as documented for this deployment's policy. */
+export function webhookUrlSchema(policy: WebhookUrlPolicy) {
+  return policy.mode === 'loopback'
     ? z
         .string()
         .max(WEBHOOK_URL_MAX_LENGTH)
-        .regex(LOOPBACK_URL_PATTERN, 'must be an http(s) URL of a loopback receiver (127.0.0.0/8, [::1] or localhost)')
-        .describe('The receiver. This deployment (development / tests) accepts loopback receivers only: http or https to 127.0.0.0/8, [::1] or localhost.')
+        .regex(loopbackUrlPattern(policy.ports), "must be an http(s) URL of a loopback receiver (127.0.0.0/8, [::1] or localhost) on a port outside the stack's own")
+        .describe(`The receiver. This deployment (development / tests) accepts loopback receivers only: http or https to 127.0.0.0/8, [::1] or localhost.${describePorts(policy.ports)}`)
     : z
         .string()
         .max(WEBHOOK_URL_MAX_LENGTH)

@@ -5,7 +5,10 @@
  * both appear in the inbox without a reload → a wrong code is refused → both are
  * approved with one code → the agent executes → history shows them confirmed with
  * tx hashes. Also: a replayed code, a rejection with a reason, an expired request,
- * the session surviving a reload (cookie) and ending at logout.
+ * the session surviving a reload (cookie) and ending at logout; and the Security
+ * screen at phone width: the session list, signing another session out,
+ * changing the password (other sessions end), signing out everywhere from a
+ * cookie session (CSRF token and Origin checked by the API).
  *
  * Environment (set by the test harness):
  *   COUNTERSIGN_API_URL  base URL of the API, which also serves the built web app at `/`
@@ -39,7 +42,7 @@ interface PageGlobals {
   localStorage: { length: number };
   sessionStorage: { length: number };
   navigator: { clipboard: { readText(): Promise<string> } };
-  document: { documentElement: { scrollHeight: number } };
+  document: { documentElement: { scrollHeight: number; scrollWidth: number; clientWidth: number } };
   e2eMarker?: string;
 }
 
@@ -118,7 +121,7 @@ describe('approval web app, end to end in Chromium', { concurrency: false }, () 
   let expectedHttpErrors = 0;
 
   const username = `e2e-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-  const password = `correct horse ${randomBytes(8).toString('hex')}`;
+  let password = `correct horse ${randomBytes(8).toString('hex')}`;
   let authenticator: ReturnType<typeof createAuthenticator>;
   let walletAddress = '';
   let apiKey = '';
@@ -404,6 +407,66 @@ describe('approval web app, end to end in Chromium', { concurrency: false }, () 
     await byTestId(page, 'login-submit').click();
     await byTestId(page, 'nav-inbox').waitFor();
     await screenshot('logged-in-again');
+  });
+
+  /** Another device signing in through the API; its token is checked from here. */
+  async function otherDevice(pass: string, userAgent: string): Promise<string> {
+    const response = await fetch(`${API_URL}/api/login`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'User-Agent': userAgent }, body: JSON.stringify({ username, password: pass }) });
+    assert.equal(response.status, 200, `login from ${userAgent}`);
+    return ((await response.json()) as { access_token: string }).access_token;
+  }
+  const stillSignedIn = async (token: string) => (await fetch(`${API_URL}/api/sessions`, { headers: { Authorization: `Bearer ${token}` } })).status === 200;
+
+  test('Security at phone width: sessions are listed, another one is signed out, the password is changed (other sessions end)', async () => {
+    const tablet = await otherDevice(password, 'E2E tablet/1.0');
+    await go('security');
+    const rows = byTestId(page, 'session-row');
+    await page.locator('[data-testid="session-row"]', { hasText: 'E2E tablet/1.0' }).waitFor();
+    assert.ok((await rows.count()) >= 2);
+    assert.equal(await page.locator('[data-testid="session-row"][data-current="true"]').count(), 1, 'this session is marked');
+    const overflow = await page.evaluate(() => {
+      const root = (globalThis as unknown as PageGlobals).document.documentElement;
+      return root.scrollWidth - root.clientWidth;
+    });
+    assert.ok(overflow <= 0, `the Security screen scrolls sideways on a phone by ${overflow}px`);
+    await screenshot('security-sessions');
+
+    await byTestId(page.locator('[data-testid="session-row"]', { hasText: 'E2E tablet/1.0' }), 'session-sign-out').click();
+    await page.locator('[data-testid="session-row"]', { hasText: 'E2E tablet/1.0' }).waitFor({ state: 'detached' });
+    assert.equal(await stillSignedIn(tablet), false, 'the signed-out session is refused');
+
+    const laptop = await otherDevice(password, 'E2E laptop/2.0');
+    const newPassword = `battery staple ${randomBytes(8).toString('hex')}`;
+    await byTestId(page, 'password-current').fill(password);
+    await byTestId(page, 'password-new').fill(newPassword);
+    await byTestId(page, 'password-repeat').fill(newPassword);
+    await byTestId(page, 'password-code').fill(await authenticator.fresh());
+    await byTestId(page, 'password-submit').click();
+    await byTestId(page, 'password-changed').waitFor();
+    assert.equal(await stillSignedIn(laptop), false, 'the other session ended with the password change');
+    await page.locator('[data-testid="session-row"]', { hasText: 'E2E laptop/2.0' }).waitFor({ state: 'detached' });
+    password = newPassword;
+    await screenshot('security-password-changed');
+    await go('inbox');
+    await byTestId(page, 'inbox-count').waitFor();
+  });
+
+  test('sign out everywhere from a cookie session (after a reload): back at the login, every session ended', async () => {
+    const phone = await otherDevice(password, 'E2E phone/3.0');
+    await page.reload(); // the token in memory is gone: the cookie session writes with its CSRF token
+    await byTestId(page, 'nav-security').waitFor();
+    await go('security');
+    await byTestId(page, 'sessions-sign-out-all').click();
+    await byTestId(page, 'sessions-sign-out-all-confirm').click();
+    await byTestId(page, 'login-username').waitFor();
+    await byTestId(page, 'session-notice').filter({ hasText: 'signed out everywhere' }).waitFor();
+    assert.equal(await stillSignedIn(phone), false);
+    await page.reload();
+    await byTestId(page, 'login-username').waitFor();
+    await byTestId(page, 'login-username').fill(username);
+    await byTestId(page, 'login-password').fill(password);
+    await byTestId(page, 'login-submit').click();
+    await byTestId(page, 'nav-inbox').waitFor();
   });
 
   test('no errors in the browser console', () => {

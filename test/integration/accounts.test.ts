@@ -1,8 +1,12 @@
 /**
  * Accounts against the real PostgreSQL: registration, argon2id at rest, login
- * with one identical failure body, per-account lock-out and back-off, JWT
- * refusal (forged, expired, alg:none, wrong audience, revoked), logout,
- * session cookies with CSRF, and the principal boundary.
+ * with one identical failure body, back-off per (source address, account) —
+ * never a lock-out of the account — JWT refusal (forged, expired, alg:none,
+ * wrong audience, revoked, never issued), logout, session cookies with a CSRF
+ * token bound to the session and an Origin check, and the principal boundary.
+ *
+ * Other client addresses are real: requests bound to 127.0.0.2, 127.0.0.3 …
+ * (test/support/http-from.ts), so the server sees them as other peers.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,12 +33,12 @@ const agentOnly = defineRoute({
 
 let h: AccountsHarness;
 before(async () => {
-  h = await startAccountsApp({ env: { LOGIN_MAX_FAILURES: '3', LOGIN_LOCK_DURATION: '10m' }, extraRoutes: [agentOnly] });
+  h = await startAccountsApp({ env: { LOGIN_FREE_FAILURES: '3', LOGIN_BACKOFF_MAX: '10m', LOGIN_FAILURE_WINDOW: '1h', LOGIN_ACCOUNT_SLOWDOWN: '20' }, extraRoutes: [agentOnly] });
 });
 after(async () => h?.close());
 
 const register = (username: string, password = PASSWORD) => call(h.url, 'POST', '/api/register', { body: { username, password } });
-const login = (username: string, password = PASSWORD) => call(h.url, 'POST', '/api/login', { body: { username, password } });
+const login = (username: string, password = PASSWORD, from?: string) => call(h.url, 'POST', '/api/login', { body: { username, password }, ...(from ? { from } : {}) });
 const auditActions = async (subjectId?: string): Promise<string[]> =>
   (await h.database.db('audit_events').modify((q) => (subjectId ? q.where({ subject_id: subjectId }) : q)).orderBy('id')).map((r: { action: string }) => r.action);
 
@@ -130,22 +134,23 @@ describe('login', () => {
     assert.equal(answer.headers.get('cache-control'), 'no-store');
   });
 
-  test('unknown user, wrong password and locked account give the identical 401 body', async () => {
+  test('unknown user, wrong password and a source in its back-off give the identical 401 body', async () => {
     const name = uniqueName();
     await register(name);
     const unknown = await login(uniqueName('ghost'));
     const wrong = await login(name, 'not the password');
-    for (let i = 0; i < 3; i += 1) await login(name, 'not the password');
-    const locked = await login(name); // right password, locked account
+    for (let i = 0; i < 2; i += 1) await login(name, 'not the password');
+    const waiting = await login(name); // right password, this source is in its back-off
     const expected = { error: { code: 'invalid_credentials', message: 'invalid username or password', hint: 'Check the username and password and log in again.' } };
-    for (const answer of [unknown, wrong, locked]) {
+    for (const answer of [unknown, wrong, waiting]) {
       assert.equal(answer.status, 401);
       assert.deepEqual(answer.body, expected);
       assert.equal(answer.headers.get('set-cookie'), null);
+      assert.equal(answer.headers.get('retry-after'), null, 'the back-off is not revealed');
     }
   });
 
-  test('the unknown-user and locked paths still spend one argon2 verification', async () => {
+  test('the unknown-user and back-off paths still spend one argon2 verification', async () => {
     let dummies = 0;
     const real = createPasswordHasher();
     const counting: PasswordHasher = { ...real, verifyDummy: async (password) => { dummies += 1; await real.verifyDummy(password); } };
@@ -154,68 +159,111 @@ describe('login', () => {
     assert.equal(dummies, 1);
     const name = uniqueName();
     await users.register({ username: name, password: PASSWORD });
-    for (let i = 0; i < 3; i += 1) await assert.rejects(users.login({ username: name, password: 'nope nope' }), { code: 'invalid_credentials' });
+    for (let i = 0; i < 3; i += 1) await assert.rejects(users.login({ username: name, password: 'nope nope' }, { ip: '192.0.2.1' }), { code: 'invalid_credentials' });
     assert.equal(dummies, 1, 'wrong passwords are checked against the real hash');
-    await assert.rejects(users.login({ username: name, password: PASSWORD }), { code: 'invalid_credentials' });
-    assert.equal(dummies, 2, 'a locked account spends a dummy verification');
+    await assert.rejects(users.login({ username: name, password: PASSWORD }, { ip: '192.0.2.1' }), { code: 'invalid_credentials' });
+    assert.equal(dummies, 2, 'a source in its back-off spends a dummy verification');
   });
 
-  test('lock-out after LOGIN_MAX_FAILURES, released after LOGIN_LOCK_DURATION; audited', async () => {
+  test('back-off per (address, account): LOGIN_FREE_FAILURES, then the wait doubles; the right password after the wait logs in; audited', async () => {
     const name = uniqueName();
     const { body } = await register(name);
     for (let i = 0; i < 3; i += 1) assert.equal((await login(name, 'wrong wrong')).status, 401);
-    assert.equal((await login(name)).status, 401, 'locked: the right password is refused');
-    h.clock.advance(9 * 60_000);
-    assert.equal((await login(name)).status, 401, 'still locked after 9 of 10 minutes');
-    h.clock.advance(60_000);
-    assert.equal((await login(name)).status, 200, 'released after 10 minutes');
+    assert.equal((await login(name)).status, 401, 'waiting: the right password is not even checked');
+    h.clock.advance(999);
+    assert.equal((await login(name)).status, 401, 'still waiting after 999 ms of 1 s');
+    h.clock.advance(1);
+    assert.equal((await login(name, 'wrong wrong')).status, 401, 'the 4th failure…');
+    h.clock.advance(1_999);
+    assert.equal((await login(name)).status, 401, '…doubles the wait to 2 s');
+    h.clock.advance(1);
+    assert.equal((await login(name)).status, 200, 'checked again after the wait: logged in');
     const actions = await auditActions(body.user_id as string);
-    assert.equal(actions.filter((a) => a === 'user.login_failed').length, 5);
-    assert.equal(actions.filter((a) => a === 'user.locked_out').length, 1);
+    assert.equal(actions.filter((a) => a === 'user.login_failed').length, 7, '4 wrong + 3 refused while waiting');
+    assert.equal(actions.filter((a) => a === 'user.login_throttled').length, 1, 'entering the back-off is audited once');
     assert.ok(actions.includes('user.login_succeeded'));
-    const row = await h.database.db('users').where({ id: body.user_id }).first();
-    assert.equal(row.failed_logins, 0, 'a success resets the count');
+    assert.equal((await h.database.db('login_throttles').where({ user_id: body.user_id })).length, 0, 'a success clears the pair');
   });
 
-  test('concurrent guesses cannot outrun the counter', async () => {
+  test('failures from one address never lock the owner out from another, however many', async () => {
+    const name = uniqueName();
+    const { body } = await register(name);
+    // The issue's repro (11 wrong passwords) and far beyond: every guess waits out the back-off, so each is checked.
+    for (let i = 0; i < 40; i += 1) {
+      assert.equal((await login(name, `guess-${i}`, '127.0.0.2')).status, 401);
+      const pair = await h.database.db('login_throttles').where({ user_id: body.user_id, source: '127.0.0.2' }).first();
+      if (pair.next_attempt_at && i < 39) h.clock.set(new Date(Math.max(h.clock.now().getTime(), pair.next_attempt_at.getTime())));
+    }
+    const checked = await h.database.db('audit_events').where({ subject_id: body.user_id, action: 'user.login_failed' }).whereRaw("data->>'reason' = 'wrong_password'").count<{ count: string }[]>('* as count');
+    assert.equal(Number(checked[0]!.count), 40, 'every guess was checked against the hash');
+    assert.equal((await login(name, PASSWORD, '127.0.0.2')).status, 401, 'the guessing address is in its back-off');
+    const owner = await login(name, PASSWORD, '127.0.0.3');
+    assert.equal(owner.status, 200, `the owner at another address logs in at once: ${JSON.stringify(owner.body)}`);
+    assert.equal((await login(name, PASSWORD, '127.0.0.2')).status, 401, 'the guessing address is still waiting');
+  });
+
+  test('the account slows but is never shut: past LOGIN_ACCOUNT_SLOWDOWN failures each address gets one free failure, and a new address is still checked at once', async () => {
+    const name = uniqueName();
+    await register(name);
+    // 7 addresses × 3 free failures = 21 ≥ 20: the account is under pressure.
+    for (let a = 10; a < 17; a += 1) for (let i = 0; i < 3; i += 1) assert.equal((await login(name, 'wrong wrong', `127.0.0.${a}`)).status, 401);
+    // A new address: its first attempt is checked (a wrong one is refused), but now it must wait before the next.
+    assert.equal((await login(name, 'typo typo', '127.0.0.30')).status, 401);
+    assert.equal((await login(name, PASSWORD, '127.0.0.30')).status, 401, 'slowed: one free failure only');
+    h.clock.advance(1_000);
+    assert.equal((await login(name, PASSWORD, '127.0.0.30')).status, 200, 'after 1 s the owner is in');
+    // And an address that never failed logs in at once.
+    assert.equal((await login(name, PASSWORD, '127.0.0.31')).status, 200);
+  });
+
+  test('the back-off is in PostgreSQL: another API replica (a second service on the same database) sees it', async () => {
+    const replica = createUserService({ db: h.database.api.db, clock: h.clock, config: h.config, audit: h.audit });
+    const { userId, username } = await newUser(h);
+    for (let i = 0; i < 3; i += 1) await assert.rejects(h.users.login({ username, password: 'wrong wrong' }, { ip: '198.51.100.7' }), { code: 'invalid_credentials' });
+    await assert.rejects(replica.login({ username, password: PASSWORD }, { ip: '198.51.100.7' }), { code: 'invalid_credentials' }, 'the other replica refuses the same source');
+    const other = await replica.login({ username, password: PASSWORD }, { ip: '198.51.100.8' });
+    assert.equal(other.userId, userId, 'and lets another source in');
+    // IPv6: one /64 is one source (a subscriber holds the whole block).
+    for (let i = 0; i < 3; i += 1) await assert.rejects(h.users.login({ username, password: 'wrong wrong' }, { ip: `2001:db8:1:2::${i + 1}` }), { code: 'invalid_credentials' });
+    await assert.rejects(replica.login({ username, password: PASSWORD }, { ip: '2001:db8:1:2:ffff::9' }), { code: 'invalid_credentials' });
+    assert.ok((await replica.login({ username, password: PASSWORD }, { ip: '2001:db8:1:3::1' })).token);
+  });
+
+  test('concurrent guesses from one source cannot outrun the counter', async () => {
     const name = uniqueName();
     await register(name);
     let checked = 0;
     const real = createPasswordHasher();
     const counting: PasswordHasher = { ...real, verify: async (hash, password) => { checked += 1; return real.verify(hash, password); } };
     const users = createUserService({ db: h.database.api.db, clock: h.clock, config: h.config, audit: h.audit, hasher: counting });
-    const answers = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => users.login({ username: name, password: `guess number ${i}` })));
+    const answers = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => users.login({ username: name, password: `guess number ${i}` }, { ip: '203.0.113.9' })));
     assert.ok(answers.every((a) => a.status === 'rejected'));
-    assert.equal(checked, 3, 'only LOGIN_MAX_FAILURES guesses were checked against the hash');
+    assert.equal(checked, 3, 'only LOGIN_FREE_FAILURES guesses were checked against the hash');
   });
 
-  test('back-off: after a few failures the next attempt must wait, even with the right password', async () => {
-    const users = createUserService({ db: h.database.api.db, clock: h.clock, config: { ...h.config, LOGIN_MAX_FAILURES: 10 }, audit: h.audit });
-    const name = uniqueName();
-    await users.register({ username: name, password: PASSWORD });
-    for (let i = 0; i < 5; i += 1) await assert.rejects(users.login({ username: name, password: 'wrong wrong' }));
-    await assert.rejects(users.login({ username: name, password: PASSWORD }), { code: 'invalid_credentials' });
-    h.clock.advance(2_000);
-    const ok = await users.login({ username: name, password: PASSWORD });
-    assert.ok(ok.token);
-  });
-
-  test('verifyPassword (re-authentication) is 403 password_invalid and counts toward the lock-out', async () => {
+  test('verifyPassword (re-authentication) is 403 password_invalid and counts toward the same back-off', async () => {
     const { userId, username } = await newUser(h);
-    await assert.rejects(h.users.verifyPassword(userId, 'wrong wrong'), { code: 'password_invalid', status: 403 });
-    await assert.rejects(h.users.verifyPassword(userId, 'wrong wrong'), { code: 'password_invalid' });
-    await h.users.verifyPassword(userId, PASSWORD);
-    for (let i = 0; i < 3; i += 1) await assert.rejects(h.users.verifyPassword(userId, 'wrong wrong'));
-    assert.equal((await login(username)).status, 401, 're-auth failures locked the login too');
-    await assert.rejects(h.users.verifyPassword(userId, PASSWORD), { code: 'password_invalid' });
+    const meta = { ip: '127.0.0.1' };
+    await assert.rejects(h.users.verifyPassword(userId, 'wrong wrong', meta), { code: 'password_invalid', status: 403 });
+    await assert.rejects(h.users.verifyPassword(userId, 'wrong wrong', meta), { code: 'password_invalid' });
+    await h.users.verifyPassword(userId, PASSWORD, meta);
+    for (let i = 0; i < 3; i += 1) await assert.rejects(h.users.verifyPassword(userId, 'wrong wrong', meta));
+    assert.equal((await login(username)).status, 401, 're-auth failures put the login from that address in its back-off too');
+    await assert.rejects(h.users.verifyPassword(userId, PASSWORD, meta), { code: 'password_invalid' });
+    assert.equal((await login(username, PASSWORD, '127.0.0.2')).status, 200, 'another address is not affected');
     await assert.rejects(h.users.verifyPassword(randomUUID(), PASSWORD), { code: 'password_invalid' });
   });
 });
 
 describe('tokens', () => {
   const key = () => new TextEncoder().encode(h.config.JWT_SECRET_KEY!);
-  const craft = async (userId: string, change: { key?: Uint8Array; aud?: string; iss?: string; alg?: string; exp?: number } = {}) => {
+  /** A hand-made token; with `session` its id is recorded as a login would (only then can it be accepted). */
+  const craft = async (userId: string, change: { key?: Uint8Array; aud?: string; iss?: string; alg?: string; exp?: number; session?: boolean } = {}) => {
     const iat = unixSeconds(h.clock.now());
+    const jti = randomUUID();
+    if (change.session ?? true) {
+      await h.database.db('user_sessions').insert({ jti, user_id: userId, created_at: new Date(iat * 1000), expires_at: new Date((iat + 600) * 1000) });
+    }
     return new SignJWT({})
       .setProtectedHeader({ alg: change.alg ?? 'HS256' })
       .setSubject(userId)
@@ -223,17 +271,19 @@ describe('tokens', () => {
       .setAudience(change.aud ?? h.config.JWT_AUDIENCE)
       .setIssuedAt(iat)
       .setExpirationTime(change.exp ?? iat + 600)
-      .setJti(randomUUID())
+      .setJti(jti)
       .sign(change.key ?? key());
   };
   const me = (token: string) => call(h.url, 'GET', '/api/agents', { token });
 
-  test('forged, alg:none, other algorithms, wrong audience or issuer, and expired tokens get 401', async () => {
+  test('forged, alg:none, other algorithms, wrong audience or issuer, expired and never-issued tokens get 401', async () => {
     const { userId, token } = await newUser(h);
     assert.equal((await me(token)).status, 200);
     assert.equal((await me(await craft(userId))).status, 200, 'the hand-made baseline is accepted');
     const now = unixSeconds(h.clock.now());
-    const none = new UnsecuredJWT({ jti: randomUUID() }).setSubject(userId).setIssuer(h.config.JWT_ISSUER).setAudience(h.config.JWT_AUDIENCE).setIssuedAt(now).setExpirationTime(now + 600).encode();
+    const noneJti = randomUUID();
+    await h.database.db('user_sessions').insert({ jti: noneJti, user_id: userId, created_at: new Date(now * 1000), expires_at: new Date((now + 600) * 1000) });
+    const none = new UnsecuredJWT({ jti: noneJti }).setSubject(userId).setIssuer(h.config.JWT_ISSUER).setAudience(h.config.JWT_AUDIENCE).setIssuedAt(now).setExpirationTime(now + 600).encode();
     const refused = {
       forged: await craft(userId, { key: new TextEncoder().encode('y'.repeat(64)) }),
       'alg none': none,
@@ -241,7 +291,9 @@ describe('tokens', () => {
       'wrong audience': await craft(userId, { aud: 'another-service' }),
       'wrong issuer': await craft(userId, { iss: 'someone' }),
       expired: await craft(userId, { exp: now - 1 }),
-      'unknown user': await craft(randomUUID()),
+      'unknown user': await craft(randomUUID(), { session: false }),
+      // Signed with the right key, but no login issued it (no session row): refused.
+      'never issued': await craft(userId, { session: false }),
     };
     for (const [name, bad] of Object.entries(refused)) {
       const answer = await me(bad);
@@ -295,6 +347,55 @@ describe('tokens', () => {
     assert.equal(wrongCsrf.status, 401);
     assert.equal((await call(h.url, 'POST', '/api/logout', { headers: { cookie: jar, 'x-csrf-token': csrf } })).status, 204);
     assert.equal((await call(h.url, 'GET', '/api/agents', { headers: { cookie: jar } })).status, 401, 'the logged-out cookie no longer works');
+  });
+
+  test('the CSRF token is bound to its session: a planted cs_csrf cookie, or another session’s token, does not pass', async () => {
+    const name = uniqueName();
+    await register(name);
+    const session = (answer: Awaited<ReturnType<typeof login>>) => {
+      const cookies = answer.headers.getSetCookie().map((c) => c.split(';')[0]!);
+      return { cookie: cookies.find((c) => c.startsWith('cs_session='))!, csrf: cookies.find((c) => c.startsWith('cs_csrf='))!.slice('cs_csrf='.length) };
+    };
+    const mine = session(await login(name));
+    const other = session(await login(name));
+    assert.notEqual(mine.csrf, other.csrf, 'each session has its own token');
+    const write = (cookie: string, csrf: string) => call(h.url, 'POST', '/api/logout', { headers: { cookie, 'x-csrf-token': csrf } });
+    // Double submit alone is not enough: a cookie the attacker planted (a sibling subdomain can set one), echoed in the header.
+    const planted = 'A'.repeat(mine.csrf.length);
+    const forged = await write(`${mine.cookie}; cs_csrf=${planted}`, planted);
+    assert.equal(forged.status, 401, 'a planted cookie equal to the header passed');
+    assert.deepEqual(forged.body, { error: { code: 'unauthenticated', message: 'a cookie-authenticated write needs the X-CSRF-Token header of this session', hint: "Send the X-CSRF-Token header with the value of this session's cs_csrf cookie, or log in again to get one." } });
+    assert.equal((await write(`${mine.cookie}; cs_csrf=${other.csrf}`, other.csrf)).status, 401, 'another session’s token');
+    assert.equal((await call(h.url, 'GET', '/api/agents', { headers: { cookie: mine.cookie } })).status, 200, 'both refusals changed nothing');
+    assert.equal((await write(mine.cookie, mine.csrf)).status, 204, 'its own token passes (the cookie itself is not needed)');
+  });
+
+  test('cookie-authenticated writes must come from this site (Origin, Sec-Fetch-Site); bearer tokens are unaffected', async () => {
+    const name = uniqueName();
+    const { body: registered } = await register(name);
+    const answer = await login(name);
+    const cookies = answer.headers.getSetCookie().map((c) => c.split(';')[0]!);
+    const jar = cookies.join('; ');
+    const csrf = cookies.find((c) => c.startsWith('cs_csrf='))!.slice('cs_csrf='.length);
+    const write = (headers: Record<string, string>) => call(h.url, 'POST', '/api/setup_mfa', { headers: { cookie: jar, 'x-csrf-token': csrf, ...headers } });
+    const foreignOrigins: Record<string, string>[] = [
+      { origin: 'https://evil.example' },
+      { origin: 'null' },
+      { origin: h.url.replace('127.0.0.1', 'localhost') },
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+      { origin: h.url, 'sec-fetch-site': 'cross-site' },
+    ];
+    for (const headers of foreignOrigins) {
+      const refused = await write(headers);
+      assert.equal(refused.status, 401, JSON.stringify(headers));
+      assert.deepEqual(refused.body, { error: { code: 'unauthenticated', message: 'a cookie-authenticated write must come from this site', hint: 'Send cookie-authenticated writes from the Countersign web app itself; other programs should use a Bearer token.' } });
+    }
+    assert.equal((await h.database.db('mfa_factors').where({ user_id: registered.user_id })).length, 0, 'no refused write changed anything');
+    assert.equal((await call(h.url, 'GET', '/api/agents', { headers: { cookie: jar, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } })).status, 200, 'reads are not writes');
+    assert.equal((await write({ origin: h.url, 'sec-fetch-site': 'same-origin' })).status, 201, 'the web app itself (same origin) passes');
+    const bearer = await call(h.url, 'POST', '/api/logout', { token: answer.body.access_token as string, headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } });
+    assert.equal(bearer.status, 204, 'a bearer token needs neither (no browser sends it by itself)');
   });
 });
 

@@ -145,6 +145,16 @@ describe('the API role', () => {
     await allowed(asApi, 'SELECT id, address, label FROM wallets');
     await allowed(asApi, 'UPDATE users SET mfa_last_step = mfa_last_step WHERE false');
     await allowed(asApi, 'SELECT secret_ciphertext FROM mfa_factors');
+    await allowed(asApi, 'UPDATE user_sessions SET last_seen_at = last_seen_at WHERE false');
+    await allowed(asApi, 'DELETE FROM user_sessions WHERE false');
+    await allowed(asApi, 'UPDATE login_throttles SET failures = failures, next_attempt_at = next_attempt_at, last_failure_at = last_failure_at WHERE false');
+    await allowed(asApi, 'DELETE FROM login_throttles WHERE false');
+  });
+
+  test('cannot move a session to another user or give it a longer life', async () => {
+    for (const column of ['jti', 'user_id', 'created_at', 'expires_at']) {
+      await refused(asApi, `UPDATE user_sessions SET ${column} = ${column} WHERE false`);
+    }
   });
 
   test('cannot rewrite what requests counted or a refusal, nor move the policy version by hand beyond its columns', async () => {
@@ -169,12 +179,16 @@ describe('the worker role', () => {
     await refused(asWorker, `INSERT INTO mfa_factors (id, user_id, state, secret_ciphertext) VALUES ('${someUuid}', '${someUuid}', 'active', 'vault:v1:x')`);
     await refused(asWorker, `INSERT INTO revoked_tokens (jti, user_id, expires_at) VALUES ('${someUuid}', '${someUuid}', now())`);
     await refused(asWorker, 'DELETE FROM revoked_tokens WHERE false');
+    await refused(asWorker, `INSERT INTO user_sessions (jti, user_id, created_at, expires_at) VALUES ('${someUuid}', '${someUuid}', now(), now())`);
+    await refused(asWorker, 'DELETE FROM user_sessions WHERE false');
+    await refused(asWorker, `INSERT INTO login_throttles (user_id, source, failures, last_failure_at) VALUES ('${someUuid}', '127.0.0.1', 0, now())`);
+    await refused(asWorker, 'DELETE FROM login_throttles WHERE false');
     await refused(asWorker, `INSERT INTO agent_wallets (agent_id, wallet_id) VALUES ('${someUuid}', '${someUuid}')`);
     await refused(asWorker, 'INSERT INTO transactions (id) VALUES (gen_random_uuid())');
   });
 
   test('cannot read users, MFA secrets, sessions or API key digests', async () => {
-    for (const sql of ['SELECT * FROM users', 'SELECT secret_ciphertext FROM mfa_factors', 'SELECT * FROM revoked_tokens', 'SELECT * FROM mfa_failures', 'SELECT key_digest FROM agents']) {
+    for (const sql of ['SELECT * FROM users', 'SELECT secret_ciphertext FROM mfa_factors', 'SELECT * FROM revoked_tokens', 'SELECT * FROM mfa_failures', 'SELECT key_digest FROM agents', 'SELECT * FROM user_sessions', 'SELECT * FROM login_throttles']) {
       await refused(asWorker, sql);
     }
     await refused(asWorker, 'UPDATE transactions SET rejection_reason = NULL WHERE false');
@@ -285,9 +299,9 @@ describe('the grants as applied are exactly the map', () => {
     // The API's credentials in the worker (and the reverse) are refused, naming what is wrong.
     const extraWrites = async (db: typeof database.db, as: AppRole) =>
       [...new Set((await checkPrivileges(db, as)).filter((f) => f.kind === 'extra' && f.privilege === 'INSERT').map((f) => f.table))].sort();
-    assert.deepEqual(await extraWrites(database.api.db, 'worker'), ['address_book', 'agent_wallets', 'agents', 'approvals', 'mfa_factors', 'mfa_failures', 'mfa_uses', 'policy_spend', 'revoked_tokens', 'transaction_commands', 'transactions', 'users', 'wallet_policies', 'wallets', 'webhooks']);
+    assert.deepEqual(await extraWrites(database.api.db, 'worker'), ['address_book', 'agent_wallets', 'agents', 'approvals', 'login_throttles', 'mfa_factors', 'mfa_failures', 'mfa_uses', 'policy_spend', 'revoked_tokens', 'transaction_commands', 'transactions', 'user_sessions', 'users', 'wallet_policies', 'wallets', 'webhooks']);
     assert.deepEqual(await extraWrites(database.worker.db, 'api'), ['chains', 'nonce_assignments', 'pings', 'signed_transactions', 'wallet_nonces', 'webhook_deliveries']);
-    await assert.rejects(assertPrivileges(database.api.db, 'worker'), /may do more than the worker should \(it can DELETE address_book, can DELETE agent_wallets, can DELETE mfa_factors/);
+    await assert.rejects(assertPrivileges(database.api.db, 'worker'), /may do more than the worker should \(it can DELETE address_book, can DELETE agent_wallets, can DELETE login_throttles/);
     await assert.rejects(assertPrivileges(database.worker.db, 'api'), /may do more than the api should \(it can INSERT chains, can INSERT nonce_assignments, can INSERT pings, can INSERT signed_transactions and \d+ more\)/);
   });
 

@@ -39,6 +39,8 @@ const authenticator: Authenticator = {
     const p = principals.get(key);
     return p?.type === 'agent' ? p : undefined;
   },
+  // No cookie sessions here: bearer tokens only.
+  csrfToken: (jti) => `no-cookie-sessions-${jti}`,
 };
 
 // ---- fixtures: real rows ----

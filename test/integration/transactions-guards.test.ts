@@ -71,12 +71,12 @@ describe('approval', () => {
     const prepared = await prepare(agent.apiKey, wallet);
     const foreign = await call(app.url, 'POST', '/api/authorize_transaction', {
       token: stranger.token,
-      body: { transaction_id: prepared.body.transaction_id, mfa_code: await stranger.nextCode() },
+      body: { transaction_id: prepared.body.transaction_id, digest: prepared.body.digest, mfa_code: await stranger.nextCode() },
     });
     expectStatus(foreign, 404, 'approval by another user');
-    const unknown = await call(app.url, 'POST', '/api/authorize_transaction', { token: stranger.token, body: { transaction_id: randomUUID(), mfa_code: await stranger.nextCode() } });
+    const unknown = await call(app.url, 'POST', '/api/authorize_transaction', { token: stranger.token, body: { transaction_id: randomUUID(), digest: prepared.body.digest, mfa_code: await stranger.nextCode() } });
     assert.deepEqual(unknown.body, foreign.body, 'unknown and foreign ids are indistinguishable');
-    const byAgent = await call(app.url, 'POST', '/api/authorize_transaction', { apiKey: agent.apiKey, body: { transaction_id: prepared.body.transaction_id, mfa_code: '123456' } });
+    const byAgent = await call(app.url, 'POST', '/api/authorize_transaction', { apiKey: agent.apiKey, body: { transaction_id: prepared.body.transaction_id, digest: prepared.body.digest, mfa_code: '123456' } });
     expectStatus(byAgent, 403, 'agent approving');
     assert.equal(errorOf(byAgent.body).code, 'wrong_principal');
     const read = await call(app.url, 'GET', `/api/transactions/${prepared.body.transaction_id}`, { token: stranger.token });
@@ -88,8 +88,8 @@ describe('approval', () => {
     const first = await prepare(agent.apiKey, wallet);
     const second = await prepare(agent.apiKey, wallet);
     const code = await owner.nextCode();
-    expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: first.body.transaction_id, mfa_code: code } }), 200, 'first approval');
-    const replay = await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: second.body.transaction_id, mfa_code: code } });
+    expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: first.body.transaction_id, digest: first.body.digest, mfa_code: code } }), 200, 'first approval');
+    const replay = await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: second.body.transaction_id, digest: second.body.digest, mfa_code: code } });
     expectStatus(replay, 403, 'replayed code');
     assert.equal(errorOf(replay.body).code, 'mfa_code_used');
     const status = await call(app.url, 'GET', `/api/transaction_status?transaction_id=${second.body.transaction_id}`, { apiKey: agent.apiKey });
@@ -106,6 +106,14 @@ describe('approval', () => {
     });
     expectStatus(stale, 409, 'stale digest');
     assert.equal(errorOf(stale.body).reason, 'stale_digest');
+    // Without a digest there is nothing to compare: a 400 naming the field, and the code is not spent.
+    const bare = await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: prepared.body.transaction_id, mfa_code: code } });
+    expectStatus(bare, 400, 'no digest');
+    assert.equal(errorOf(bare.body).code, 'invalid_request');
+    assert.deepEqual((bare.body.error as { details: { field: string }[] }).details.map((d) => d.field), ['digest']);
+    const bareBatch = await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_ids: [prepared.body.transaction_id], mfa_code: code } });
+    expectStatus(bareBatch, 400, 'a batch without digests');
+    assert.deepEqual((bareBatch.body.error as { details: { field: string }[] }).details.map((d) => d.field), ['digests']);
     const ok = await call(app.url, 'POST', '/api/authorize_transaction', {
       token: owner.token,
       body: { transaction_id: prepared.body.transaction_id, digest: prepared.body.digest, mfa_code: code },
@@ -126,7 +134,7 @@ describe('approval', () => {
     expectStatus(rejected, 200, 'reject');
     assert.equal(rejected.body.status, 'rejected');
     assert.equal(rejected.body.rejection_reason, 'not today');
-    const late = await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: prepared.body.transaction_id, mfa_code: await owner.nextCode() } });
+    const late = await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: prepared.body.transaction_id, digest: prepared.body.digest, mfa_code: await owner.nextCode() } });
     expectStatus(late, 409, 'approve after reject');
     assert.equal(errorOf(late.body).reason, 'already_decided');
   });
@@ -139,7 +147,7 @@ describe('approval', () => {
     assert.equal(cancelled.body.status, 'cancelled');
 
     const other = await prepare(agent.apiKey, wallet, { auto_execute: true });
-    expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: other.body.transaction_id, mfa_code: await owner.nextCode() } }), 200, 'approve');
+    expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: other.body.transaction_id, digest: other.body.digest, mfa_code: await owner.nextCode() } }), 200, 'approve');
     await waitForStatus(app.url, { token: owner.token }, other.body.transaction_id, ['confirmed']);
     const tooLate = await call(app.url, 'POST', `/api/transactions/${other.body.transaction_id}/cancel`, { token: owner.token });
     expectStatus(tooLate, 409, 'cancel after signing');
@@ -153,14 +161,14 @@ describe('an orchestrator that does not answer', () => {
     const prepared = await prepare(agent.apiKey, wallet);
     await app.stopWorker();
     try {
-      const stalled = await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: prepared.body.transaction_id, mfa_code: await owner.nextCode() } });
+      const stalled = await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: prepared.body.transaction_id, digest: prepared.body.digest, mfa_code: await owner.nextCode() } });
       expectStatus(stalled, 503, 'no worker polls the task queue');
       assert.equal(errorOf(stalled.body).code, 'unavailable');
       assert.ok(stalled.headers.get('retry-after'));
     } finally {
       await app.startWorker();
     }
-    const retried = await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: prepared.body.transaction_id, mfa_code: await owner.nextCode() } });
+    const retried = await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: prepared.body.transaction_id, digest: prepared.body.digest, mfa_code: await owner.nextCode() } });
     expectStatus(retried, 200, 'retry');
     assert.equal(retried.body.status, 'approved');
     const approvals = await app.database.db('approvals').where({ transaction_id: prepared.body.transaction_id });
@@ -195,7 +203,7 @@ describe('the Temporal back door', () => {
 
     // An approval row of another transaction does not approve this one either.
     const other = await prepare(agent.apiKey, wallet);
-    expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: other.body.transaction_id, mfa_code: await owner.nextCode() } }), 200, 'approve other');
+    expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: other.body.transaction_id, digest: other.body.digest, mfa_code: await owner.nextCode() } }), 200, 'approve other');
     const foreignApproval = (await app.database.db('approvals').where({ transaction_id: other.body.transaction_id }).first('id')) as { id: string };
     await assert.rejects(handle.executeUpdate('approve', { args: [{ approvalId: foreignApproval.id, caller: { type: 'user', id: owner.userId } }] }), WorkflowUpdateFailedError);
 

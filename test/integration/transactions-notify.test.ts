@@ -76,12 +76,12 @@ test('SSE and webhooks carry every transition, in order, signed', async () => {
 
   const stream = readSse(agent.apiKey, LIFECYCLE.length);
   await new Promise((r) => setTimeout(r, 300)); // the stream starts after the newest event
-  const prepared = await call<{ transaction_id: string }>(app.url, 'POST', '/api/prepare_transaction', {
+  const prepared = await call<{ transaction_id: string; digest: string }>(app.url, 'POST', '/api/prepare_transaction', {
     apiKey: agent.apiKey,
     body: { wallet_address: wallet, kind: 'native', to_address: randomAddress(), amount: '9', auto_execute: true },
   });
   const id = prepared.body.transaction_id;
-  expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: id, mfa_code: await owner.nextCode() } }), 200, 'approve');
+  expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: id, digest: prepared.body.digest, mfa_code: await owner.nextCode() } }), 200, 'approve');
   await waitForStatus(app.url, { apiKey: agent.apiKey }, id, ['confirmed']);
 
   const events = await stream;
@@ -124,14 +124,14 @@ async function scheduledActivities(transactionId: string): Promise<string[]> {
 
 /** Prepares an auto-executed transfer, approves it, waits for `confirmed`; `beforeApproval` runs in between. */
 async function confirmedTransfer(owner: Awaited<ReturnType<typeof newUser>>, wallet: string, apiKey: string, beforeApproval?: () => Promise<void>) {
-  const prepared = await call<{ transaction_id: string }>(app.url, 'POST', '/api/prepare_transaction', {
+  const prepared = await call<{ transaction_id: string; digest: string }>(app.url, 'POST', '/api/prepare_transaction', {
     apiKey,
     body: { wallet_address: wallet, kind: 'native', to_address: randomAddress(), amount: '3', auto_execute: true },
   });
   expectStatus(prepared, 202, 'prepare');
   const id = prepared.body.transaction_id;
   await beforeApproval?.();
-  expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: id, mfa_code: await owner.nextCode() } }), 200, 'approve');
+  expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: id, digest: prepared.body.digest, mfa_code: await owner.nextCode() } }), 200, 'approve');
   await waitForStatus(app.url, { apiKey }, id, ['confirmed']);
   return id;
 }

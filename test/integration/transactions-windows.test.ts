@@ -21,7 +21,7 @@ test('a request nobody approves expires, and can no longer be approved', async (
   const owner = await newUser(app.url, app.clock);
   const wallet = await newWallet(app.url, owner);
   const agent = await newAgent(app.url, owner, [wallet]);
-  const prepared = await call<{ transaction_id: string }>(app.url, 'POST', '/api/prepare_transaction', {
+  const prepared = await call<{ transaction_id: string; digest: string }>(app.url, 'POST', '/api/prepare_transaction', {
     apiKey: agent.apiKey,
     body: { wallet_address: wallet, kind: 'native', to_address: randomAddress(), amount: '1', approval_ttl: 2 },
   });
@@ -37,7 +37,7 @@ test('a request nobody approves expires, and can no longer be approved', async (
     if (stored !== 'expired') await new Promise((r) => setTimeout(r, 100));
   }
   assert.equal(stored, 'expired', 'the workflow wrote expired to the projection');
-  const late = await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: id, mfa_code: await owner.nextCode() } });
+  const late = await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: id, digest: prepared.body.digest, mfa_code: await owner.nextCode() } });
   expectStatus(late, 409, 'approve after expiry');
   assert.equal(errorOf(late.body).reason, 'expired');
 });
@@ -46,12 +46,12 @@ test('an approved request the agent never executes expires unsigned', async () =
   const owner = await newUser(app.url, app.clock);
   const wallet = await newWallet(app.url, owner);
   const agent = await newAgent(app.url, owner, [wallet]);
-  const prepared = await call<{ transaction_id: string }>(app.url, 'POST', '/api/prepare_transaction', {
+  const prepared = await call<{ transaction_id: string; digest: string }>(app.url, 'POST', '/api/prepare_transaction', {
     apiKey: agent.apiKey,
     body: { wallet_address: wallet, kind: 'native', to_address: randomAddress(), amount: '1' },
   });
   const id = prepared.body.transaction_id;
-  expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: id, mfa_code: await owner.nextCode() } }), 200, 'approve');
+  expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: id, digest: prepared.body.digest, mfa_code: await owner.nextCode() } }), 200, 'approve');
   await waitForStatus(app.url, { apiKey: agent.apiKey }, id, ['expired'], 20_000);
   const late = await call(app.url, 'POST', '/api/execute_transaction', { apiKey: agent.apiKey, body: { transaction_id: id } });
   expectStatus(late, 409, 'execute after the window');

@@ -34,7 +34,7 @@ import { createChainAdapter } from '../../domains/transactions/chain-adapter';
 import { createAuditLog } from '../../domains/audit';
 import type { AuditLog } from '../../domains/audit/types';
 import { createKeyStore, createVaultKeyStore, type ClosableKeyStore, type KeyPurpose, type VaultKeyStore } from '../../domains/keystore';
-import { createUserService, createAuthenticator } from '../../domains/users';
+import { createUserService, createAuthenticator, createSessionService } from '../../domains/users';
 import { createMfaService } from '../../domains/mfa';
 import { createAgentService } from '../../domains/agents';
 import { createWalletService, createWalletChain } from '../../domains/wallets';
@@ -278,8 +278,9 @@ export async function startWalletStack(options: WalletStackOptions): Promise<Wal
       });
       temporal = { client, taskQueue };
     } else {
-      const users = createUserService({ db: apiDb, clock, config, audit });
-      const mfa = createMfaService({ db: apiDb, keystore: apiKeystore, clock, config, audit });
+      const sessions = createSessionService({ db: apiDb, clock, audit });
+      const users = createUserService({ db: apiDb, clock, config, audit, sessions });
+      const mfa = createMfaService({ db: apiDb, keystore: apiKeystore, clock, config, audit, sessions });
       closers.push(() => mfa.close());
       const agents = createAgentService({ db: apiDb, clock, config, mfa, audit });
       const wallets = createWalletService({ db: apiDb, clock, logger, config, keystore: apiKeystore, chain: createWalletChain(chainClients), passwords: users, mfa, audit });

@@ -26,7 +26,7 @@ import type { Db } from '../../lib/db';
 import { createAuditLog } from '../../domains/audit';
 import { createVaultKeyStore, type VaultKeyStore } from '../../domains/keystore';
 import { insertTransaction, projectStatus } from '../../domains/transactions/dal';
-import { checkWebhookUrl, createWebhookService, postWebhook, verifyWebhookSignature, type LookupFn } from '../../domains/webhooks';
+import { checkWebhookUrl, createWebhookService, postWebhook, verifyWebhookSignature, webhookUrlPolicy, type LookupFn, type StackConfig } from '../../domains/webhooks';
 import { agentHasActiveWebhook } from '../../domains/webhooks/dal';
 import type { TransactionStatus } from '../../workflows/definitions';
 import { freshDatabase, type TestDatabase } from '../support/db';
@@ -44,8 +44,11 @@ const servers: Server[] = [];
 /** Every secret shown by the API in this file, for the log scan at the end. */
 const shownSecrets: string[] = [];
 
-const LOOPBACK = { production: false, WEBHOOK_ALLOW_LOOPBACK: true };
-const PRODUCTION = { production: true, WEBHOOK_ALLOW_LOOPBACK: false };
+type WebhookConfig = { production: boolean; WEBHOOK_ALLOW_LOOPBACK: boolean } & StackConfig;
+/** This run's stack as an API's configuration names it: its ports are not webhook receivers (set in `before`). */
+let stack: StackConfig;
+let LOOPBACK: WebhookConfig;
+let PRODUCTION: WebhookConfig;
 
 const authenticator: Authenticator = {
   verifyUserToken: async (token) => {
@@ -56,6 +59,8 @@ const authenticator: Authenticator = {
     const p = principals.get(key);
     return p?.type === 'agent' ? p : undefined;
   },
+  // No cookie sessions here: bearer tokens only.
+  csrfToken: (jti) => `no-cookie-sessions-${jti}`,
 };
 
 async function listen(app: Koa | http.RequestListener): Promise<string> {
@@ -66,7 +71,7 @@ async function listen(app: Koa | http.RequestListener): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function buildApi(config: { production: boolean; WEBHOOK_ALLOW_LOOPBACK: boolean }, lookup?: LookupFn) {
+function buildApi(config: WebhookConfig, lookup?: LookupFn) {
   // The service as the API's role, the activity (below) as the worker's; `db` (the owner) sets up and inspects.
   const webhooks = createWebhookService({
     db: database.api.db,
@@ -243,6 +248,16 @@ before(async () => {
   database = await freshDatabase('webhooks');
   db = database.db;
   vault = await useTestVault();
+  stack = {
+    DATABASE_URL: database.url,
+    VAULT_ADDR: vault.addr,
+    TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+    chains: new Map([[31337, process.env.WEB3_PROVIDER_URI ?? 'http://127.0.0.1:8545']]),
+    PORT: 3000,
+    WORKER_HEALTH_PORT: 3001,
+  };
+  LOOPBACK = { production: false, WEBHOOK_ALLOW_LOOPBACK: true, ...stack };
+  PRODUCTION = { production: true, WEBHOOK_ALLOW_LOOPBACK: false, ...stack };
   const env = process.env;
   let layout: { mount: string; keys: typeof AGREED_KEYS; apiToken: string; workerToken: string };
   if (vault.shared && env.VAULT_API_TOKEN && env.VAULT_WORKER_TOKEN) {
@@ -349,6 +364,61 @@ describe('webhook routes', () => {
     assert.equal((await call('POST', '/api/webhooks', agent.apiKey, { url: 'http://127.0.0.1/', extra: 1 })).status, 400);
     assert.equal((await call('POST', '/api/webhooks', agent.apiKey, {})).status, 400);
     assert.equal((await db('webhooks').where({ agent_id: agent.agentId })).length, 0);
+  });
+
+  test("development / tests: never a loopback port of the stack itself (PostgreSQL, OpenBao, Temporal, anvil, API, worker); the published schema says so", async () => {
+    const owner = await newOwner();
+    const agent = await newAgent(owner);
+    const port = (url: string) => Number(new URL(url).port);
+    const vaultPort = port(vault.addr);
+    const own = {
+      postgres: port(database.url),
+      openbao: vaultPort,
+      'openbao cluster': vaultPort + 1,
+      temporal: Number(stack.TEMPORAL_ADDRESS.split(':').pop()),
+      anvil: port(stack.chains.get(31337)!),
+      api: 3000,
+      worker: 3001,
+    };
+    const document = (await (await fetch(`${api}/openapi.json`)).json()) as { paths: Record<string, { post?: { requestBody: { content: Record<string, { schema: { properties: { url: { pattern: string } } } }> } } }> };
+    const published = new RegExp(document.paths['/api/webhooks']!.post!.requestBody.content['application/json']!.schema.properties.url.pattern);
+    for (const [what, p] of Object.entries(own)) {
+      for (const url of [`http://127.0.0.1:${p}/hook`, `https://localhost:${p}/`, `http://[::1]:${p}/`, `http://127.9.9.9:${p}/x`]) {
+        const result = await call('POST', '/api/webhooks', agent.apiKey, { url });
+        assert.equal(result.status, 400, `${what}: ${url} → ${result.status}`);
+        assert.equal(result.body.error.code, 'invalid_request');
+        assert.equal(result.body.error.details[0]!.field, 'url');
+        assert.equal(published.test(url), false, `the published pattern offers ${url}`);
+      }
+    }
+    assert.equal((await db('webhooks').where({ agent_id: agent.agentId })).length, 0);
+    const free = await receiver();
+    assert.ok(published.test(`${free.url}/hook`), 'another loopback port matches the published pattern');
+    assert.equal((await call('POST', '/api/webhooks', agent.apiKey, { url: `${free.url}/hook` })).status, 201, 'another loopback port is fine');
+
+    // A stored URL on a stack port (created before this rule) is not delivered to either.
+    const hook = randomUUID();
+    const secret = await apiStore.encrypt('webhook', hook, Buffer.from('whsec_stored-before-the-rule'));
+    await db('webhooks').insert({ id: hook, agent_id: agent.agentId, url: `http://127.0.0.1:${own.openbao}/v1/sys/health`, secret_ciphertext: secret, created_at: new Date() });
+    const tx = await newTransaction(owner, agent);
+    await activities({ maxAttempts: 1 }).notifyWebhooks({ transactionId: tx, version: 1 }).catch(() => undefined);
+    const row = (await deliveries(tx)).find((d: { webhook_id: string }) => d.webhook_id === hook);
+    assert.equal(row?.last_error, 'url_not_allowed');
+  });
+
+  test('development / tests with WEBHOOK_LOOPBACK_PORTS: only the listed loopback ports, never a stack port', async () => {
+    const listed = await buildApi({ ...LOOPBACK, WEBHOOK_LOOPBACK_PORTS: '9000-9001,9005' });
+    const owner = await newOwner();
+    const agent = await newAgent(owner);
+    const post = async (url: string) => {
+      const response = await fetch(`${listed}/api/webhooks`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': agent.apiKey }, body: JSON.stringify({ url }) });
+      return response.status;
+    };
+    assert.equal(await post('http://127.0.0.1:9002/'), 400);
+    assert.equal(await post('http://127.0.0.1/'), 400, 'the default port 80 is not listed');
+    assert.equal(await post(`http://127.0.0.1:${new URL(database.url).port}/`), 400);
+    assert.equal(await post('http://127.0.0.1:9001/'), 201);
+    assert.equal(await post('http://localhost:9005/x'), 201);
   });
 
   test('production mode: https to public addresses only — loopback, private and http refused', async () => {
@@ -610,7 +680,7 @@ describe('delivery (the notifyWebhooks activity)', () => {
     const [row] = await deliveries(tx2);
     assert.equal(row.state, 'failed');
     assert.equal(row.last_error, 'address_not_allowed');
-    assert.ok(checkWebhookUrl(hook.url, 'loopback').ok);
+    assert.ok(checkWebhookUrl(hook.url, webhookUrlPolicy(LOOPBACK)).ok);
   });
 
   test('nothing to do: a user-initiated transaction, an agent without webhooks, a revoked agent, a deleted webhook', async () => {

@@ -112,6 +112,7 @@ interface Tenant {
   agent: { agentId: string; apiKey: string };
   /** A pending request prepared by `agent` on `wallet`, never decided by anyone. */
   pendingTx: string;
+  pendingDigest: string;
   webhookId: string;
 }
 
@@ -171,8 +172,10 @@ async function newTenant(): Promise<Tenant> {
   const user = await newUser(app.url, app.clock);
   const wallet = await newWallet(app.url, user);
   const agent = await newAgent(app.url, user, [wallet]);
-  const tenant = { user, wallet, agent, pendingTx: '', webhookId: '' };
-  tenant.pendingTx = (await prepare(tenant)).id;
+  const tenant = { user, wallet, agent, pendingTx: '', pendingDigest: '', webhookId: '' };
+  const pending = await prepare(tenant);
+  tenant.pendingTx = pending.id;
+  tenant.pendingDigest = pending.digest;
   tenant.webhookId = await createWebhook(tenant);
   return tenant;
 }
@@ -191,6 +194,14 @@ async function freshToken(user: TestUser): Promise<string> {
   const login = await send({ method: 'POST', path: '/api/login', body: { username: user.username, password: user.password } }, 'setup: login');
   expectAnswer(login, 200);
   return (login.body as { access_token: string }).access_token;
+}
+
+/** A new session of `user` (a fresh login), by its id. */
+async function spareSessionOf(user: TestUser): Promise<string> {
+  const t = await freshToken(user);
+  const list = await send({ method: 'GET', path: '/api/sessions', token: t }, 'setup: sessions');
+  expectAnswer(list, 200);
+  return (list.body as { sessions: { id: string; current: boolean }[] }).sessions.find((x) => x.current)!.id;
 }
 
 before(async () => {
@@ -312,6 +323,25 @@ const MATRIX: Record<string, MatrixRoute> = {
       return { method: 'POST', path: '/api/confirm_mfa', token: fresh.token, body: { mfa_code: code } };
     },
   },
+  'POST /api/change_password': {
+    // A fresh user with MFA in the JWT cells: changing A's password would pull it from under the other rows.
+    expect: userSelf(ok(204)),
+    build: async (cell) => {
+      if (cell !== 'ownerJwt' && cell !== 'otherJwt') return { method: 'POST', path: '/api/change_password', body: { current_password: 'x', new_password: 'some new passphrase', mfa_code: '123456' } };
+      const fresh = await newUser(app.url, app.clock);
+      return { method: 'POST', path: '/api/change_password', token: fresh.token, body: { current_password: fresh.password, new_password: `new-${randomBytes(9).toString('base64url')}`, mfa_code: await fresh.nextCode() } };
+    },
+  },
+  'GET /api/sessions': { expect: userSelf(ok(200)), build: async () => ({ method: 'GET', path: '/api/sessions' }) },
+  'DELETE /api/sessions/{id}': {
+    // A session of A's own, opened for this cell (never A's main one): another user's 404.
+    expect: userObject(ok(204)),
+    build: async () => ({ method: 'DELETE', path: `/api/sessions/${await spareSessionOf(A.user)}` }),
+  },
+  'POST /api/logout_all': {
+    expect: userSelf(ok(204)),
+    build: async (cell) => ({ method: 'POST', path: '/api/logout_all', ...(await freshAccountToken(cell, async () => (await freshLogin()).token)) }),
+  },
   'POST /api/agents': {
     // Granting the owner's wallet makes it an object route: another user's 404.
     expect: userObject(ok(201)),
@@ -360,9 +390,9 @@ const MATRIX: Record<string, MatrixRoute> = {
   'POST /api/authorize_transaction': {
     expect: userObject(ok(200)),
     build: async (cell) => {
-      const tx = cell === 'ownerJwt' ? await prepare(A) : { id: A.pendingTx };
+      const tx = cell === 'ownerJwt' ? await prepare(A) : { id: A.pendingTx, digest: A.pendingDigest };
       if (cell === 'ownerJwt') approvedCount += 1;
-      return { method: 'POST', path: '/api/authorize_transaction', body: { transaction_id: tx.id, mfa_code: await actor(cell).nextCode() } };
+      return { method: 'POST', path: '/api/authorize_transaction', body: { transaction_id: tx.id, digest: tx.digest, mfa_code: await actor(cell).nextCode() } };
     },
   },
   'POST /api/reject_transaction': {
@@ -586,13 +616,13 @@ const BOLA: Record<string, BolaProbe[]> = {
   ],
   'POST /api/authorize_transaction': [
     {
-      foreign: async () => ({ method: 'POST', path: '/api/authorize_transaction', token: B.user.token, body: { transaction_id: A.pendingTx, mfa_code: bolaCode } }),
-      unknown: async () => ({ method: 'POST', path: '/api/authorize_transaction', token: B.user.token, body: { transaction_id: uuid4(), mfa_code: bolaCode } }),
+      foreign: async () => ({ method: 'POST', path: '/api/authorize_transaction', token: B.user.token, body: { transaction_id: A.pendingTx, digest: A.pendingDigest, mfa_code: bolaCode } }),
+      unknown: async () => ({ method: 'POST', path: '/api/authorize_transaction', token: B.user.token, body: { transaction_id: uuid4(), digest: A.pendingDigest, mfa_code: bolaCode } }),
     },
     {
       // A batch with one of one's own and one of someone else's: nothing is approved.
-      foreign: async () => ({ method: 'POST', path: '/api/authorize_transaction', token: B.user.token, body: { transaction_ids: [B.pendingTx, A.pendingTx], mfa_code: bolaCode } }),
-      unknown: async () => ({ method: 'POST', path: '/api/authorize_transaction', token: B.user.token, body: { transaction_ids: [B.pendingTx, uuid4()], mfa_code: bolaCode } }),
+      foreign: async () => ({ method: 'POST', path: '/api/authorize_transaction', token: B.user.token, body: { transaction_ids: [B.pendingTx, A.pendingTx], digests: [B.pendingDigest, A.pendingDigest], mfa_code: bolaCode } }),
+      unknown: async () => ({ method: 'POST', path: '/api/authorize_transaction', token: B.user.token, body: { transaction_ids: [B.pendingTx, uuid4()], digests: [B.pendingDigest, A.pendingDigest], mfa_code: bolaCode } }),
     },
   ],
   'POST /api/reject_transaction': [
@@ -636,6 +666,9 @@ const BOLA: Record<string, BolaProbe[]> = {
       foreign: async () => ({ method: 'POST', path: '/api/contract_call', token: B.user.token, body: { wallet_address: A.wallet, contract_address: reverter, data: '0x', password: B.user.password, mfa_code: bolaCode } }),
       unknown: async () => ({ method: 'POST', path: '/api/contract_call', token: B.user.token, body: { wallet_address: randomAddress(), contract_address: reverter, data: '0x', password: B.user.password, mfa_code: bolaCode } }),
     },
+  ],
+  'DELETE /api/sessions/{id}': [
+    { foreign: async () => ({ method: 'DELETE', path: `/api/sessions/${await spareSessionOf(A.user)}`, token: B.user.token }), unknown: async () => ({ method: 'DELETE', path: `/api/sessions/${uuid4()}`, token: B.user.token }) },
   ],
   'DELETE /api/webhooks/{id}': [
     { foreign: async () => ({ method: 'DELETE', path: `/api/webhooks/${A.webhookId}`, apiKey: B.agent.apiKey }), unknown: async () => ({ method: 'DELETE', path: `/api/webhooks/${uuid4()}`, apiKey: B.agent.apiKey }) },
@@ -795,7 +828,7 @@ describe('input abuse', () => {
   it('a known body with one unknown field added is refused, not silently trimmed', async () => {
     const cases: Req[] = [
       { method: 'POST', path: '/api/prepare_transaction', apiKey: A.agent.apiKey, body: { wallet_address: A.wallet, kind: 'native', to_address: randomAddress(), amount: '1', gas_price: '1' } },
-      { method: 'POST', path: '/api/authorize_transaction', token: A.user.token, body: { transaction_id: A.pendingTx, mfa_code: '000000', skip_mfa: true } },
+      { method: 'POST', path: '/api/authorize_transaction', token: A.user.token, body: { transaction_id: A.pendingTx, digest: A.pendingDigest, mfa_code: '000000', skip_mfa: true } },
       { method: 'POST', path: '/api/create_wallet', token: A.user.token, body: { password: A.user.password, private_key: '0x' + '11'.repeat(32) } },
       { method: 'POST', path: '/api/agents', token: A.user.token, body: { name: 'x', mfa_code: '000000', user_id: B.user.userId } },
       { method: 'POST', path: '/api/register', body: { username: `x${randomBytes(4).toString('hex')}`, password: 'long-enough-pass-1', is_admin: true } },
@@ -896,17 +929,17 @@ describe('credential abuse', () => {
     const first = await prepare(A);
     const second = await prepare(A);
     const code = await A.user.nextCode();
-    expectAnswer(await send({ method: 'POST', path: '/api/authorize_transaction', token: A.user.token, body: { transaction_id: first.id, mfa_code: code } }), 200);
+    expectAnswer(await send({ method: 'POST', path: '/api/authorize_transaction', token: A.user.token, body: { transaction_id: first.id, digest: first.digest, mfa_code: code } }), 200);
     approvedCount += 1;
-    expectAnswer(await send({ method: 'POST', path: '/api/authorize_transaction', token: A.user.token, body: { transaction_id: second.id, mfa_code: code } }, 'replayed code, another request'), 403, 'mfa_code_used');
+    expectAnswer(await send({ method: 'POST', path: '/api/authorize_transaction', token: A.user.token, body: { transaction_id: second.id, digest: second.digest, mfa_code: code } }, 'replayed code, another request'), 403, 'mfa_code_used');
     expectAnswer(await send({ method: 'POST', path: '/api/load_wallet', token: A.user.token, body: { address: A.wallet, password: A.user.password, mfa_code: code } }, 'replayed code, another purpose'), 403, 'mfa_code_used');
     // The same code from another session of the same user is still the same code.
-    expectAnswer(await send({ method: 'POST', path: '/api/authorize_transaction', token: await freshToken(A.user), body: { transaction_id: second.id, mfa_code: code } }, 'replayed code, new session'), 403, 'mfa_code_used');
+    expectAnswer(await send({ method: 'POST', path: '/api/authorize_transaction', token: await freshToken(A.user), body: { transaction_id: second.id, digest: second.digest, mfa_code: code } }, 'replayed code, new session'), 403, 'mfa_code_used');
     const view = await send({ method: 'GET', path: `/api/transactions/${second.id}`, token: A.user.token });
     assert.equal((view.body as { status: string }).status, 'pending_approval');
     // An older code (previous steps) is no better than a replay.
     const stale = await generate({ secret: A.user.secret, epoch: Math.floor(app.clock.now().getTime() / 1000) - 90 });
-    const old = await send({ method: 'POST', path: '/api/authorize_transaction', token: A.user.token, body: { transaction_id: second.id, mfa_code: stale } }, 'code of an earlier step');
+    const old = await send({ method: 'POST', path: '/api/authorize_transaction', token: A.user.token, body: { transaction_id: second.id, digest: second.digest, mfa_code: stale } }, 'code of an earlier step');
     expectAnswer(old, 403);
     assert.ok(['mfa_code_used', 'mfa_invalid'].includes(errorCode(old) ?? ''), old.text);
   });
@@ -945,7 +978,7 @@ describe('credential abuse', () => {
     expectAnswer(await send({ method: 'GET', path: '/api/wallets', token: t }, 'after logout'), 401, 'unauthenticated');
   });
 
-  it('CSRF: a cookie-authenticated write needs X-CSRF-Token equal to the CSRF cookie; reads do not', async () => {
+  it('CSRF: a cookie-authenticated write needs the X-CSRF-Token of its session, from this site; reads do not', async () => {
     const login = await fetch(`${app.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: A.user.username, password: A.user.password }) });
     assert.equal(login.status, 200);
     const cookies = login.headers.getSetCookie().map((c) => c.split(';')[0]!);
@@ -966,6 +999,11 @@ describe('credential abuse', () => {
     expectAnswer(await write({ 'x-csrf-token': '' }, 'cookie write with an empty CSRF header'), 401, 'unauthenticated');
     // Only the session cookie (as a cross-site form could make the browser send): still refused.
     expectAnswer(await send({ method: 'POST', path: '/api/create_wallet', headers: { cookie: session, 'x-csrf-token': '' }, body: { password: A.user.password } }, 'session cookie only'), 401, 'unauthenticated');
+    // Bound to the session: a cs_csrf cookie planted by someone else (a sibling subdomain can set cookies), echoed in the header.
+    const planted = 'P'.repeat(csrfValue.length);
+    expectAnswer(await send({ method: 'POST', path: '/api/create_wallet', headers: { cookie: `${session}; cs_csrf=${planted}`, 'x-csrf-token': planted }, body: { password: A.user.password } }, 'planted CSRF cookie'), 401, 'unauthenticated');
+    // And from another site, even with the right token.
+    expectAnswer(await write({ 'x-csrf-token': csrfValue, origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }, 'cookie write from another site'), 401, 'unauthenticated');
     expectAnswer(await write({ 'x-csrf-token': csrfValue }, 'cookie write with the CSRF header'), 201);
     // A form post cannot even get that far: it is not JSON.
     expectAnswer(await send({ method: 'POST', path: '/api/logout', headers: { cookie }, raw: 'a=1', contentType: 'application/x-www-form-urlencoded' }, 'form post'), [401, 415]);

@@ -55,7 +55,7 @@ test('OpenBao unreachable, then sealed, during signing: the status says why, not
       }
       // Approving needs the key store too (the TOTP secret is encrypted there): a documented 503, not a 500.
       const pending = of(parties[0]!, 'pending');
-      const refused = await api.call('POST', '/api/authorize_transaction', { token: pending.party.owner.token, body: { transaction_id: pending.id, mfa_code: await pending.party.owner.nextCode() } });
+      const refused = await api.call('POST', '/api/authorize_transaction', { token: pending.party.owner.token, body: { transaction_id: pending.id, digest: pending.digest, mfa_code: await pending.party.owner.nextCode() } });
       assert.equal(refused.status, 503, `approve while the key store is ${label}: ${JSON.stringify(refused.body)}`);
       assert.equal((await getStatus(api, pending)).status, 'pending_approval');
       // Let a few signing attempts fail.

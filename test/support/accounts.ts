@@ -13,15 +13,17 @@ import { loadConfig, type Config } from '../../config/env';
 import { createLogger } from '../../lib/logger';
 import { createTestClock, unixSeconds, type TestClock } from '../../lib/clock';
 import { createApp } from '../../api/app';
+import { createHttpServer, httpLimits } from '../../api/http/http-server';
 import type { AnyRoute } from '../../api/http/route';
 import { accountRoutes } from '../../api/routes/accounts';
 import { agentRoutes } from '../../api/routes/agents';
 import { createLocalKeyStore, generateKeyFile, type LocalKeyStore } from '../../domains/keystore';
 import { createAuditLog, type AuditLog } from '../../domains/audit';
-import { createAuthenticator, createUserService, type UserService } from '../../domains/users';
+import { createAuthenticator, createSessionService, createUserService, type UserService } from '../../domains/users';
 import { createMfaService, totpCode, type MfaService } from '../../domains/mfa';
 import { createAgentService, type AgentService } from '../../domains/agents';
 import { freshDatabase, type TestDatabase } from './db';
+import { requestFrom } from './http-from';
 
 export interface AccountsHarness {
   url: string;
@@ -39,7 +41,7 @@ export interface AccountsHarness {
 }
 
 export interface HarnessOptions {
-  /** Environment overrides (e.g. LOGIN_MAX_FAILURES). */
+  /** Environment overrides (e.g. LOGIN_FREE_FAILURES). */
   env?: Record<string, string>;
   /** Extra routes (e.g. a tiny agent-only route). */
   extraRoutes?: AnyRoute[];
@@ -71,7 +73,8 @@ export async function startAccountsApp(options: HarnessOptions = {}): Promise<Ac
   // The services run as the API's role, as in production; database.db (the owner) is for inspection.
   const db = database.api.db;
   const audit = createAuditLog({ db, hmacKey: config.AUDIT_HMAC_KEY!, clock });
-  const users = createUserService({ db, clock, config, audit });
+  const sessions = createSessionService({ db, clock, audit });
+  const users = createUserService({ db, clock, config, audit, sessions });
   const hooks: AccountsHarness['hooks'] = {};
   const mfaKeystore = {
     encrypt: keystore.encrypt.bind(keystore),
@@ -80,7 +83,7 @@ export async function startAccountsApp(options: HarnessOptions = {}): Promise<Ac
       return keystore.decrypt(...args);
     },
   };
-  const mfa = createMfaService({ db, keystore: mfaKeystore, clock, config, audit });
+  const mfa = createMfaService({ db, keystore: mfaKeystore, clock, config, audit, sessions });
   const agents = createAgentService({ db, clock, config, mfa, audit });
   const authenticator = createAuthenticator({ db, clock, config });
   const routes = [...accountRoutes({ users, mfa, config }), ...agentRoutes({ agents }), ...(options.extraRoutes ?? [])];
@@ -94,7 +97,8 @@ export async function startAccountsApp(options: HarnessOptions = {}): Promise<Ac
     trustProxy: false,
     limits: { perMinute: 10_000, agentPerMinute: 10_000 },
   });
-  const server: Server = app.listen(0, '127.0.0.1');
+  const server: Server = createHttpServer(app.callback(), httpLimits(config));
+  server.listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
@@ -135,13 +139,18 @@ export async function call<T = Record<string, unknown>>(
   url: string,
   method: string,
   path: string,
-  options: { token?: string; apiKey?: string; body?: unknown; headers?: Record<string, string> } = {},
+  options: { token?: string; apiKey?: string; body?: unknown; headers?: Record<string, string>; /** A loopback source address (127.0.0.2 …): another client. */ from?: string } = {},
 ): Promise<Answer<T>> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.apiKey) headers['x-api-key'] = options.apiKey;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(`${url}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+  const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+  if (options.from) {
+    const answer = await requestFrom(options.from, `${url}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+    return { status: answer.status, body: (answer.text ? JSON.parse(answer.text) : undefined) as T, headers: answer.headers };
+  }
+  const response = await fetch(`${url}${path}`, { method, headers, body });
   const text = await response.text();
   return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T, headers: response.headers };
 }

@@ -18,6 +18,7 @@ import { createTestClock, systemClock, type TestClock } from '../../lib/clock';
 import type { Logger } from '../../lib/logger';
 import { createApp } from '../../api/app';
 import { composeApi } from '../../api/compose';
+import { createHttpServer, httpLimits } from '../../api/http/http-server';
 import { createActivities } from '../../activities';
 import { createAuditLog } from '../../domains/audit';
 import { createChainClients } from '../../domains/chain';
@@ -113,8 +114,10 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     limits: { perMinute: config.RATE_LIMIT_PER_MINUTE, agentPerMinute: config.AGENT_RATE_LIMIT_PER_MINUTE },
     readiness: {},
   });
+  // The production server with its limits (timeouts, connection cap), as api/server.ts builds it.
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = createHttpServer(app.callback(), httpLimits(config));
+    s.listen(0, '127.0.0.1', () => resolve(s));
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

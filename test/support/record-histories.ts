@@ -44,10 +44,12 @@ try {
       body: { wallet_address: wallet, kind: 'native', to_address: randomAddress(), amount: '5', ...extra },
     });
     expectStatus(r, 202, 'prepare');
+    digests.set(r.body.transaction_id, r.body.digest);
     return r.body.transaction_id;
   };
+  const digests = new Map<string, string>();
   const approve = async (id: string) =>
-    expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: id, mfa_code: await owner.nextCode() } }), 200, 'approve');
+    expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: id, digest: digests.get(id), mfa_code: await owner.nextCode() } }), 200, 'approve');
 
   const lifecycles: Record<string, string> = {};
   lifecycles.confirmed = await prepare();

@@ -16,7 +16,7 @@ const writes = (table: string, role: 'api' | 'worker') => {
 
 test('the API writes no signature, nonce or delivery record; the worker writes no approval, TOTP use, account, key or session', () => {
   for (const table of ['signed_transactions', 'wallet_nonces', 'nonce_assignments', 'webhook_deliveries', 'chains', 'pings']) assert.equal(writes(table, 'api'), false, table);
-  for (const table of ['approvals', 'mfa_uses', 'users', 'agents', 'mfa_factors', 'mfa_failures', 'revoked_tokens', 'agent_wallets', 'webhooks']) assert.equal(writes(table, 'worker'), false, table);
+  for (const table of ['approvals', 'mfa_uses', 'users', 'agents', 'mfa_factors', 'mfa_failures', 'revoked_tokens', 'user_sessions', 'login_throttles', 'agent_wallets', 'webhooks']) assert.equal(writes(table, 'worker'), false, table);
   assert.equal(TABLE_GRANTS.transactions!.worker.insert, undefined, 'only the API freezes a request');
   // The owner's rules and labels, and what a request counts toward them, are written by the API alone.
   for (const table of ['address_book', 'policy_spend']) assert.equal(writes(table, 'worker'), false, table);
@@ -44,6 +44,8 @@ test('secrets stay out of reach: the API reads wallets without their key ciphert
   assert.deepEqual(TABLE_GRANTS.wallets!.api.select, [...PUBLIC_WALLET_COLUMNS]);
   assert.ok(!(TABLE_GRANTS.agents!.worker.select as readonly string[]).includes('key_digest'));
   assert.equal(TABLE_GRANTS.mfa_factors!.worker.select, undefined);
+  assert.deepEqual(TABLE_GRANTS.user_sessions!.worker, {}, 'the worker never sees who is signed in, from where');
+  assert.deepEqual(TABLE_GRANTS.user_sessions!.api.update, ['last_seen_at'], 'a session is never moved to another user or lengthened');
   assert.deepEqual(TABLE_GRANTS.audit_events!.api.select, ['id', 'hmac']);
 });
 

@@ -36,6 +36,12 @@ describe('hints', () => {
     assert.equal(invalidState('expired', 'x').hint, 'It expired before it was approved or executed: propose it again with POST /api/prepare_transaction.');
     assert.equal(unavailable('x', 7).hint, 'Try again after 7 seconds (Retry-After); repeat a prepare with the same idempotency key.');
     assert.equal(new AppError('rate_limited', 'x', { headers: { 'Retry-After': '5' } }).hint, 'Slow down and try again after 5 seconds (Retry-After).');
+    assert.equal(errorHint('rate_limited', { retryAfter: '1' }), 'Slow down and try again after 1 second (Retry-After).');
+    assert.equal(notFound('session').hint, 'Check the session id in GET /api/sessions, which lists only your own sessions that are still live.');
+    // A cookie write refused by the CSRF checks is not about a missing credential (api/http/authenticate.ts).
+    assert.equal(new AppError('unauthenticated', 'x', { subject: 'csrf_token' }).hint, "Send the X-CSRF-Token header with the value of this session's cs_csrf cookie, or log in again to get one.");
+    assert.equal(new AppError('unauthenticated', 'x', { subject: 'cross_site' }).hint, 'Send cookie-authenticated writes from the Countersign web app itself; other programs should use a Bearer token.');
+    assert.equal(new AppError('unauthenticated', 'x', { subject: 'wallet' }).hint, errorHint('unauthenticated'), 'a subject picks a hint only for its own code');
     const doomed = simulationRefusal('native', { warnings: ['insufficient_funds'], simulation: { ok: false, revert_reason: null, trace: null } })!;
     assert.equal(doomed.hint, 'Lower the amount, or ask the owner to fund the wallet with the value plus the fee cap, or send allow_simulation_failure: true to queue it anyway.');
     for (const reason of ['not_approved', 'already_decided', 'expired', 'stale_digest', 'signing_started', 'execution_window_passed'] as const) {

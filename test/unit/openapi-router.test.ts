@@ -143,6 +143,7 @@ describe('the served OpenAPI document and the router', () => {
     const documented = documentedOperations();
     const contract = [
       'POST /api/register', 'POST /api/login', 'POST /api/logout', 'POST /api/setup_mfa', 'POST /api/confirm_mfa',
+      'POST /api/change_password', 'GET /api/sessions', 'DELETE /api/sessions/{id}', 'POST /api/logout_all',
       'POST /api/agents', 'GET /api/agents', 'DELETE /api/agents/{id}', 'POST /api/agents/{id}/wallets', 'DELETE /api/agents/{id}/wallets/{address}',
       'POST /api/create_wallet', 'POST /api/load_wallet', 'GET /api/wallets', 'GET /api/wallets/{address}',
       'POST /api/prepare_transaction', 'POST /api/authorize_transaction', 'POST /api/reject_transaction', 'GET /api/transaction_status',

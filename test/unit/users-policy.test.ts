@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseOptions } from '@node-rs/argon2';
 import { USERNAME_PATTERN, codePointLength, commonPasswords, normalizeUsername, passwordProblem } from '../../domains/users/policy';
-import { BACKOFF_FREE_FAILURES, backoffSeconds, clearedState, reserveAttempt } from '../../domains/users/lockout';
+import { backoffSeconds, reserveAttempt, throttleSource, type PairState } from '../../domains/users/throttle';
 import { ARGON2_POLICY, createPasswordHasher, createSemaphore } from '../../domains/users/password';
 import { AppError } from '../../lib/errors';
 
@@ -26,46 +26,67 @@ test('lengths count code points, not UTF-16 units', () => {
   assert.equal(codePointLength('abc'), 3);
 });
 
-const policy = { maxFailures: 10, lockSeconds: 900 };
+const policy = { freeFailures: 3, maxBackoffSeconds: 900, windowSeconds: 3600, accountSlowdownAfter: 20 };
 const t0 = new Date('2026-01-01T00:00:00Z');
 const at = (s: number) => new Date(t0.getTime() + s * 1000);
 
-test('lock-out: attempts are counted before the check; the Nth failure locks for the lock duration', () => {
-  let state = clearedState();
-  for (let i = 1; i <= BACKOFF_FREE_FAILURES; i += 1) {
-    const d = reserveAttempt(state, t0, policy);
-    assert.equal(d.allowed, true);
-    assert.equal(d.next.failedLogins, i);
-    assert.equal(d.next.lockedUntil, null, 'no delay for the first few failures');
+test('throttle: the first failures of a pair are free, then each doubles its wait up to the maximum; waiting attempts are refused and not counted', () => {
+  let state: PairState | undefined;
+  for (let i = 1; i < policy.freeFailures; i += 1) {
+    const d = reserveAttempt(state, i - 1, t0, policy);
+    assert.ok(d.allowed);
+    assert.equal(d.failures, i);
+    assert.equal(d.next.nextAttemptAt, null, 'no wait for the first few failures');
     state = d.next;
   }
-  const fifth = reserveAttempt(state, t0, policy);
-  assert.equal(fifth.next.lockedUntil?.getTime(), at(1).getTime(), 'then a back-off of 1 s');
-  // During a back-off an attempt is refused and still counted.
-  const during = reserveAttempt(fifth.next, at(0.5), policy);
-  assert.equal(during.allowed, false);
-  assert.equal(during.next.failedLogins, 6);
-  assert.equal(during.next.lockedUntil?.getTime(), at(1).getTime(), 'the back-off is not stretched');
-  assert.deepEqual([5, 6, 7, 8, 9, 10, 20].map(backoffSeconds), [1, 2, 4, 8, 16, 32, 60]);
-
-  const nearly = { failedLogins: 9, lockedUntil: null };
-  const tenth = reserveAttempt(nearly, t0, policy);
-  assert.equal(tenth.allowed, true, 'the 10th guess is still checked');
-  assert.equal(tenth.locksOnFailure, true);
-  assert.equal(tenth.next.lockedUntil?.getTime(), at(900).getTime());
-  // Locked: refused, not counted (the lock cannot be stretched), released after the duration.
-  const locked = reserveAttempt(tenth.next, at(899), policy);
-  assert.deepEqual([locked.allowed, locked.next], [false, tenth.next]);
-  const released = reserveAttempt(tenth.next, at(900), policy);
-  assert.equal(released.allowed, true);
-  assert.equal(released.next.failedLogins, 1, 'a served lock starts afresh');
+  const third = reserveAttempt(state, 2, t0, policy);
+  assert.ok(third.allowed);
+  assert.equal(third.startsBackoff, true);
+  assert.equal(third.next.nextAttemptAt?.getTime(), at(1).getTime(), 'then a wait of 1 s');
+  const during = reserveAttempt(third.next, 3, at(0.5), policy);
+  assert.deepEqual(during, { allowed: false, waitUntil: at(1) }, 'refused during the wait, state unchanged');
+  const fourth = reserveAttempt(third.next, 3, at(1), policy);
+  assert.ok(fourth.allowed);
+  assert.equal(fourth.startsBackoff, false);
+  assert.equal(fourth.next.nextAttemptAt?.getTime(), at(3).getTime(), '2 s after the 4th');
+  assert.deepEqual([2, 3, 4, 5, 10, 12, 13, 100, 5000].map((n) => backoffSeconds(n, 3, 900)), [0, 1, 2, 4, 128, 512, 900, 900, 900]);
 });
 
-test('a back-off attempt that reaches the limit locks the account', () => {
-  const d = reserveAttempt({ failedLogins: 9, lockedUntil: at(10) }, t0, policy);
-  assert.equal(d.allowed, false);
-  assert.equal(d.locksOnFailure, true);
-  assert.equal(d.next.lockedUntil?.getTime(), at(900).getTime());
+test('throttle: never a lock — after any number of failures the pair is checked again once its wait is over', () => {
+  const hammered: PairState = { failures: 10_000, nextAttemptAt: at(900), lastFailureAt: t0 };
+  assert.equal(reserveAttempt(hammered, 10_000, at(899), policy).allowed, false);
+  const later = reserveAttempt(hammered, 10_000, at(900), policy);
+  assert.ok(later.allowed);
+  assert.equal(later.next.nextAttemptAt?.getTime(), at(1800).getTime(), 'the wait is capped at LOGIN_BACKOFF_MAX');
+});
+
+test('throttle: a pair quiet for the window starts afresh', () => {
+  const old: PairState = { failures: 8, nextAttemptAt: at(60), lastFailureAt: t0 };
+  const fresh = reserveAttempt(old, 0, at(3600), policy);
+  assert.ok(fresh.allowed);
+  assert.equal(fresh.failures, 1);
+  assert.equal(fresh.next.nextAttemptAt, null);
+});
+
+test('throttle: an account under pressure slows every pair (one free failure), but a new source is still checked at once', () => {
+  const newcomer = reserveAttempt(undefined, policy.accountSlowdownAfter, t0, policy);
+  assert.ok(newcomer.allowed, 'the first attempt of a new source is always checked');
+  assert.equal(newcomer.accountSlowed, true);
+  assert.equal(newcomer.next.nextAttemptAt?.getTime(), at(1).getTime(), 'but a failure waits at once');
+  const calm = reserveAttempt(undefined, policy.accountSlowdownAfter - 1, t0, policy);
+  assert.ok(calm.allowed);
+  assert.equal(calm.next.nextAttemptAt, null);
+});
+
+test('throttle sources: IPv4 as is, IPv4-mapped IPv6 as IPv4, other IPv6 by /64', () => {
+  assert.equal(throttleSource('203.0.113.7'), '203.0.113.7');
+  assert.equal(throttleSource('::ffff:203.0.113.7'), '203.0.113.7');
+  assert.equal(throttleSource('2001:db8:1:2:3:4:5:6'), '2001:db8:1:2::/64');
+  assert.equal(throttleSource('2001:db8:1:2::9'), '2001:db8:1:2::/64');
+  assert.equal(throttleSource('2001:DB8::1'), '2001:db8:0:0::/64');
+  assert.equal(throttleSource('2001:0db8:0001:0002:ffff::1'), throttleSource('2001:db8:1:2::2'));
+  assert.equal(throttleSource('::1'), '0:0:0:0::/64');
+  assert.equal(throttleSource(undefined), 'unknown');
 });
 
 test('the semaphore bounds concurrency and refuses past its queue', async () => {

@@ -57,6 +57,8 @@ const wallets: WalletRouteDeps['wallets'] = {
 const authenticator: Authenticator = {
   verifyUserToken: async (token) => (token === USER_TOKEN ? { type: 'user', userId: USER_ID, jti: 'j', expiresAt: new Date(Date.now() + 60_000) } : undefined),
   verifyApiKey: async (key) => (key === AGENT_KEY ? { type: 'agent', agentId: AGENT_ID, userId: USER_ID } : undefined),
+  // No cookie sessions here: bearer tokens only.
+  csrfToken: (jti) => `no-cookie-sessions-${jti}`,
 };
 
 let server: Server;

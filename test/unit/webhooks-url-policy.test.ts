@@ -8,9 +8,16 @@ import {
   classifyAddress,
   LOOPBACK_URL_PATTERN,
   PUBLIC_URL_PATTERN,
+  loopbackPortAllowed,
+  loopbackUrlPattern,
+  numberRangeAlternatives,
+  stackPorts,
   webhookUrlMode,
+  webhookUrlPolicy,
   webhookUrlSchema,
   type AddressClass,
+  type LoopbackPorts,
+  type WebhookUrlPolicy,
 } from '../../domains/webhooks/url-policy';
 import { resolveWebhookTarget, type LookupFn } from '../../domains/webhooks/resolve';
 
@@ -93,18 +100,21 @@ describe('webhookUrlMode', () => {
   });
 });
 
-const problemsOf = (raw: string, mode: 'public' | 'loopback') => {
-  const result = checkWebhookUrl(raw, mode);
+/** Loopback with no port refused: the rules other than the port's. */
+const ANY_PORT: WebhookUrlPolicy = { mode: 'loopback', ports: { reserved: new Set() } };
+const policyOf = (mode: 'public' | 'loopback'): WebhookUrlPolicy => (mode === 'public' ? { mode: 'public' } : ANY_PORT);
+const problemsOf = (raw: string, mode: 'public' | 'loopback' | WebhookUrlPolicy) => {
+  const result = checkWebhookUrl(raw, typeof mode === 'string' ? policyOf(mode) : mode);
   return result.ok ? [] : result.problems;
 };
 
 describe('checkWebhookUrl, production (public) mode', () => {
   test('accepts https to a public host name or address, with a port, path and query', () => {
     for (const url of ['https://hooks.example.com/countersign', 'https://hooks.example.com:8443/a/b?x=1', 'https://8.8.8.8/hook', 'https://[2606:4700:4700::1111]/h']) {
-      const result = checkWebhookUrl(url, 'public');
+      const result = checkWebhookUrl(url, { mode: 'public' });
       assert.ok(result.ok, `${url}: ${JSON.stringify(result)}`);
     }
-    const result = checkWebhookUrl('https://hooks.example.com:8443/a?x=1', 'public');
+    const result = checkWebhookUrl('https://hooks.example.com:8443/a?x=1', { mode: 'public' });
     assert.ok(result.ok);
     assert.equal(result.target.port, 8443);
     assert.equal(result.target.path, '/a?x=1');
@@ -196,7 +206,7 @@ describe('checkResolvedAddresses: every answer must be allowed', () => {
 
 describe('resolveWebhookTarget', () => {
   const target = (url: string, mode: 'public' | 'loopback') => {
-    const result = checkWebhookUrl(url, mode);
+    const result = checkWebhookUrl(url, policyOf(mode));
     assert.ok(result.ok);
     return result.target;
   };
@@ -239,7 +249,7 @@ describe('resolveWebhookTarget', () => {
 
 describe('the documented schema', () => {
   test('every URL matching the loopback pattern passes the loopback policy (a fuzzer cannot get a 400)', () => {
-    const schema = webhookUrlSchema('loopback');
+    const schema = webhookUrlSchema(ANY_PORT);
     fc.assert(
       fc.property(fc.stringMatching(LOOPBACK_URL_PATTERN), (url) => {
         fc.pre(url.length <= 2048);
@@ -259,8 +269,8 @@ describe('the documented schema', () => {
     );
   });
   test('the patterns refuse what the policy refuses', () => {
-    const loopback = webhookUrlSchema('loopback');
-    const pub = webhookUrlSchema('public');
+    const loopback = webhookUrlSchema(ANY_PORT);
+    const pub = webhookUrlSchema({ mode: 'public' });
     for (const url of ['https://hooks.example.com/', 'http://10.0.0.1/', 'http://user@127.0.0.1/', 'http://127.0.0.1/#f', 'http://127.0.0.1:0/', 'http://256.0.0.1/']) {
       assert.equal(loopback.safeParse(url).success, false, url);
     }
@@ -268,5 +278,70 @@ describe('the documented schema', () => {
       assert.equal(pub.safeParse(url).success, false, url);
     }
     assert.equal(pub.safeParse('https://hooks.example.com:8443/cb?x=1').success, true);
+  });
+});
+
+describe('loopback ports: never the stack’s own', () => {
+  const config = {
+    DATABASE_URL: 'postgres://u:p@127.0.0.1:5433/countersign',
+    VAULT_ADDR: 'http://127.0.0.1:8200',
+    TEMPORAL_ADDRESS: '127.0.0.1:7233',
+    chains: new Map([[31337, 'http://127.0.0.1:8545'], [1, 'https://rpc.example']]),
+    PORT: 3000,
+    WORKER_HEALTH_PORT: 3001,
+  };
+  test('the stack ports come from the configuration: database, OpenBao and its cluster port, Temporal, every RPC (default ports too), API, worker', () => {
+    assert.deepEqual([...stackPorts(config)].sort((a, b) => a - b), [443, 3000, 3001, 5433, 7233, 8200, 8201, 8545]);
+    assert.ok(stackPorts({ ...config, DATABASE_URL: 'postgresql://db/x', VAULT_ADDR: undefined }).has(5432), 'PostgreSQL’s default port');
+  });
+  test('the pen test’s URLs are refused: 127.0.0.1:8200 (OpenBao) and :5433 (PostgreSQL), under any loopback name', () => {
+    const policy = webhookUrlPolicy({ production: false, WEBHOOK_ALLOW_LOOPBACK: true, ...config });
+    for (const url of ['http://127.0.0.1:8200/v1/sys/health', 'http://127.0.0.1:5433/', 'http://localhost:8201/', 'https://[::1]:7233/', 'http://127.1.2.3:8545/', 'https://127.0.0.1/', 'http://127.0.0.1:3000/api/login', 'http://127.0.0.1:3001/readyz']) {
+      const problems = problemsOf(url, policy);
+      assert.ok(problems.some((p) => /belongs to Countersign's own stack/.test(p)), `${url}: ${JSON.stringify(problems)}`);
+    }
+    for (const url of ['http://127.0.0.1:9000/hook', 'http://127.0.0.1/', 'http://localhost:8202/']) assert.deepEqual(problemsOf(url, policy), [], url);
+  });
+  test('WEBHOOK_LOOPBACK_PORTS: only the listed ports, and never a stack port even if listed', () => {
+    const policy = webhookUrlPolicy({ production: false, WEBHOOK_ALLOW_LOOPBACK: true, WEBHOOK_LOOPBACK_PORTS: '9000-9002,8200', ...config });
+    assert.deepEqual(problemsOf('http://127.0.0.1:9001/', policy), []);
+    assert.match(problemsOf('http://127.0.0.1:9003/', policy)[0]!, /WEBHOOK_LOOPBACK_PORTS/);
+    assert.match(problemsOf('http://127.0.0.1:8200/', policy)[0]!, /own stack/);
+    assert.match(problemsOf('http://127.0.0.1/', policy)[0]!, /WEBHOOK_LOOPBACK_PORTS/);
+  });
+  test('production ignores all of it (the public policy has no loopback at all)', () => {
+    assert.deepEqual(webhookUrlPolicy({ production: true, WEBHOOK_ALLOW_LOOPBACK: true, ...config }), { mode: 'public' });
+  });
+
+  test('number ranges as regex alternatives match exactly the range, for every port', () => {
+    for (const [lo, hi] of [[1, 65535], [5434, 7232], [8202, 8544], [1, 79], [81, 442], [10, 10], [99, 101], [65000, 65535]] as const) {
+      const pattern = new RegExp(`^(${numberRangeAlternatives(lo, hi).join('|')})$`);
+      for (let n = 0; n <= 65536; n += 1) assert.equal(pattern.test(String(n)), n >= lo && n <= hi, `${lo}-${hi}: ${n}`);
+      assert.equal(pattern.test('0080'), false, 'no leading zeros');
+    }
+  });
+  test('the published loopback pattern offers exactly the allowed ports (with or without the default port)', () => {
+    const cases: LoopbackPorts[] = [
+      { reserved: stackPorts(config) },
+      { reserved: new Set([80, 5433]) },
+      { reserved: new Set([8200]), only: new Set([443, 9000, 9001, 8200]) },
+    ];
+    for (const ports of cases) {
+      const pattern = loopbackUrlPattern(ports);
+      for (let p = 1; p <= 65535; p += 1) assert.equal(pattern.test(`http://127.0.0.1:${p}/`), loopbackPortAllowed(p, ports), `port ${p}`);
+      assert.equal(pattern.test('http://localhost/'), loopbackPortAllowed(80, ports), 'http without a port is port 80');
+      assert.equal(pattern.test('https://localhost/'), loopbackPortAllowed(443, ports), 'https without a port is port 443');
+    }
+  });
+  test('every URL matching a policy’s published pattern passes that policy (a fuzzer cannot get a 400)', () => {
+    const policy = webhookUrlPolicy({ production: false, WEBHOOK_ALLOW_LOOPBACK: true, ...config });
+    if (policy.mode !== 'loopback') assert.fail('loopback expected');
+    fc.assert(
+      fc.property(fc.stringMatching(loopbackUrlPattern(policy.ports)), (url) => {
+        fc.pre(url.length <= 2048);
+        assert.deepEqual(problemsOf(url, policy), [], url);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

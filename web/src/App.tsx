@@ -88,16 +88,19 @@ export function App() {
     );
   }
 
+  /** The session is over (logged out here, or everywhere): forget the token and show the login. */
+  const endSession = (notice?: string) => {
+    setAccessToken(null);
+    setWelcome(false);
+    setSession(notice ? { state: 'anonymous', notice } : { state: 'anonymous' });
+    navigate('login');
+  };
+
   const logout = () => {
     api
       .post('/api/logout')
       .catch(() => undefined)
-      .finally(() => {
-        setAccessToken(null);
-        setWelcome(false);
-        setSession({ state: 'anonymous' });
-        navigate('login');
-      });
+      .finally(() => endSession());
   };
 
   const screen = route ?? 'inbox';
@@ -138,7 +141,7 @@ export function App() {
         {screen === 'wallets' && <WalletsScreen />}
         {screen === 'limits' && <LimitsScreen />}
         {screen === 'agents' && <AgentsScreen />}
-        {screen === 'security' && <SecurityScreen welcome={welcome} />}
+        {screen === 'security' && <SecurityScreen welcome={welcome} onSignedOutEverywhere={() => endSession('You signed out everywhere. Log in again to continue.')} />}
       </main>
     </LiveProvider>
   );

@@ -7,9 +7,10 @@
  *   and a closed tab forgets it. After a reload the app relies on the backend's
  *   httpOnly, SameSite=Strict session cookie, which script cannot read.
  * - Cookie-authenticated writes need CSRF protection: the backend sets a
- *   non-httpOnly `cs_csrf` cookie and requires its value in `X-CSRF-Token`
- *   (double submit; a cross-site page can neither read the cookie nor set the
- *   header). We send it on every non-GET request.
+ *   non-httpOnly `cs_csrf` cookie holding the token bound to this session and
+ *   requires it in `X-CSRF-Token` (a cross-site page can neither read the
+ *   cookie nor set the header; the backend also checks Origin). We send it on
+ *   every non-GET request.
  */
 
 export const CSRF_COOKIE = 'cs_csrf';

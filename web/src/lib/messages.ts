@@ -18,7 +18,7 @@ export function errorMessage(error: unknown): string {
     case 'password_invalid':
       return 'Wrong password.';
     case 'invalid_credentials':
-      return 'Wrong username or password (or the account is temporarily locked).';
+      return 'Wrong username or password (or too many attempts from here: wait a minute and try again).';
     case 'username_taken':
       return 'That username is taken. Choose another one.';
     case 'unauthenticated':

@@ -204,6 +204,16 @@ export interface Agent {
   last_used_at?: string | null;
 }
 
+/** GET /api/sessions: one signed-in device. `user_agent` is the client's own text (clean it before showing). */
+export interface SessionInfo {
+  id: string;
+  created_at: string;
+  last_seen_at?: string;
+  ip?: string;
+  user_agent?: string;
+  current: boolean;
+}
+
 export interface MfaSetup {
   mfa_uri?: string;
   secret?: string;
