@@ -23,6 +23,7 @@ import type { Config } from '../config/env';
 import { unixSeconds, type Clock } from '../lib/clock';
 import type { Db } from '../lib/db';
 import type { Logger } from '../lib/logger';
+import { webhookDeliveryAttempts } from '../lib/metrics';
 import { findEvent } from '../domains/events/dal';
 import { eventName } from '../domains/events/format';
 import type { EventRow } from '../domains/events/types';
@@ -126,6 +127,7 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
     }
 
     const state = (await recordAttempt(db, delivery.id, outcome, maxAttempts, now())) ?? 'failed';
+    webhookDeliveryAttempts.inc({ state });
     deps.logger.info(
       {
         deliveryId: delivery.id,

@@ -49,6 +49,25 @@ const schema = z
     HOST: z.string().default('127.0.0.1'),
     PORT: port(3000),
     WORKER_HEALTH_PORT: port(3001),
+    /**
+     * The API's operations listener: Prometheus /metrics and the Temporal codec server
+     * (/codec/encode, /codec/decode). Its own port, on loopback unless OPS_HOST says otherwise:
+     * never the public API port. The worker serves /metrics on WORKER_HEALTH_PORT.
+     */
+    OPS_PORT: port(3002),
+    OPS_HOST: z.string().default('127.0.0.1'),
+    /**
+     * Operators' credential for the codec server (`Authorization: Bearer <token>`): neither a
+     * user's JWT nor an agent's API key opens it. Unset: the codec server refuses every request.
+     */
+    CODEC_OPERATOR_TOKEN: optionalSecret(32),
+    /** Origins (comma-separated) allowed to call the codec server from a browser: the Temporal UI's. */
+    CODEC_CORS_ORIGINS: z.string().default(''),
+    /**
+     * OTLP/HTTP (JSON) trace export, e.g. http://127.0.0.1:4318 (spans go to <endpoint>/v1/traces).
+     * Unset: no tracer is installed and nothing is exported.
+     */
+    OTEL_EXPORTER_OTLP_ENDPOINT: url.optional(),
     /** Honour X-Forwarded-For only behind a proxy you control. */
     TRUST_PROXY: flag(false),
     PUBLIC_URL: url.optional(),
@@ -80,6 +99,8 @@ const schema = z
     VAULT_WALLET_KEY: z.string().min(1).default('countersign-wallets'),
     VAULT_MFA_KEY: z.string().min(1).default('countersign-mfa'),
     VAULT_WEBHOOK_KEY: z.string().min(1).default('countersign-webhooks'),
+    /** Wraps the data keys of the Temporal payload codec (API and worker: encrypt + decrypt). */
+    VAULT_HISTORY_KEY: z.string().min(1).default('countersign-history'),
     VAULT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(5000),
     KEYSTORE_PASSPHRASE: optionalSecret(12),
     KEYSTORE_KEY_FILE: z.string().optional(),
@@ -145,6 +166,9 @@ const schema = z
     } else if (!env.KEYSTORE_PASSPHRASE && !env.KEYSTORE_KEY_FILE) {
       ctx.addIssue({ code: 'custom', path: ['KEYSTORE_PASSPHRASE'], message: 'KEYSTORE_PASSPHRASE or KEYSTORE_KEY_FILE required when KEYSTORE=local' });
     }
+    for (const origin of codecOrigins(env.CODEC_CORS_ORIGINS)) {
+      if (!/^https?:\/\/[^/\s]+$/.test(origin)) ctx.addIssue({ code: 'custom', path: ['CODEC_CORS_ORIGINS'], message: `expected origins like http://127.0.0.1:8233, got ${origin}` });
+    }
     if (env.CHAIN_RPC_URLS !== undefined && parseChainMap(env.CHAIN_RPC_URLS) === undefined) {
       ctx.addIssue({ code: 'custom', path: ['CHAIN_RPC_URLS'], message: 'expected JSON like {"1":"https://rpc.example"}' });
     }
@@ -165,6 +189,14 @@ function parseChainMap(raw: string): Map<number, string> | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** CODEC_CORS_ORIGINS as a list. */
+export function codecOrigins(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== '');
 }
 
 export class ConfigError extends Error {

@@ -3,12 +3,26 @@
  * run when the project's search attributes are not registered: an upsert of an
  * unregistered attribute fails workflow tasks silently.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, type ClientOptions } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_TYPES } from '../workflows/definitions';
 
-export async function connectTemporal(options: { address: string; namespace: string }) {
+export interface TemporalClientOptions {
+  address: string;
+  namespace: string;
+  /** The payload codec (domains/history): without it, payloads reach Temporal's store in clear. */
+  dataConverter?: ClientOptions['dataConverter'];
+  /** Tracing (lib/tracing.ts). */
+  interceptors?: ClientOptions['interceptors'];
+}
+
+export async function connectTemporal(options: TemporalClientOptions) {
   const connection = await Connection.connect({ address: options.address, connectTimeout: '10s' });
-  const client = new Client({ connection, namespace: options.namespace });
+  const client = new Client({
+    connection,
+    namespace: options.namespace,
+    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+    ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+  });
   return { connection, client };
 }
 

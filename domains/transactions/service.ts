@@ -42,6 +42,7 @@ import {
   projectStatus,
   type TransactionRow,
 } from './dal';
+import { operatorView } from './workflow-client';
 import { projectionFields } from './projection';
 import type { AuthorizeBody, PrepareBody, TransactionView } from './schemas';
 import { buildSummary } from './summary';
@@ -181,7 +182,7 @@ export function createTransactionService(deps: TransactionServiceDeps) {
           autoExecute,
           notifyWebhooks,
         },
-        { wallet: row.from_address, agent: row.agent_id, owner: row.user_id, chainId: row.chain_id },
+        { wallet: row.from_address, agent: row.agent_id, owner: row.user_id, chainId: row.chain_id, ...operatorView(row) },
       );
     } catch (err) {
       deps.logger.error({ transactionId: row.id, err: err instanceof Error ? err.name : 'unknown' }, 'could not start the transaction workflow');

@@ -209,6 +209,7 @@ describe('a planted wallet key', () => {
         VAULT_WALLET_KEY: s.vault.keys.wallet,
         VAULT_MFA_KEY: s.vault.keys.mfa,
         VAULT_WEBHOOK_KEY: s.vault.keys.webhook,
+        VAULT_HISTORY_KEY: s.vault.keys.history,
         JWT_SECRET_KEY: s.config.JWT_SECRET_KEY!,
         AUDIT_HMAC_KEY: s.config.AUDIT_HMAC_KEY!,
         API_KEY_HMAC_KEY: s.config.API_KEY_HMAC_KEY!,

@@ -327,6 +327,7 @@ describe('npm run keys:rotate', () => {
       VAULT_WALLET_KEY: own.keys.wallet,
       VAULT_MFA_KEY: own.keys.mfa,
       VAULT_WEBHOOK_KEY: own.keys.webhook,
+      VAULT_HISTORY_KEY: own.keys.history,
     };
     const refused = await run([], env);
     assert.equal(refused.code, 1);

@@ -80,3 +80,10 @@ test('api and worker run with the heap limits the dev and test launchers use', a
     assert.equal(compose.services[role]!.environment!.NODE_OPTIONS, appNodeFlags(role).join(' '), role);
   }
 });
+
+test('compose registers every search attribute the code requires, with its type', async () => {
+  const { SEARCH_ATTRIBUTE_TYPES } = await import('../../workflows/definitions');
+  const admin = compose.services['temporal-admin'] as { command: string[] };
+  const registered = Object.fromEntries([...admin.command.join(' ').matchAll(/\b(Countersign[A-Za-z]+):(Keyword|Int)\b/g)].map((m) => [m[1]!, m[2]!]));
+  assert.deepEqual(registered, SEARCH_ATTRIBUTE_TYPES);
+});

@@ -212,6 +212,8 @@ describe('temporal search attributes', () => {
       CountersignOwner: KEYWORD,
       CountersignTxHash: KEYWORD,
       CountersignChainId: INT,
+      CountersignAmount: KEYWORD,
+      CountersignFailure: KEYWORD,
     };
     assert.deepEqual(diffSearchAttributes(all), { missing: [], wrongType: [] });
     const { CountersignTxHash: _dropped, ...partial } = all;
