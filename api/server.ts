@@ -1,9 +1,11 @@
 /**
- * The API process: configuration, migrations, connections, then listen.
- * Its Vault credential can encrypt wallet keys but never decrypt them.
+ * The API process: configuration, migrations, connections, then listen — the
+ * public API on HOST:PORT, the operations listener (metrics, codec server) on
+ * OPS_HOST:OPS_PORT. Its Vault credential can encrypt wallet keys but never
+ * decrypt them.
  */
 import 'dotenv/config';
-import { loadConfig, ConfigError } from '../config/env';
+import { codecOrigins, loadConfig, ConfigError } from '../config/env';
 import { createLogger } from '../lib/logger';
 import { createDb, migrateLatest } from '../lib/db';
 import { systemClock } from '../lib/clock';
@@ -12,18 +14,32 @@ import { chainCheck, postgresCheck, temporalCheck, vaultCheck } from '../lib/rea
 import { createApp } from './app';
 import { composeApi } from './compose';
 import { createKeyStore } from '../domains/keystore';
+import { instrumentKeyStore } from '../domains/keystore/instrumented';
+import { createHistoryCodec, createHistoryKeyring, historyDataConverter } from '../domains/history';
+import { initMetrics } from '../lib/metrics';
+import { startTracing } from '../lib/tracing';
+import { createOpsApp, listenOps } from './ops';
 
 async function main() {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
+  initMetrics('api');
+  const tracing = startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: 'countersign-api' });
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'countersign-api' });
   const applied = await migrateLatest(db);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
-  const { connection, client } = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  // The API's credential: encrypt wallet keys, encrypt/decrypt MFA secrets, encrypt webhook secrets,
+  // encrypt/decrypt the payload codec's data keys.
+  const keystore = instrumentKeyStore(await createKeyStore(config, { logger }));
+  const historyKeys = createHistoryKeyring({ db, keystore });
+  await historyKeys.ensure();
+  const { connection, client } = await connectTemporal({
+    address: config.TEMPORAL_ADDRESS,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: historyDataConverter(historyKeys),
+    ...(tracing ? { interceptors: tracing.clientInterceptors } : {}),
+  });
   await assertSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
-
-  // The API's credential: encrypt wallet keys, encrypt/decrypt MFA secrets, encrypt webhook secrets.
-  const keystore = await createKeyStore(config, { logger });
   const { routes, authenticator, close } = composeApi({ config, db, logger, clock: systemClock, temporal: client, keystore });
   const app = createApp({
     logger,
@@ -32,6 +48,7 @@ async function main() {
     routes,
     version: process.env.npm_package_version ?? '0.1.0',
     trustProxy: config.TRUST_PROXY,
+    ...(tracing ? { tracer: tracing.tracer } : {}),
     limits: { perMinute: config.RATE_LIMIT_PER_MINUTE, agentPerMinute: config.AGENT_RATE_LIMIT_PER_MINUTE },
     readiness: {
       postgres: postgresCheck(db),
@@ -47,6 +64,15 @@ async function main() {
     process.exit(1);
   });
   server.on('listening', () => logger.info({ url: `http://${config.HOST}:${config.PORT}` }, 'api listening'));
+  const ops = await listenOps(
+    createOpsApp({ logger, codec: createHistoryCodec(historyKeys), operatorToken: config.CODEC_OPERATOR_TOKEN, corsOrigins: codecOrigins(config.CODEC_CORS_ORIGINS) }),
+    config.OPS_PORT,
+    config.OPS_HOST,
+  ).catch((err: NodeJS.ErrnoException) => {
+    logger.fatal({ code: err.code }, err.code === 'EADDRINUSE' ? `operations port ${config.OPS_PORT} is already in use` : 'cannot listen on the operations port');
+    process.exit(1);
+  });
+  logger.info({ url: `http://${config.OPS_HOST}:${config.OPS_PORT}`, codecServer: Boolean(config.CODEC_OPERATOR_TOKEN) }, 'operations listener (/metrics, /codec/*)');
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -55,7 +81,11 @@ async function main() {
     logger.info({ signal }, 'api stopping');
     server.close();
     server.closeAllConnections();
+    ops.close();
+    ops.closeAllConnections();
     await close();
+    await tracing?.flush();
+    historyKeys.close();
     await keystore.close();
     await connection.close();
     await db.destroy();

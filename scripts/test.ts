@@ -147,9 +147,10 @@ async function bundleWorkflows(outDir: string): Promise<string | undefined> {
     say('workflows/index.ts does not exist yet — no workflow bundle (WORKFLOW_BUNDLE_PATH unset)');
     return undefined;
   }
-  const { bundleWorkflowCode } = await import('@temporalio/worker');
+  // The same bundle the worker builds (the OpenTelemetry workflow interceptors included).
+  const { bundleWorkflows: bundleWithInterceptors } = await import('../lib/workflow-bundle');
   const started = Date.now();
-  const bundle = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger() });
+  const bundle = await bundleWithInterceptors({ logger: quietBundlerLogger() });
   const file = path.join(outDir, 'workflow-bundle.js');
   fs.writeFileSync(file, bundle.code);
   say(`workflow code bundled in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -1,12 +1,11 @@
 /**
  * The worker process: runs workflows and activities. It is the custody
  * boundary — its Vault credential can decrypt wallet keys — so keep it off the
- * internet; it only serves its own /healthz and /readyz on WORKER_HEALTH_PORT.
+ * internet; it only serves /healthz, /readyz and /metrics (ours and the
+ * Temporal SDK's, Prometheus text) on WORKER_HEALTH_PORT.
  */
 import 'dotenv/config';
 import http from 'node:http';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig, ConfigError } from '../config/env';
 import { createLogger } from '../lib/logger';
@@ -21,21 +20,34 @@ import { assertKnownChains } from '../domains/chain/identity';
 import { createChainAdapter } from '../domains/transactions/chain-adapter';
 import { createAuditLog } from '../domains/audit';
 import { systemClock } from '../lib/clock';
-
-const WORKFLOWS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'workflows', 'index.ts');
+import { initMetrics, registry } from '../lib/metrics';
+import { installTemporalRuntime } from '../lib/temporal-runtime';
+import { NO_TRACING_SINKS, startTracing } from '../lib/tracing';
+import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../lib/workflow-bundle';
+import { instrumentKeyStore } from '../domains/keystore/instrumented';
+import { createHistoryKeyring, historyDataConverter } from '../domains/history';
+import { observeActivities } from './interceptors';
 
 async function main() {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
+  // Before any Temporal connection: the SDK logs through pino, its metrics join ours.
+  const runtime = installTemporalRuntime(logger);
+  initMetrics('worker');
+  const tracing = startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: 'countersign-worker' });
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'countersign-worker' });
   const applied = await migrateLatest(db);
   if (applied.length > 0) logger.info({ applied }, 'migrations applied');
 
-  const client = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
+  // The worker's credential may decrypt wallet keys and webhook secrets, and encrypt/decrypt the
+  // payload codec's data keys (which open no wallet key), nothing else.
+  const keystore = instrumentKeyStore(await createKeyStore(config, { logger }));
+  const historyKeys = createHistoryKeyring({ db, keystore });
+  await historyKeys.ensure();
+  const dataConverter = historyDataConverter(historyKeys);
+  const client = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   await assertSearchAttributes(client.connection, config.TEMPORAL_NAMESPACE);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  // The worker's credential may decrypt wallet keys (and webhook secrets), nothing else.
-  const keystore = await createKeyStore(config, { logger });
   const chains = createChainClients(config.chains);
   await assertKnownChains(db, chains);
 
@@ -48,6 +60,13 @@ async function main() {
     stickyQueueScheduleToStartTimeout: '3 seconds',
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
     ...(config.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH }),
+    dataConverter,
+    interceptors: {
+      // The workflow interceptors are bundled (lib/workflow-bundle.ts); a prebuilt bundle already has them.
+      ...(config.WORKFLOW_BUNDLE_PATH ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
+      activity: [observeActivities, ...(tracing?.activityInterceptors ?? [])],
+    },
+    sinks: tracing?.sinks ?? NO_TRACING_SINKS,
     activities: createActivities({
       db,
       logger,
@@ -69,6 +88,11 @@ async function main() {
     void (async () => {
       if (req.url === '/healthz') {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok' }));
+        return;
+      }
+      if (req.url === '/metrics') {
+        const text = (await registry.metrics()) + runtime.renderMetrics();
+        res.writeHead(200, { 'content-type': registry.contentType }).end(text);
         return;
       }
       if (req.url === '/readyz') {
@@ -94,6 +118,9 @@ async function main() {
 
   await worker.run();
   health.close();
+  runtime.stop();
+  await tracing?.flush();
+  historyKeys.close();
   chains.destroy();
   await keystore.close?.();
   await connection.close();

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflows } from '../../lib/workflow-bundle';
 import { REPO_ROOT } from '../../scripts/infra/paths';
 import { getFreePort, httpOk, readPidRecords } from '../../scripts/infra/process';
 import { appNodeFlags } from '../../scripts/infra/apps';
@@ -63,10 +63,7 @@ export async function createWorld(note: (message: string) => void): Promise<Benc
     base.DATABASE_URL = database.url;
 
     const started = Date.now();
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: path.join(REPO_ROOT, 'workflows', 'index.ts'),
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
-    });
+    const bundle = await bundleWorkflows({ logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
     const bundlePath = path.join(workDir, 'workflow-bundle.js');
     fs.writeFileSync(bundlePath, bundle.code);
     note(`workflow code bundled in ${((Date.now() - started) / 1000).toFixed(1)} s`);

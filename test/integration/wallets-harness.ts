@@ -40,6 +40,9 @@ import { createChainClients, type ChainClients } from '../../domains/chain';
 import { AGREED_KEYS, provisionIsolated, provisionTransit, useTestVault, type TestVault } from '../support/keystore-openbao';
 import { devChain, receiptOf, type DevChain } from '../support/contracts';
 import { workflowBundle } from '../support/app';
+import type { PayloadCodec } from '@temporalio/common';
+import { createHistoryCodec, createHistoryKeyring, historyDataConverter } from '../../domains/history';
+import { NO_TRACING_SINKS } from '../../lib/tracing';
 
 /** anvil's well-known dev account 0 (public test mnemonic; never holds real funds). */
 export const ANVIL_ACCOUNT_0 = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
@@ -89,7 +92,8 @@ export interface WalletStack {
   workerKeystore: VaultKeyStore;
   audit: AuditLog;
   /** With `temporal: true`: the client, and the task queue of this stack's own worker. */
-  temporal?: { client: Client; taskQueue: string } | undefined;
+  /** `codec` decodes this stack's payloads (other stacks' use other data keys). */
+  temporal?: { client: Client; taskQueue: string; codec: PayloadCodec } | undefined;
   /** Every log line the app (and its worker) wrote. */
   logs: string[];
   /** Every HTTP answer (status line, headers and body). */
@@ -250,7 +254,15 @@ export async function startWalletStack(options: WalletStackOptions): Promise<Wal
     if (options.temporal) {
       const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
       closers.push(() => connection.close());
-      const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+      // The payload codec, each side with its own credential, as in production.
+      const historyKeys = createHistoryKeyring({ db, keystore: apiKeystore });
+      await historyKeys.ensure();
+      const workerHistoryKeys = createHistoryKeyring({ db, keystore: workerKeystore });
+      closers.push(async () => {
+        historyKeys.close();
+        workerHistoryKeys.close();
+      });
+      const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: historyDataConverter(historyKeys) });
       // Exactly what production runs (api/compose.ts); windows on real time, as Temporal's timers are.
       const composed = composeApi({ config, db, logger, clock, windowClock: systemClock, temporal: client, keystore: apiKeystore, chains: chainClients });
       closers.push(() => composed.close());
@@ -273,13 +285,15 @@ export async function startWalletStack(options: WalletStackOptions): Promise<Wal
           audit: createAuditLog({ db, hmacKey: config.AUDIT_HMAC_KEY! }),
           config,
         }),
+        dataConverter: historyDataConverter(workerHistoryKeys),
+        sinks: NO_TRACING_SINKS,
       });
       const running = worker.run();
       closers.push(async () => {
         worker.shutdown();
         await running;
       });
-      temporal = { client, taskQueue };
+      temporal = { client, taskQueue, codec: createHistoryCodec(historyKeys) };
     } else {
       const users = createUserService({ db, clock, config, audit });
       const mfa = createMfaService({ db, keystore: apiKeystore, clock, config, audit });

@@ -10,11 +10,15 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { pino } from 'pino';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { PayloadCodec } from '@temporalio/common';
 import { loadConfig, type Config } from '../../config/env';
 import { createTestClock, systemClock, type TestClock } from '../../lib/clock';
-import type { Logger } from '../../lib/logger';
+import { createLogger, type Logger } from '../../lib/logger';
+import { bundleWorkflows } from '../../lib/workflow-bundle';
+import { NO_TRACING_SINKS, startTracing, type Tracing } from '../../lib/tracing';
+import { observeActivities } from '../../worker/interceptors';
+import { createHistoryCodec, createHistoryKeyring, historyDataConverter, type HistoryKeyring } from '../../domains/history';
 import { createApp } from '../../api/app';
 import { composeApi } from '../../api/compose';
 import { createActivities } from '../../activities';
@@ -35,6 +39,11 @@ export interface TestApp {
   logs: string[];
   /** The worker's activities (the same object the worker runs), to call one directly. */
   activities: ReturnType<typeof createActivities>;
+  /** The payload codec both sides use (the API's keyring), to decode a raw history. */
+  codec: PayloadCodec;
+  historyKeys: HistoryKeyring;
+  /** Set when OTEL_EXPORTER_OTLP_ENDPOINT was given. */
+  tracing?: Tracing;
   stopWorker(): Promise<void>;
   startWorker(): Promise<void>;
   stop(): Promise<void>;
@@ -51,7 +60,7 @@ let bundlePromise: Promise<{ code: string }> | undefined;
 export function workflowBundle(): Promise<{ code: string }> | { codePath: string } {
   const prebuilt = process.env.WORKFLOW_BUNDLE_PATH;
   if (prebuilt) return { codePath: prebuilt };
-  bundlePromise ??= bundleWorkflowCode({ workflowsPath: new URL('../../workflows/index.ts', import.meta.url).pathname, logger: silentWebpackLogger });
+  bundlePromise ??= bundleWorkflows({ logger: silentWebpackLogger });
   return bundlePromise;
 }
 const silentWebpackLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
@@ -79,6 +88,7 @@ export function testConfig(databaseUrl: string, extra: Record<string, string> = 
   });
 }
 
+/** The product's logger (redaction, log context), writing into `lines`. */
 function capturingLogger(lines: string[], name: string): Logger {
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -86,7 +96,7 @@ function capturingLogger(lines: string[], name: string): Logger {
       done();
     },
   });
-  return pino({ name, level: 'debug' }, sink);
+  return createLogger({ name, level: 'debug', destination: sink });
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -94,10 +104,19 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const config = testConfig(database.url, options.env);
   const logs: string[] = [];
   const clock = createTestClock();
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-
+  const tracing = startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: 'countersign-test' });
   const apiKeystore = await createKeyStore(config);
+  // Each side unwraps the history data keys with its own credential, as in production.
+  const historyKeys = createHistoryKeyring({ db: database.db, keystore: apiKeystore });
+  await historyKeys.ensure();
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const temporal = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: historyDataConverter(historyKeys),
+    ...(tracing ? { interceptors: tracing.clientInterceptors } : {}),
+  });
+
   const chains = createChainClients(config.chains);
   const composed = composeApi({ config, db: database.db, logger: capturingLogger(logs, 'api'), clock, windowClock: systemClock, temporal, keystore: apiKeystore, chains });
   const app = createApp({
@@ -107,6 +126,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     routes: composed.routes,
     version: 'test',
     trustProxy: false,
+    ...(tracing ? { tracer: tracing.tracer } : {}),
     limits: { perMinute: config.RATE_LIMIT_PER_MINUTE, agentPerMinute: config.AGENT_RATE_LIMIT_PER_MINUTE },
     readiness: {},
   });
@@ -117,6 +137,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
 
   // The worker holds the decrypt-only credential.
   const workerKeystore = await createKeyStore({ ...config, VAULT_TOKEN: requireEnv('VAULT_WORKER_TOKEN') });
+  const workerHistoryKeys = createHistoryKeyring({ db: database.db, keystore: workerKeystore });
   const activities = createActivities({
     db: database.db,
     logger: capturingLogger(logs, 'worker'),
@@ -139,6 +160,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       workflowBundle: 'codePath' in bundle ? bundle : { code: bundle.code },
       activities,
+      dataConverter: historyDataConverter(workerHistoryKeys),
+      interceptors: { activity: [observeActivities, ...(tracing?.activityInterceptors ?? [])] },
+      sinks: tracing?.sinks ?? NO_TRACING_SINKS,
     });
     running = worker.run();
   }
@@ -161,6 +185,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     logs,
     activities,
+    codec: createHistoryCodec(historyKeys),
+    historyKeys,
+    ...(tracing ? { tracing } : {}),
     startWorker,
     stopWorker,
     async stop() {
@@ -172,6 +199,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       await apiKeystore.close();
       await workerKeystore.close();
       await nativeConnection?.close();
+      historyKeys.close();
+      workerHistoryKeys.close();
       await connection.close();
       await database.drop();
     },
