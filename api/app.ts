@@ -84,7 +84,8 @@ export function createApp(options: AppOptions): Koa {
         const route = typeof ctx.state.route === 'string' ? ctx.state.route : ctx.path.startsWith('/api/') ? 'unmatched' : 'web';
         httpRequestDuration.observe({ method: ctx.method, route, status: String(ctx.status) }, seconds);
         // Refusals (4xx) are expected answers: info, like every request line; 5xx are logged as errors by errorMiddleware.
-        options.logger.info({ method: ctx.method, route, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
+        const traceId = typeof ctx.state.traceId === 'string' ? { traceId: ctx.state.traceId } : {};
+        options.logger.info({ method: ctx.method, route, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1000), ...traceId }, 'request');
       }
     });
   });

@@ -80,6 +80,8 @@ export function httpServerSpans(tracer: Tracer) {
   return async (ctx: KoaContext, next: Next) => {
     const parent = propagation.extract(context.active(), ctx.headers);
     await tracer.startActiveSpan(`${ctx.method} ${ctx.path.startsWith('/api/') ? 'api' : 'app'}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': ctx.method } }, parent, async (span) => {
+      // For the request's log line, written after the span ends.
+      ctx.state.traceId = span.spanContext().traceId;
       try {
         await next();
       } finally {

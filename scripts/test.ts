@@ -187,7 +187,7 @@ const TEST_FLAGS = { NODE_ENV: 'test', KEYSTORE: 'vault', ALLOW_TEST_CLOCK: 'tru
 function testEnv(stack: Stack, bundlePath: string | undefined, apps: Apps | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   // Tests pick the API or the worker credential explicitly; no ambient Vault identity.
-  for (const key of ['VAULT_TOKEN', 'VAULT_ROLE_ID', 'VAULT_SECRET_ID', 'WORKFLOW_BUNDLE_PATH', 'COUNTERSIGN_API_URL', 'COUNTERSIGN_WORKER_URL']) {
+  for (const key of ['VAULT_TOKEN', 'VAULT_ROLE_ID', 'VAULT_SECRET_ID', 'WORKFLOW_BUNDLE_PATH', 'COUNTERSIGN_API_URL', 'COUNTERSIGN_WORKER_URL', 'COUNTERSIGN_API_OPS_URL']) {
     delete env[key];
   }
   Object.assign(env, stack.env, TEST_FLAGS, {
@@ -198,6 +198,7 @@ function testEnv(stack: Stack, bundlePath: string | undefined, apps: Apps | unde
   if (apps) {
     env.COUNTERSIGN_API_URL = apps.apiUrl;
     env.COUNTERSIGN_WORKER_URL = apps.workerUrl;
+    env.COUNTERSIGN_API_OPS_URL = apps.apiOpsUrl;
   }
   return env;
 }
@@ -213,6 +214,7 @@ async function startTestApps(stack: Stack, bundlePath: string | undefined): Prom
     stack,
     apiPort: await getFreePort(),
     workerPort: await getFreePort(),
+    opsPort: await getFreePort(),
     env: {
       ...TEST_FLAGS,
       TEMPORAL_TASK_QUEUE: `countersign-e2e-${randomBytes(4).toString('hex')}`,

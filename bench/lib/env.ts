@@ -209,7 +209,7 @@ export async function startApp(world: BenchWorld, role: 'api' | 'worker' | 'noop
     API_KEY_HMAC_KEY: world.env.API_KEY_HMAC_KEY!,
     WORKFLOW_BUNDLE_PATH: world.bundlePath,
     HOST: '127.0.0.1',
-    ...(role === 'api' ? { PORT: String(port) } : { WORKER_HEALTH_PORT: String(port) }),
+    ...(role === 'api' ? { PORT: String(port), OPS_PORT: String(await getFreePort()) } : { WORKER_HEALTH_PORT: String(port) }),
     ...(options.env ?? {}),
   };
   // Logs go straight to a file: a pipe through the bench would let a busy load generator

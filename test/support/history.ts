@@ -9,16 +9,34 @@ const isPayload = (value: unknown): value is Payload =>
   typeof value === 'object' && value !== null && 'metadata' in value && (value as Payload).metadata !== null && typeof (value as Payload).metadata === 'object' &&
   ((value as Payload).data === undefined || (value as Payload).data === null || (value as Payload).data instanceof Uint8Array);
 
-/** Every payload in `history` (depth first). */
-export function payloadsOf(history: unknown, out: Payload[] = [], seen = new Set<unknown>()): Payload[] {
+/** Every payload in `history` (depth first), with where it is (`events.3.….input.payloads.0`). */
+export function payloadsWithPaths(history: unknown, path = '', out: { path: string; payload: Payload }[] = [], seen = new Set<unknown>()) {
   if (typeof history !== 'object' || history === null || seen.has(history) || history instanceof Uint8Array) return out;
   seen.add(history);
   if (isPayload(history) && history.metadata && 'encoding' in history.metadata) {
-    out.push(history);
+    out.push({ path, payload: history });
     return out;
   }
-  for (const member of Object.values(history as Record<string, unknown>)) payloadsOf(member, out, seen);
+  for (const [key, member] of Object.entries(history as Record<string, unknown>)) payloadsWithPaths(member, path ? `${path}.${key}` : key, out, seen);
   return out;
+}
+
+/**
+ * Payloads Temporal writes itself, which no codec sees: search attributes (indexed in clear by
+ * design: status, wallet, agent, owner, chain, amount, tx hash), SDK Core's marker metadata (patch
+ * ids; a local activity's sequence number, type and times — its result is a codec payload) and
+ * the trace-context header the OpenTelemetry interceptors put on activities (a traceparent).
+ */
+const SDK_METADATA = [/(^|\.)searchAttributes\./, /markerRecordedEventAttributes\.details\.(patch-data|data)\./, /\.header\.fields\._tracer-data$/];
+
+/** The payloads that carry Countersign's data (inputs, results, Update arguments, failures, memo, summaries). */
+export function applicationPayloads(history: unknown): { path: string; payload: Payload }[] {
+  return payloadsWithPaths(history).filter(({ path }) => !SDK_METADATA.some((pattern) => pattern.test(path)));
+}
+
+/** Every payload in `history`. */
+export function payloadsOf(history: unknown): Payload[] {
+  return payloadsWithPaths(history).map(({ payload }) => payload);
 }
 
 /**
