@@ -169,6 +169,8 @@ describe('rotation with Vault (operator credential: rotate, config, read, rewrap
         ['wallet', 1, 2, 2, 7, 0, 0],
         ['mfa', 1, 2, 2, 3, 0, 0],
         ['webhook', 1, 2, 2, 2, 0, 0],
+        // The payload codec's data keys (none stored in this database).
+        ['history', 1, 2, 2, 0, 0, 0],
       ],
     );
     for (const ciphertext of await allCiphertexts()) assert.match(ciphertext, /^vault:v2:/);
@@ -283,6 +285,7 @@ describe('rotation with the local store (decrypts and re-encrypts in process)', 
         ['wallet', 2, 2, 7, 0],
         ['mfa', 2, 2, 3, 0],
         ['webhook', 2, 2, 2, 0],
+        ['history', 2, 2, 0, 0],
       ],
     );
     for (const ciphertext of await allCiphertexts()) assert.match(ciphertext, /^local:v2:/);
@@ -345,7 +348,7 @@ describe('npm run keys:rotate', () => {
     assert.deepEqual(await worker.decrypt('wallet', planted.wallets[0]!.id, await stored('wallet', planted.wallets[0]!.id)), planted.wallets[0]!.key);
     // Written to the real audit log: a summary per purpose and one event per wallet.
     const audited = await db('audit_events').where('created_at', '>=', startedAt).select('action', 'actor_type', 'subject_type', 'subject_id');
-    assert.deepEqual(audited.filter((r) => r.action === 'keys.rotated').map((r) => r.subject_id).sort(), ['mfa', 'wallet', 'webhook']);
+    assert.deepEqual(audited.filter((r) => r.action === 'keys.rotated').map((r) => r.subject_id).sort(), ['history', 'mfa', 'wallet', 'webhook']);
     assert.deepEqual(audited.filter((r) => r.action === 'wallet.key_rotated').map((r) => r.subject_id).sort(), planted.wallets.map((w) => w.id).sort());
     assert.ok(audited.every((r) => r.actor_type === 'operator'));
   });
