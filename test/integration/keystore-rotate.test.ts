@@ -192,6 +192,7 @@ describe('rotation with Vault (operator credential: rotate, config, read, rewrap
         ['keys.rotated', 'operator', 'key', 'wallet', 2, 7, 2],
         ['keys.rotated', 'operator', 'key', 'mfa', 2, 3, 2],
         ['keys.rotated', 'operator', 'key', 'webhook', 2, 2, 2],
+        ['keys.rotated', 'operator', 'key', 'history', 2, 0, 2],
       ],
     );
   });
