@@ -27,6 +27,32 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  // Layers: a domain's public surface is its index.ts. Outside a domain, nothing reaches behind it;
+  // inside one, nothing reaches behind another domain's, and nothing imports the HTTP or Temporal
+  // adapter layers (api/, activities/). Tests and benchmarks may reach internals they test.
+  {
+    files: ['api/**/*.ts', 'activities/**/*.ts', 'worker/**/*.ts', 'scripts/**/*.ts', 'lib/**/*.ts', 'config/**/*.ts', 'mcp/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '(^|/)domains/[^/]+/[^/]+$', message: "Import a domain through its index (domains/<name>), not the files behind it." }] },
+      ],
+    },
+  },
+  {
+    files: ['domains/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^\\.\\./[^./][^/]*/[^/]+$', message: "Import another domain through its index ('../<name>'), not the files behind it." },
+            { regex: '^(\\.\\./)+(api|activities|worker)(/|$)', message: 'A domain never imports the HTTP layer, the Temporal activities or the worker.' },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['workflows/**/*.ts'],
     rules: {

@@ -1,23 +1,33 @@
 /**
- * The transaction workflow's activities. They receive ids and return ids or
- * small strings — never amounts, ABIs, raw bytes or keys — and trust
- * PostgreSQL, not the message that scheduled them.
+ * The transaction workflow's activities: Temporal adapters over the
+ * transactions domain (the signing gate, submission, the projection, the
+ * message checks). They receive ids and return ids or small strings — never
+ * amounts, ABIs, raw bytes or keys — and trust PostgreSQL, not the message
+ * that scheduled them. Here: the activity context (attempts, heartbeats,
+ * cancellation), the failpoints of the crash tests, and the mapping of
+ * failures, kept free of raw errors because Temporal stores them in history.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Config } from '../config/env';
 import type { Clock } from '../lib/clock';
 import type { Db } from '../lib/db';
 import type { Logger } from '../lib/logger';
-import { approvalDigest } from '../domains/chain/digest';
-import { feesWithinCaps } from '../domains/chain/fees';
-import { BroadcastRejectedError, NonceConsumedError } from '../domains/chain/errors';
-import type { KeyStore } from '../domains/keystore/types';
-import { findTransaction, projectStatus, updateDetails, type ProjectionResult, type TransactionRow } from '../domains/transactions/dal';
-import { projectionFields } from '../domains/transactions/projection';
-import type { AuditSink } from '../domains/transactions/service';
-import type { TransactionStatus } from '../workflows/definitions';
-import type { SigningChain } from './chain-port';
 import { failpoint } from '../lib/failpoints';
+import type { KeyStore } from '../domains/keystore';
+import {
+  createMessageChecks,
+  createProjector,
+  createSigning,
+  createSubmission,
+  FinalFailure,
+  projectionFields,
+  projectStatus,
+  updateDetails,
+  type AuditSink,
+  type Outcome,
+  type SigningChain,
+} from '../domains/transactions';
+import { FAILURE_TYPES, type CommandKind, type TransactionStatus } from '../workflows/definitions';
 
 export interface TransactionActivityDeps {
   db: Db;
@@ -29,9 +39,9 @@ export interface TransactionActivityDeps {
   config: Pick<Config, 'CONFIRMATIONS'>;
   /** Called after each applied projection change (webhook delivery). */
   onStatusChange?: (transactionId: string, version: number) => Promise<void>;
+  /** Counts workflow messages refused for naming no valid record (the back door). */
+  onMessageRefused?: (update: string) => void;
 }
-
-type RefusalReason = 'not_approved' | 'execution_window_passed' | 'approval_mismatch' | 'wallet_frozen' | 'unknown_transaction';
 
 /**
  * Returned with every status change the workflow is told about: schedule
@@ -43,39 +53,13 @@ export interface WebhookHint {
   notifyWebhooks: boolean;
 }
 
-interface SignableWallet {
-  id: string;
-  user_id: string;
-  address: string;
-  frozen_at: Date | null;
-  key_ciphertext: string;
-}
-
-/** Non-retryable: the database says this request may not be signed. Nothing was signed. */
-const refuse = (reason: RefusalReason) => ApplicationFailure.nonRetryable(reason, 'SigningRefused');
-
 export function createTransactionActivities(deps: TransactionActivityDeps) {
   const { db } = deps;
   const now = () => deps.clock.now();
-
-  async function project(
-    transactionId: string,
-    status: TransactionStatus,
-    version: number,
-    fields: Parameters<typeof projectStatus>[1]['fields'] = {},
-  ): Promise<ProjectionResult> {
-    // The status, its event row and its audit entry commit together (the audit append goes last:
-    // it holds the chain lock until the commit).
-    const result = await db.transaction(async (trx) => {
-      const projected = await projectStatus(trx, { transactionId, status, version, at: now(), fields });
-      if (projected.applied) {
-        await deps.audit.append({ action: `transaction.${status}`, actorType: 'system', subjectType: 'transaction', subjectId: transactionId, data: { version } }, trx);
-      }
-      return projected;
-    });
-    if (result.applied) await deps.onStatusChange?.(transactionId, version);
-    return result;
-  }
+  const recordStatus = createProjector(deps);
+  const signing = createSigning(deps);
+  const submission = createSubmission({ db, clock: deps.clock, chain: deps.chain, signing, confirmations: deps.config.CONFIRMATIONS });
+  const messages = createMessageChecks({ db, logger: deps.logger, audit: deps.audit, onRefused: deps.onMessageRefused });
 
   /**
    * Records why an attempt failed, without secrets or node URLs, so the status can say why it
@@ -94,238 +78,76 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
   }
 
   /**
-   * Everything the signing gate checks, on a row read in the current
-   * transaction: approved, inside the execution window, wallet not frozen, an
-   * approval by the wallet's current owner over the digest recomputed from
-   * the frozen request.
+   * Final failures become non-retryable; anything else is noted on the request (`note`) and
+   * retried, with a message free of raw errors.
    */
-  async function assertSignable(trx: Db | Parameters<Parameters<Db['transaction']>[0]>[0], tx: TransactionRow) {
-    // `signing` is projected only by a failed attempt of this activity that had passed this check.
-    if (tx.status !== 'approved' && tx.status !== 'signing') throw refuse('not_approved');
-    if (!tx.execution_expires_at || tx.execution_expires_at.getTime() <= now().getTime()) throw refuse('execution_window_passed');
-    const wallet = (await trx('wallets').where({ id: tx.wallet_id }).first('id', 'user_id', 'address', 'frozen_at', 'key_ciphertext')) as
-      | SignableWallet
-      | undefined;
-    if (!wallet) throw refuse('unknown_transaction');
-    if (wallet.frozen_at) throw refuse('wallet_frozen');
-    const recomputed = approvalDigest({
-      transaction_id: tx.id,
-      chain_id: tx.chain_id,
-      from: tx.from_address,
-      to: tx.to_address,
-      value: tx.value,
-      data: tx.data,
-      gas_limit: tx.gas_limit,
-      max_fee_per_gas: tx.max_fee_per_gas,
-      max_priority_fee_per_gas: tx.max_priority_fee_per_gas,
-      approval_expires_at: tx.approval_expires_at,
-    });
-    const approval = await trx('approvals')
-      .join('mfa_uses', 'mfa_uses.id', 'approvals.mfa_use_id')
-      .where({ 'approvals.transaction_id': tx.id, 'approvals.digest': recomputed, 'approvals.user_id': wallet.user_id })
-      .whereRaw('mfa_uses.user_id = approvals.user_id')
-      .first('approvals.id');
-    if (recomputed !== tx.digest || !approval || wallet.address !== tx.from_address) throw refuse('approval_mismatch');
-    return wallet;
+  async function adapt<T>(transactionId: string, labels: { note: string; attempt: string }, run: () => Promise<T>, signingVersion?: number): Promise<T> {
+    try {
+      return await final(run);
+    } catch (err) {
+      if (err instanceof ApplicationFailure) throw err;
+      await noteAttemptFailure(transactionId, labels.note, err, signingVersion);
+      // No `cause`: Temporal records the whole chain in history, and a key-store or driver error must not land there.
+      // eslint-disable-next-line preserve-caught-error
+      throw new Error(`${labels.attempt} attempt failed: ${safeReason(err)}`);
+    }
   }
 
   return {
-    /** Does the approval the API wrote exist, for this request and its digest? */
+    /** Does the approval an approve message names exist, for this request, over its digest, by its owner? */
     async verifyApproval({ transactionId, approvalId }: { transactionId: string; approvalId: string }): Promise<boolean> {
-      const row = await db('approvals')
-        .join('transactions', 'transactions.id', 'approvals.transaction_id')
-        .where({ 'approvals.id': approvalId, 'approvals.transaction_id': transactionId })
-        .whereRaw('approvals.digest = transactions.digest')
-        .whereRaw('approvals.user_id = transactions.user_id')
-        .first('approvals.id');
-      return row !== undefined;
+      return messages.approval(transactionId, approvalId);
     },
 
-    async projectStatus({
-      transactionId,
-      status,
-      version,
-      executionDeadlineMs,
-    }: {
-      transactionId: string;
-      status: TransactionStatus;
-      version: number;
-      executionDeadlineMs?: number;
-    }): Promise<WebhookHint> {
-      const result = await project(transactionId, status, version, projectionFields({ status, executionDeadlineMs }, now()));
+    /** Does the command an execute, reject or cancel message names exist, given by someone allowed to? */
+    async verifyCommand({ transactionId, kind, commandId }: { transactionId: string; kind: CommandKind; commandId: string | null }): Promise<boolean> {
+      return messages.command(transactionId, kind, commandId);
+    },
+
+    async projectStatus({ transactionId, status, version, executionDeadlineMs }: { transactionId: string; status: TransactionStatus; version: number; executionDeadlineMs?: number }): Promise<WebhookHint> {
+      const result = await recordStatus(transactionId, status, version, projectionFields({ status, executionDeadlineMs }, now()));
       return { notifyWebhooks: result.agentHasWebhook };
     },
 
     async recordFailure({ transactionId, version, reason }: { transactionId: string; version: number; reason: string }) {
-      await project(transactionId, 'failed', version, { error: reason.slice(0, 200), decided_at: now() });
+      await recordStatus(transactionId, 'failed', version, { error: reason.slice(0, 200), decided_at: now() });
     },
 
-    /**
-     * Signs once. If bytes are already stored for this request, returns them:
-     * a request is never re-signed, so never with another nonce.
-     */
+    /** Signs once (domains/transactions/signing.ts); a retried attempt returns the bytes already stored. */
     async signTransaction({ transactionId, version }: { transactionId: string; version: number }): Promise<{ txHash: string } & WebhookHint> {
-      const stored = await db('signed_transactions').where({ transaction_id: transactionId }).first('tx_hash');
-      if (stored) {
-        const projected = await project(transactionId, 'signing', version);
-        return { txHash: (stored as { tx_hash: string }).tx_hash, notifyWebhooks: projected.agentHasWebhook };
+      const signed = await adapt(transactionId, { note: 'signing is waiting', attempt: 'signing' }, () => signing.signOnce(transactionId, version), version);
+      if (!signed.signedNow) {
+        const projected = await recordStatus(transactionId, 'signing', version);
+        return { txHash: signed.txHash, notifyWebhooks: projected.agentHasWebhook };
       }
-      const tx = await findTransaction(db, transactionId);
-      if (!tx) throw refuse('unknown_transaction');
-      const wallet = await assertSignable(db, tx);
-
-      let key: Buffer | undefined;
-      try {
-        // Network and Vault first, outside the row lock.
-        const [fees, pendingNonce] = await Promise.all([
-          deps.chain.feeSuggestion(tx.chain_id),
-          nonceRowExists(tx).then((exists) => (exists ? undefined : deps.chain.pendingNonce(tx.chain_id, tx.from_address))),
-        ]);
-        key = await deps.keystore.decrypt('wallet', wallet.id, wallet.key_ciphertext);
-        const signingKey = key;
-
-        const { txHash, notifyWebhooks } = await db.transaction(async (trx) => {
-          const locked = (await trx('transactions').where({ id: transactionId }).forUpdate().first()) as TransactionRow;
-          const again = await trx('signed_transactions').where({ transaction_id: transactionId }).first('tx_hash');
-          // A concurrent attempt signed first (rare): no projection read here, so let the activity decide.
-          if (again) return { txHash: (again as { tx_hash: string }).tx_hash, notifyWebhooks: true };
-          await assertSignable(trx, locked);
-
-          const nonce = await allocateNonce(trx, locked, pendingNonce);
-          // Fee caps were approved; sign with the lower of cap and network suggestion, never above the cap.
-          const { maxFeePerGas, maxPriorityFeePerGas } = feesWithinCaps(fees, {
-            maxFeePerGas: BigInt(locked.max_fee_per_gas),
-            maxPriorityFeePerGas: BigInt(locked.max_priority_fee_per_gas),
-          });
-          const signed = await deps.chain.sign({
-            privateKey: signingKey,
-            chainId: locked.chain_id,
-            nonce,
-            to: locked.to_address,
-            value: BigInt(locked.value),
-            data: locked.data,
-            gasLimit: BigInt(locked.gas_limit),
-            maxFeePerGas,
-            maxPriorityFeePerGas,
-          });
-          await trx('signed_transactions').insert({
-            transaction_id: transactionId,
-            wallet_id: locked.wallet_id,
-            chain_id: locked.chain_id,
-            nonce: nonce.toString(),
-            raw: signed.raw,
-            tx_hash: signed.hash,
-            max_fee_per_gas: maxFeePerGas.toString(),
-            max_priority_fee_per_gas: maxPriorityFeePerGas.toString(),
-            created_at: now(),
-          });
-          const signature = { nonce: nonce.toString(), tx_hash: signed.hash, last_error: null };
-          const projected = await projectStatus(trx, { transactionId, status: 'signing', version, at: now(), fields: signature });
-          // A failed attempt may have projected `signing` already: the signature's columns are written either way.
-          if (!projected.applied) await updateDetails(trx, transactionId, signature, now());
-          // Commits with the bytes: exactly one `transaction.signed` entry per signature, even across crashes.
-          await deps.audit.append({ action: 'transaction.signed', actorType: 'system', subjectType: 'transaction', subjectId: transactionId, data: { tx_hash: signed.hash } }, trx);
-          return { txHash: signed.hash, notifyWebhooks: projected.agentHasWebhook };
-        });
-        failpoint('after_sign');
-        await deps.onStatusChange?.(transactionId, version);
-        return { txHash, notifyWebhooks };
-      } catch (err) {
-        if (err instanceof ApplicationFailure) throw err;
-        await noteAttemptFailure(transactionId, 'signing is waiting', err, version);
-        // No `cause`: Temporal records the whole chain in history, and a key-store or driver error must not land there.
-        // eslint-disable-next-line preserve-caught-error
-        throw new Error(`signing attempt failed: ${safeReason(err)}`);
-      } finally {
-        key?.fill(0);
-      }
+      failpoint('after_sign');
+      await deps.onStatusChange?.(transactionId, version);
+      return { txHash: signed.txHash, notifyWebhooks: signed.agentHasWebhook ?? true };
     },
 
     /** Sends the stored bytes; "already known" is success. */
     async broadcastTransaction({ transactionId, version }: { transactionId: string; version: number }): Promise<WebhookHint> {
-      const signed = await loadSigned(transactionId);
-      try {
-        await deps.chain.broadcast(signed.chain_id, signed.raw, signed.tx_hash);
-      } catch (err) {
-        if (err instanceof NonceConsumedError) {
-          // Someone else used this key: stop signing for the wallet and alert.
-          await db('wallets').where({ id: signed.wallet_id }).whereNull('frozen_at').update({ frozen_at: now(), frozen_reason: 'nonce used by an unknown transaction' });
-          deps.logger.error({ transactionId, walletId: signed.wallet_id, nonce: signed.nonce }, 'ALERT: wallet nonce consumed by an unknown transaction; wallet frozen');
-          await deps.audit.append({ action: 'wallet.frozen', actorType: 'system', subjectType: 'wallet', subjectId: signed.wallet_id, data: { reason: 'nonce_consumed', transaction_id: transactionId, nonce: signed.nonce } });
-          throw ApplicationFailure.nonRetryable('nonce_consumed', 'NonceConsumed');
-        }
-        if (err instanceof BroadcastRejectedError) {
-          // No node accepted these bytes: give the nonce back so no gap remains.
-          await db('nonce_assignments').where({ transaction_id: transactionId }).whereNull('voided_at').update({ voided_at: now() });
-          throw ApplicationFailure.nonRetryable(`broadcast_rejected: ${err.kind}`, 'BroadcastRejected');
-        }
-        await noteAttemptFailure(transactionId, 'broadcast is retrying', err);
-        // eslint-disable-next-line preserve-caught-error -- see above: keep history free of raw errors
-        throw new Error(`broadcast attempt failed: ${safeReason(err)}`);
-      }
+      await adapt(transactionId, { note: 'broadcast is retrying', attempt: 'broadcast' }, () => submission.broadcast(transactionId));
       failpoint('after_broadcast');
-      const projected = await project(transactionId, 'broadcast', version, { executed_at: now(), last_error: null });
+      const projected = await recordStatus(transactionId, 'broadcast', version, { executed_at: now(), last_error: null });
       return { notifyWebhooks: projected.agentHasWebhook };
     },
 
     /** Waits for the receipt and confirmations; rebroadcasts the same bytes if dropped. */
-    async confirmTransaction({ transactionId }: { transactionId: string }): Promise<{ status: 'confirmed' | 'failed'; reason?: string }> {
-      const signed = await loadSigned(transactionId);
+    async confirmTransaction({ transactionId }: { transactionId: string }): Promise<Outcome> {
       const context = Context.current();
-      const result = await deps.chain.waitForConfirmation(signed.chain_id, {
-        hash: signed.tx_hash,
-        raw: signed.raw,
-        confirmations: deps.config.CONFIRMATIONS,
-        heartbeat: (details) => context.heartbeat(details),
-        signal: context.cancellationSignal,
-      });
-      await updateDetails(db, transactionId, { block_number: result.blockNumber.toString(), confirmations: result.confirmations, last_error: null }, now());
-      if (result.status === 'reverted') return { status: 'failed', reason: `reverted${result.revertReason ? `: ${result.revertReason}` : ''}`.slice(0, 200) };
-      return { status: 'confirmed' };
+      return final(() => submission.confirm(transactionId, { heartbeat: (details) => context.heartbeat(details), signal: context.cancellationSignal }));
     },
   };
+}
 
-  async function nonceRowExists(tx: TransactionRow) {
-    return (await db('wallet_nonces').where({ wallet_id: tx.wallet_id, chain_id: tx.chain_id }).first('next_nonce')) !== undefined;
-  }
-
-  /**
-   * Under the (wallet, chain) row lock: reuse the lowest voided nonce that no
-   * live request holds (it never reached a node), else take the next one.
-   * PostgreSQL is authoritative after the first use; the chain's pending count
-   * only seeds it.
-   */
-  async function allocateNonce(trx: Parameters<Parameters<Db['transaction']>[0]>[0], tx: TransactionRow, pendingNonce: number | undefined): Promise<number> {
-    if (pendingNonce !== undefined) {
-      await trx('wallet_nonces').insert({ wallet_id: tx.wallet_id, chain_id: tx.chain_id, next_nonce: pendingNonce }).onConflict(['wallet_id', 'chain_id']).ignore();
-    }
-    const counter = (await trx('wallet_nonces').where({ wallet_id: tx.wallet_id, chain_id: tx.chain_id }).forUpdate().first('next_nonce')) as { next_nonce: string } | undefined;
-    if (!counter) throw new Error('nonce counter missing');
-    const voided = (await trx('nonce_assignments as v')
-      .where({ 'v.wallet_id': tx.wallet_id, 'v.chain_id': tx.chain_id })
-      .whereNotNull('v.voided_at')
-      .whereNotExists((q) =>
-        q.select(trx.raw('1')).from('nonce_assignments as l').whereRaw('l.wallet_id = v.wallet_id AND l.chain_id = v.chain_id AND l.nonce = v.nonce AND l.voided_at IS NULL'),
-      )
-      .min('v.nonce as nonce')
-      .first()) as { nonce: string | null } | undefined;
-    let nonce: number;
-    if (voided?.nonce != null) {
-      nonce = Number(voided.nonce);
-    } else {
-      nonce = Number(counter.next_nonce);
-      await trx('wallet_nonces').where({ wallet_id: tx.wallet_id, chain_id: tx.chain_id }).update({ next_nonce: nonce + 1 });
-    }
-    await trx('nonce_assignments').insert({ wallet_id: tx.wallet_id, chain_id: tx.chain_id, nonce, transaction_id: tx.id, created_at: now() });
-    return nonce;
-  }
-
-  async function loadSigned(transactionId: string) {
-    const signed = (await db('signed_transactions').where({ transaction_id: transactionId }).first()) as
-      | { wallet_id: string; chain_id: number; nonce: string; raw: string; tx_hash: string }
-      | undefined;
-    if (!signed) throw ApplicationFailure.nonRetryable('no signed transaction stored', 'NotSigned');
-    return signed;
+/** Runs `run`, turning a FinalFailure into Temporal's non-retryable failure of its type. */
+async function final<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof FinalFailure) throw ApplicationFailure.nonRetryable(err.message, FAILURE_TYPES[err.type]);
+    throw err;
   }
 }
 

@@ -24,11 +24,11 @@ import { unixSeconds, type Clock } from '../lib/clock';
 import type { Db } from '../lib/db';
 import type { Logger } from '../lib/logger';
 import { webhookDeliveryAttempts } from '../lib/metrics';
-import { findEvent } from '../domains/events/dal';
-import { eventName } from '../domains/events/format';
-import type { EventRow } from '../domains/events/types';
-import type { KeyStore } from '../domains/keystore/types';
-import { isKeyStoreError } from '../domains/keystore/types';
+import { findEvent } from '../domains/events';
+import { eventName } from '../domains/events';
+import type { EventRow } from '../domains/events';
+import type { KeyStore } from '../domains/keystore';
+import { isKeyStoreError } from '../domains/keystore';
 import {
   abandonDelivery,
   abandonPendingForEvent,
@@ -38,12 +38,12 @@ import {
   pendingDeliveries,
   recordAttempt,
   type PendingDelivery,
-} from '../domains/webhooks/dal';
-import { postWebhook, type PostOutcome } from '../domains/webhooks/deliver';
-import { resolveWebhookTarget, systemLookup, type LookupFn } from '../domains/webhooks/resolve';
-import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signatureHeader } from '../domains/webhooks/signature';
-import type { DeliveryPayload } from '../domains/webhooks/types';
-import { checkWebhookUrl, webhookUrlMode } from '../domains/webhooks/url-policy';
+} from '../domains/webhooks';
+import { postWebhook, type PostOutcome } from '../domains/webhooks';
+import { resolveWebhookTarget, systemLookup, type LookupFn } from '../domains/webhooks';
+import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, signatureHeader } from '../domains/webhooks';
+import type { DeliveryPayload } from '../domains/webhooks';
+import { checkWebhookUrl, webhookUrlMode } from '../domains/webhooks';
 
 export interface WebhookActivityDeps {
   db: Db;

@@ -4,8 +4,6 @@
  * injected clock.
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Koa from 'koa';
 import { z } from 'zod';
 import type { Tracer } from '@opentelemetry/api';
@@ -22,11 +20,14 @@ import { createRateLimiter } from './http/rate-limit';
 import { serveWebApp } from './http/static';
 import type { Authenticator } from './http/principal';
 import type { AnyRoute } from './http/route';
-import { healthRoutes, type ReadinessChecks } from './routes/health';
+import type { ReadinessChecks } from '../lib/readiness';
+import { healthRoutes } from './routes/health';
 
 const OpenApiDocument = z.object({ openapi: z.string(), info: z.object({ title: z.string(), version: z.string() }).loose(), paths: z.record(z.string(), z.unknown()) }).loose();
 
-export const WEB_DIST = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'web', 'dist');
+import { WEB_DIST } from '../lib/app-paths';
+
+export { WEB_DIST };
 
 export interface AppOptions {
   logger: Logger;

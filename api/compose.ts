@@ -18,9 +18,12 @@ import { createMfaService } from '../domains/mfa';
 import { createAgentService } from '../domains/agents';
 import { createWalletChain, createWalletService } from '../domains/wallets';
 import { createChainClients, type ChainClients } from '../domains/chain';
-import { createChainAdapter } from '../domains/transactions/chain-adapter';
-import { createTransactionService } from '../domains/transactions/service';
-import { createTransactionWorkflows } from '../domains/transactions/workflow-client';
+import { createChainAdapter } from '../domains/transactions';
+import { createTransactionService } from '../domains/transactions';
+import { createTransactionWorkflows } from '../domains/transactions';
+import { createStatusWait } from '../domains/transactions';
+import { createTransactionWaiters, type TransactionWaiters } from '../domains/events';
+import { connectionString } from '../lib/db';
 import type { AnyRoute } from './http/route';
 import type { Authenticator } from './http/principal';
 import { accountRoutes } from './routes/accounts';
@@ -30,8 +33,9 @@ import { transactionRoutes } from './routes/transactions';
 import { diagnosticsRoutes } from './routes/diagnostics';
 import { eventRoutes } from './routes/events';
 import { webhookRoutes } from './routes/webhooks';
-import { createEventService } from '../domains/events/service';
-import { createWebhookService } from '../domains/webhooks/service';
+import { createEventService } from '../domains/events';
+import { createWebhookService } from '../domains/webhooks';
+import { mcpRoutes } from './routes/mcp';
 
 export interface ApiDeps {
   config: Config;
@@ -53,6 +57,8 @@ export interface ApiDeps {
 export interface ComposedApi {
   routes: AnyRoute[];
   authenticator: Authenticator;
+  /** The long-poll waiters of this process (tests count them). */
+  waiters: Pick<TransactionWaiters, 'size'>;
   close(): Promise<void>;
 }
 
@@ -86,7 +92,12 @@ export function composeApi(deps: ApiDeps): ComposedApi {
     mfa,
     passwords: users,
     audit,
+    explorers: config.explorers,
   });
+
+  // One LISTEN connection per API process wakes every long-poll (opened on the first wait).
+  const waiters = createTransactionWaiters({ connectionString: connectionString(db), logger });
+  const statusWait = createStatusWait({ read: (caller, id) => transactions.get(caller, id), waiters, clock: deps.windowClock ?? clock });
 
   const events = createEventService({ db, logger });
   const webhooks = createWebhookService({ db, keystore: deps.keystore, clock, config, audit });
@@ -95,15 +106,18 @@ export function composeApi(deps: ApiDeps): ComposedApi {
     ...accountRoutes({ users, mfa, config }),
     ...agentRoutes({ agents }),
     ...walletRoutes({ wallets, chainIds }),
-    ...transactionRoutes({ transactions, chainIds, approvalTtl: { min: config.APPROVAL_TTL_MIN, max: config.APPROVAL_TTL_MAX } }),
+    ...transactionRoutes({ transactions, statusWait, chainIds, approvalTtl: { min: config.APPROVAL_TTL_MIN, max: config.APPROVAL_TTL_MAX } }),
     ...eventRoutes({ events, logger }),
     ...webhookRoutes({ webhooks }),
     ...diagnosticsRoutes({ temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE }),
+    ...mcpRoutes(),
   ];
   return {
     routes,
     authenticator: createAuthenticator({ db, clock, config }),
+    waiters,
     async close() {
+      await waiters.close();
       await mfa.close();
       if (!deps.chains) chains.destroy();
     },

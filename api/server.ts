@@ -1,20 +1,23 @@
 /**
- * The API process: configuration, migrations, connections, then listen — the
- * public API on HOST:PORT, the operations listener (metrics, codec server) on
+ * The API process: configuration, connections, then listen — the public API
+ * on HOST:PORT, the operations listener (metrics, codec server) on
  * OPS_HOST:OPS_PORT. Its Vault credential can encrypt wallet keys but never
- * decrypt them.
+ * decrypt them; its database role cannot write nonces or signed transactions
+ * (lib/db-roles.ts). It does not migrate: it refuses a schema that is behind
+ * or ahead of it, and a database role that may do more (or less) than the API
+ * should.
  */
 import 'dotenv/config';
 import { codecOrigins, loadConfig, ConfigError } from '../config/env';
 import { createLogger } from '../lib/logger';
-import { createDb, migrateLatest } from '../lib/db';
+import { assertSchemaCurrent, createDb } from '../lib/db';
+import { assertPrivileges } from '../lib/db-roles';
 import { systemClock } from '../lib/clock';
-import { connectTemporal, assertSearchAttributes } from '../lib/temporal';
+import { connectTemporal, assertSearchAttributes, temporalTls } from '../lib/temporal';
 import { chainCheck, postgresCheck, temporalCheck, vaultCheck } from '../lib/readiness';
 import { createApp } from './app';
 import { composeApi } from './compose';
-import { createKeyStore } from '../domains/keystore';
-import { instrumentKeyStore } from '../domains/keystore/instrumented';
+import { createKeyStore, instrumentKeyStore } from '../domains/keystore';
 import { createHistoryCodec, createHistoryKeyring, historyDataConverter } from '../domains/history';
 import { initMetrics } from '../lib/metrics';
 import { startTracing } from '../lib/tracing';
@@ -26,16 +29,18 @@ async function main() {
   initMetrics('api');
   const tracing = startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: 'countersign-api' });
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'countersign-api' });
-  const applied = await migrateLatest(db);
-  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  await assertSchemaCurrent(db);
+  await assertPrivileges(db, 'api');
   // The API's credential: encrypt wallet keys, encrypt/decrypt MFA secrets, encrypt webhook secrets,
   // encrypt/decrypt the payload codec's data keys.
   const keystore = instrumentKeyStore(await createKeyStore(config, { logger }));
+  // The API starts every workflow, so it creates the first data key (the worker only reads them).
   const historyKeys = createHistoryKeyring({ db, keystore });
   await historyKeys.ensure();
   const { connection, client } = await connectTemporal({
     address: config.TEMPORAL_ADDRESS,
     namespace: config.TEMPORAL_NAMESPACE,
+    tls: temporalTls(config),
     dataConverter: historyDataConverter(historyKeys),
     ...(tracing ? { interceptors: tracing.clientInterceptors } : {}),
   });

@@ -63,9 +63,9 @@ export async function runCeiling(options: CeilingOptions): Promise<CeilingResult
       ],
     });
     const t1 = performance.now();
-    await handle.executeUpdate(approveUpdate, { args: [{ approvalId, caller: { type: 'user', id: approvalId } }], updateId: approvalId });
+    await handle.executeUpdate(approveUpdate, { args: [{ approvalId }], updateId: approvalId });
     const t2 = performance.now();
-    await handle.executeUpdate(executeUpdate, { args: [{ caller: { type: 'agent', id: approvalId } }] });
+    await handle.executeUpdate(executeUpdate, { args: [{ commandId: approvalId }], updateId: `execute-${approvalId}` });
     const t3 = performance.now();
     const state = await handle.result();
     if (state.status !== 'confirmed') throw new Error(`ended ${state.status}`);

@@ -29,6 +29,7 @@ function noopActivities(): Record<string, (...args: unknown[]) => Promise<unknow
   // The bench's agents have no webhooks, so the status-writing activities say so, as the real ones would.
   const answers: Record<string, unknown> = {
     verifyApproval: true,
+    verifyCommand: true,
     projectStatus: { notifyWebhooks: false },
     signTransaction: { txHash: `0x${'00'.repeat(32)}`, notifyWebhooks: false },
     broadcastTransaction: { notifyWebhooks: false },

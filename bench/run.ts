@@ -12,8 +12,8 @@
  *      batches of 1/10/25, prepare_transaction at a fixed concurrency
  *   5. peak RSS (VmHWM) of the API and the worker processes, and the highest sample per phase
  *
- * Starts its own stack on free ports (or uses DATABASE_URL + TEMPORAL_ADDRESS + VAULT_ADDR +
- * WEB3_PROVIDER_URI when all four are set — with VAULT_API_TOKEN + VAULT_WORKER_TOKEN, or
+ * Starts its own stack on free ports (or uses POSTGRES_ADMIN_URL + the three *_DATABASE_URL + TEMPORAL_ADDRESS + VAULT_ADDR +
+ * WEB3_PROVIDER_URI when all are set — with VAULT_API_TOKEN + VAULT_WORKER_TOKEN, or
  * VAULT_TOKEN for both; the chain must be anvil), runs the API and the worker as child
  * processes (`node --import tsx`, NODE_ENV=production, per-key rate limits raised), prints a
  * table and writes bench/results.json. Loopback only; stops by itself (hard limit
@@ -129,7 +129,8 @@ async function main(): Promise<number> {
     apps.push(api);
     say(`api ${api.url} (pid ${api.pid}), worker pid ${worker.pid}, task queue ${taskQueue}`);
 
-    db = createDb({ url: world.env.DATABASE_URL!, poolMax: 4, applicationName: 'countersign-bench' });
+    // The bench's own reads (and set-up) as the owner; the signing phase runs the activity as the worker's role.
+    db = createDb({ url: world.env.MIGRATION_DATABASE_URL!, poolMax: 4, applicationName: 'countersign-bench' });
     const rpcUrl = world.env.WEB3_PROVIDER_URI!;
 
     const rss = createRssSampler({ api: api.pid, worker: worker.pid });
@@ -243,7 +244,7 @@ async function main(): Promise<number> {
       }
       const workerConfig = loadConfig({
         NODE_ENV: 'production',
-        DATABASE_URL: world.env.DATABASE_URL,
+        DATABASE_URL: world.env.WORKER_DATABASE_URL,
         TEMPORAL_ADDRESS: world.env.TEMPORAL_ADDRESS,
         KEYSTORE: 'vault',
         VAULT_ADDR: world.env.VAULT_ADDR,
@@ -254,7 +255,12 @@ async function main(): Promise<number> {
         AUDIT_HMAC_KEY: world.env.AUDIT_HMAC_KEY,
         API_KEY_HMAC_KEY: world.env.API_KEY_HMAC_KEY,
       });
-      signing = await runSigning({ config: workerConfig, db, transactionIds: signIds });
+      const workerDb = createDb({ url: workerConfig.DATABASE_URL, poolMax: 4, applicationName: 'countersign-bench-worker' });
+      try {
+        signing = await runSigning({ config: workerConfig, db: workerDb, transactionIds: signIds });
+      } finally {
+        await workerDb.destroy();
+      }
     }
 
     // ---- 4. the API alone

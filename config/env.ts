@@ -7,6 +7,7 @@
  * (`scripts/dev.ts`, `scripts/test.ts`) generates them and passes them in.
  */
 import { z } from 'zod';
+import { DEFAULT_ROLE_NAMES, ROLE_NAME_PATTERN } from '../lib/db-roles';
 
 const DURATION = /^(\d+)\s*(ms|s|m|h|d)?$/;
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
@@ -39,6 +40,8 @@ const flag = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const url = z.url({ protocol: /^https?$/ });
+const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL');
+const roleName = (fallback: string) => z.string().regex(ROLE_NAME_PATTERN, 'expected a lowercase PostgreSQL identifier').default(fallback);
 const optionalSecret = (minLength: number) => z.string().min(minLength).optional();
 
 const schema = z
@@ -72,12 +75,26 @@ const schema = z
     TRUST_PROXY: flag(false),
     PUBLIC_URL: url.optional(),
 
-    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL'),
+    /**
+     * This process's own least-privilege role (lib/db-roles.ts): the API's URL for the API, the
+     * worker's for the worker. Both refuse to start as a superuser, the schema owner or each other.
+     */
+    DATABASE_URL: postgresUrl,
     DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(100).default(10),
 
     TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
     TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
     TEMPORAL_TASK_QUEUE: z.string().min(1).default('countersign'),
+    /**
+     * mTLS to Temporal (PEM files): this process's client certificate and key, the CA that signed
+     * the server's certificate (system roots when unset) and the name on it (default: the host of
+     * TEMPORAL_ADDRESS). The same names as the `temporal` CLI's. Any of them turns TLS on; in
+     * production a Temporal server off loopback requires the client certificate.
+     */
+    TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+    TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+    TEMPORAL_TLS_CA: z.string().min(1).optional(),
+    TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
     /** A prebuilt workflow bundle (tests build one per run); otherwise the worker bundles at start-up. */
     WORKFLOW_BUNDLE_PATH: z.string().optional(),
     /**
@@ -118,6 +135,8 @@ const schema = z
     CHAIN_ID: z.coerce.number().int().positive().default(31337),
     /** Extra chains as JSON: {"11155111":"https://..."}; WEB3_PROVIDER_URI serves CHAIN_ID. */
     CHAIN_RPC_URLS: z.string().optional(),
+    /** Block explorers as JSON: {"1":"https://etherscan.io"}; links go to {url}/address/… and {url}/tx/…. */
+    CHAIN_EXPLORER_URLS: z.string().optional(),
     CONFIRMATIONS: z.coerce.number().int().min(1).max(64).default(1),
 
     APPROVAL_TTL_DEFAULT: duration('24h'),
@@ -169,8 +188,23 @@ const schema = z
     for (const origin of codecOrigins(env.CODEC_CORS_ORIGINS)) {
       if (!/^https?:\/\/[^/\s]+$/.test(origin)) ctx.addIssue({ code: 'custom', path: ['CODEC_CORS_ORIGINS'], message: `expected origins like http://127.0.0.1:8233, got ${origin}` });
     }
+    if ((env.TEMPORAL_TLS_CERT === undefined) !== (env.TEMPORAL_TLS_KEY === undefined)) {
+      const missing = env.TEMPORAL_TLS_CERT === undefined ? 'TEMPORAL_TLS_CERT' : 'TEMPORAL_TLS_KEY';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together (the client certificate and its key)' });
+    }
+    if (production && env.TEMPORAL_TLS_CERT === undefined && !isLoopbackAddress(env.TEMPORAL_ADDRESS)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TEMPORAL_TLS_CERT'],
+        message: `required in production for a Temporal server off loopback (${env.TEMPORAL_ADDRESS}): without mTLS anyone who reaches it can send messages and read history (scripts/temporal-certs.sh makes certificates)`,
+      });
+    }
     if (env.CHAIN_RPC_URLS !== undefined && parseChainMap(env.CHAIN_RPC_URLS) === undefined) {
       ctx.addIssue({ code: 'custom', path: ['CHAIN_RPC_URLS'], message: 'expected JSON like {"1":"https://rpc.example"}' });
+    }
+    if (env.CHAIN_EXPLORER_URLS !== undefined) {
+      const problem = explorerProblem(env.CHAIN_EXPLORER_URLS, configuredChains(env), production);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['CHAIN_EXPLORER_URLS'], message: problem });
     }
   });
 
@@ -179,6 +213,8 @@ export type Env = z.output<typeof schema>;
 export interface Config extends Env {
   /** chain id → RPC URL; always contains CHAIN_ID. */
   chains: ReadonlyMap<number, string>;
+  /** chain id → block explorer base URL without a trailing slash; only configured chains. */
+  explorers: ReadonlyMap<number, string>;
   production: boolean;
 }
 
@@ -189,6 +225,52 @@ function parseChainMap(raw: string): Map<number, string> | undefined {
   } catch {
     return undefined;
   }
+}
+
+function configuredChains(env: { CHAIN_ID: number; CHAIN_RPC_URLS?: string | undefined }): Set<number> {
+  return new Set([env.CHAIN_ID, ...(env.CHAIN_RPC_URLS ? [...(parseChainMap(env.CHAIN_RPC_URLS)?.keys() ?? [])] : [])]);
+}
+
+/**
+ * Explorer links are shown to the approver beside addresses, so the base URL
+ * must be plain: http(s) (https in production), no credentials, query or
+ * fragment (a path is fine: some explorers serve several chains), and only
+ * for chains that are configured.
+ */
+function explorerProblem(raw: string, chains: Set<number>, production: boolean): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return 'expected JSON like {"1":"https://etherscan.io"}';
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'expected JSON like {"1":"https://etherscan.io"}';
+  for (const [id, value] of Object.entries(parsed)) {
+    if (!/^[1-9]\d{0,15}$/.test(id)) return `"${id.slice(0, 20)}" is not a chain id`;
+    if (!chains.has(Number(id))) return `chain ${id} has an explorer but no RPC (CHAIN_ID / CHAIN_RPC_URLS)`;
+    let url: URL;
+    try {
+      if (typeof value !== 'string') throw new Error('not a string');
+      url = new URL(value);
+    } catch {
+      return `chain ${id}: expected an http(s) URL`;
+    }
+    if (url.protocol !== 'https:' && (production || url.protocol !== 'http:')) return `chain ${id}: expected an ${production ? 'https' : 'http(s)'} URL`;
+    if (url.username || url.password || url.search || url.hash) return `chain ${id}: the URL must not carry credentials, a query or a fragment`;
+  }
+  return undefined;
+}
+
+function parseExplorerMap(raw: string | undefined): Map<number, string> {
+  if (!raw) return new Map();
+  const parsed = JSON.parse(raw) as Record<string, string>;
+  return new Map(Object.entries(parsed).map(([id, url]) => [Number(id), new URL(url).href.replace(/\/+$/, '')]));
+}
+
+/** `127.0.0.1:7233`, `localhost:7233`, `[::1]:7233`: traffic that never leaves the host. */
+export function isLoopbackAddress(address: string): boolean {
+  const host = address.startsWith('[') ? address.slice(1, address.indexOf(']')) : address.split(':')[0]!;
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 /** CODEC_CORS_ORIGINS as a list. */
@@ -203,11 +285,10 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Reads and validates the environment; throws one ConfigError naming every problem. */
-export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+function parseEnvironment<T extends z.ZodType>(target: T, source: NodeJS.ProcessEnv): z.output<T> {
   // Empty strings count as unset, as in most .env tooling.
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
-  const result = schema.safeParse(cleaned);
+  const result = target.safeParse(cleaned);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const name = issue.path.join('.') || '(environment)';
@@ -216,8 +297,33 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     });
     throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
   }
-  const env = result.data;
+  return result.data;
+}
+
+/** Reads and validates the environment; throws one ConfigError naming every problem. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const env = parseEnvironment(schema, source);
   const chains = new Map(env.CHAIN_RPC_URLS ? parseChainMap(env.CHAIN_RPC_URLS) : []);
   chains.set(env.CHAIN_ID, env.WEB3_PROVIDER_URI);
-  return { ...env, chains, production: env.NODE_ENV === 'production' };
+  return { ...env, chains, explorers: parseExplorerMap(env.CHAIN_EXPLORER_URLS), production: env.NODE_ENV === 'production' };
+}
+
+/**
+ * The migration step (`npm run migrate`, the compose `migrate` service, `npm run keys:rotate`):
+ * it connects as the schema owner and grants the app roles named here (lib/db-roles.ts).
+ */
+const migrationSchema = z
+  .object({
+    /** The schema owner: runs migrations, owns tables, functions and triggers. Never given to the API or the worker. */
+    MIGRATION_DATABASE_URL: postgresUrl,
+    DATABASE_API_ROLE: roleName(DEFAULT_ROLE_NAMES.api),
+    DATABASE_WORKER_ROLE: roleName(DEFAULT_ROLE_NAMES.worker),
+  })
+  .refine((env) => env.DATABASE_API_ROLE !== env.DATABASE_WORKER_ROLE, { path: ['DATABASE_WORKER_ROLE'], message: 'the API and the worker need different roles' });
+
+export type MigrationConfig = z.output<typeof migrationSchema>;
+
+export function loadMigrationConfig(source: NodeJS.ProcessEnv = process.env): MigrationConfig & { roles: { api: string; worker: string } } {
+  const env = parseEnvironment(migrationSchema, source);
+  return { ...env, roles: { api: env.DATABASE_API_ROLE, worker: env.DATABASE_WORKER_ROLE } };
 }

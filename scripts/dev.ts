@@ -3,7 +3,8 @@
  *
  * Starts PostgreSQL (5433), Temporal (7233, UI 8233), OpenBao (8200) and anvil (8545) —
  * or uses DATABASE_URL / TEMPORAL_ADDRESS / VAULT_ADDR / WEB3_PROVIDER_URI from the
- * environment or .env — then the worker (health on WORKER_HEALTH_PORT, 3001) and the API
+ * environment or .env — then migrates the schema as its owner (the apps' own database roles
+ * cannot; lib/db-roles.ts), starts the worker (health on WORKER_HEALTH_PORT, 3001) and the API
  * (PORT, 3000), waits for each /readyz, prints the URLs and streams every log line
  * prefixed by its component. Ctrl-C / SIGTERM stops API → worker → Temporal/anvil/OpenBao
  * → PostgreSQL. A component that fails to start ends it with that component's log tail.
@@ -18,7 +19,9 @@ import { devDataDir, logDirOf, REPO_ROOT, runDirOf } from './infra/paths';
 import { devPostgresDataPath } from './infra/postgres';
 import { missingAppEntries, startApps, type Apps } from './infra/apps';
 import { assertPortsFree, ComponentError, linePrefix, runningLauncher, StackRunningError, type ExitInfo, type Handle } from './infra/process';
+import { migrateAsOwner } from './infra/schema';
 import { startStack, type Stack } from './infra/stack';
+import { unmappedTableHint } from '../lib/db-roles';
 import type { TemporalHandle } from './infra/temporal';
 import { ensureWebBuilt } from './infra/web';
 
@@ -43,7 +46,7 @@ function banner(stack: Stack, apiPort: number, workerPort: number, opsPort: numb
     ['Worker health', `http://127.0.0.1:${workerPort}/readyz (metrics: /metrics)`],
     ['API metrics', `http://127.0.0.1:${opsPort}/metrics`],
     ['Codec server', `http://127.0.0.1:${opsPort}/codec (Authorization: Bearer <CODEC_OPERATOR_TOKEN in .data/secrets.json>)`],
-    ['PostgreSQL', redact(stack.env.DATABASE_URL ?? '')],
+    ['PostgreSQL', `${redact(stack.env.API_DATABASE_URL ?? '')} (API; worker ${userOf(stack.env.WORKER_DATABASE_URL)}, migrations ${userOf(stack.env.MIGRATION_DATABASE_URL)})`],
     ['Temporal', stack.env.TEMPORAL_ADDRESS ?? ''],
     ['OpenBao', stack.env.VAULT_ADDR ?? ''],
     ['Chain', `${stack.env.WEB3_PROVIDER_URI} (chain id ${stack.env.CHAIN_ID})`],
@@ -62,6 +65,14 @@ function banner(stack: Stack, apiPort: number, workerPort: number, opsPort: numb
 
 function redact(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+function userOf(url: string | undefined): string {
+  try {
+    return decodeURIComponent(new URL(url ?? '').username);
+  } catch {
+    return '?';
+  }
 }
 
 function describeExit(info: ExitInfo): string {
@@ -135,6 +146,11 @@ async function main(): Promise<number> {
     stack = await startingStack;
     if (first) return 0;
     await web;
+
+    say(`migrating the schema as ${userOf(stack.env.MIGRATION_DATABASE_URL)}…`);
+    const migrated = await migrateAsOwner(stack.env, 'countersign-dev-migrate');
+    say(migrated.applied.length > 0 ? `migrations applied: ${migrated.applied.join(', ')}` : 'the schema is up to date');
+    for (const table of migrated.unmapped) say(`WARNING ${unmappedTableHint(table)}`);
 
     apps = startApps({
       stack,

@@ -2,10 +2,12 @@
  * `npm run history:rotate-key` — a new data key for the Temporal payload codec.
  * Payloads written from now on are encrypted with it (each API and worker
  * process switches within a minute); every older key stays in `history_keys`,
- * so histories written before still decode. Runs with the API's (or the
- * worker's) key-store credential: both may wrap history keys, neither opens a
- * wallet key. (`npm run keys:rotate -- --purpose history` rotates the transit
- * key that wraps them instead.)
+ * so histories written before still decode. Runs with the API's credentials:
+ * its DATABASE_URL (the API's role is the one that may add a data key,
+ * lib/db-roles.ts) and its key-store credential (it may wrap history keys and
+ * opens no wallet key). In the container: `node dist/scripts/history-key-rotate.js`
+ * in the API's environment. (`npm run keys:rotate -- --purpose history`
+ * rotates the transit key that wraps them instead.)
  */
 import 'dotenv/config';
 import { loadConfig } from '../config/env';

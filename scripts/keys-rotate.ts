@@ -8,6 +8,9 @@
  *
  * Vault: needs VAULT_OPERATOR_TOKEN (operator policy: rotate, config, read,
  * rewrap — no decrypt); the service's own VAULT_TOKEN / AppRole is not used.
+ * PostgreSQL: needs MIGRATION_DATABASE_URL (the schema owner): the ciphertext
+ * columns are written by nobody else — neither the API's nor the worker's
+ * role may (lib/db-roles.ts); the services' DATABASE_URL is not used.
  * Wallet keys are never decrypted here: Vault rewraps them internally. The
  * local store (KEYSTORE=local) has no such service and decrypts/re-encrypts in
  * this process, zeroing each plaintext at once.
@@ -24,7 +27,7 @@ import { createDb } from '../lib/db';
 import { createLogger } from '../lib/logger';
 import { createKeyAdmin, KEY_PURPOSES, type KeyPurpose } from '../domains/keystore';
 import { createAuditLog } from '../domains/audit';
-import { RotationError, rotateKeys, type RotateOptions } from '../domains/keystore/rotation';
+import { RotationError, rotateKeys, type RotateOptions } from '../domains/keystore';
 
 const USAGE = `usage: npm run keys:rotate -- [--purpose wallet|mfa|webhook]... [--rewrap-only]
                                [--min-decryption-version latest|<n>] [--batch-size <n>] [--max-passes <n>]`;
@@ -63,11 +66,18 @@ function parseOptions(argv: string[]): RotateOptions {
   };
 }
 
-/** The operator credential replaces the service's: rotation must not run with the API's or worker's token. */
+/**
+ * The operator credentials replace the service's: rotation must not run with the API's or
+ * worker's Vault token, and writes ciphertext columns as the schema owner.
+ */
 function operatorEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  if ((env.KEYSTORE ?? 'vault') !== 'vault') return env;
+  if (!env.MIGRATION_DATABASE_URL) {
+    throw new RotationError('MIGRATION_DATABASE_URL is required (the schema owner): rotation rewrites ciphertext columns that neither the API\'s nor the worker\'s database role may write');
+  }
+  const database = { ...env, DATABASE_URL: env.MIGRATION_DATABASE_URL };
+  if ((env.KEYSTORE ?? 'vault') !== 'vault') return database;
   if (!env.VAULT_OPERATOR_TOKEN) throw new RotationError('VAULT_OPERATOR_TOKEN is required with KEYSTORE=vault (an operator token: rotate, config, read, rewrap)');
-  return { ...env, VAULT_TOKEN: env.VAULT_OPERATOR_TOKEN, VAULT_ROLE_ID: undefined, VAULT_SECRET_ID: undefined };
+  return { ...database, VAULT_TOKEN: env.VAULT_OPERATOR_TOKEN, VAULT_ROLE_ID: undefined, VAULT_SECRET_ID: undefined };
 }
 
 async function main(): Promise<number> {

@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startApps, type Apps } from './infra/apps';
+import { buildServer } from './build';
 import { REPO_ROOT, temporalTestServerBinary } from './infra/paths';
 import { getFreePort } from './infra/process';
 import { startStack, type Stack } from './infra/stack';
@@ -129,15 +130,11 @@ function selectTestFiles(args: Args): string[] {
 // ---------------------------------------------------------------------------------------------
 // Steps
 
-async function migrate(databaseUrl: string): Promise<void> {
-  const { createDb, migrateLatest } = await import('../lib/db');
-  const db = createDb({ url: databaseUrl, applicationName: 'countersign-test-harness' });
-  try {
-    const applied = await migrateLatest(db);
-    say(`migrations applied (${applied.length})`);
-  } finally {
-    await db.destroy();
-  }
+/** The stack's `countersign` database, as its owner: what the real API and worker processes use. */
+async function migrate(env: Record<string, string>): Promise<void> {
+  const { migrateAsOwner } = await import('./infra/schema');
+  const { applied, unmapped } = await migrateAsOwner(env, 'countersign-test-harness');
+  say(`migrations applied (${applied.length})${unmapped.length > 0 ? `; not granted to anyone (lib/db-roles.ts): ${unmapped.join(', ')}` : ''}`);
 }
 
 /** Bundles workflows/index.ts once; every test worker loads the same prebuilt bundle. */
@@ -187,7 +184,8 @@ const TEST_FLAGS = { NODE_ENV: 'test', KEYSTORE: 'vault', ALLOW_TEST_CLOCK: 'tru
 function testEnv(stack: Stack, bundlePath: string | undefined, apps: Apps | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   // Tests pick the API or the worker credential explicitly; no ambient Vault identity.
-  for (const key of ['VAULT_TOKEN', 'VAULT_ROLE_ID', 'VAULT_SECRET_ID', 'WORKFLOW_BUNDLE_PATH', 'COUNTERSIGN_API_URL', 'COUNTERSIGN_WORKER_URL', 'COUNTERSIGN_API_OPS_URL']) {
+  // …and no ambient database: each test connects as the role it means (test/support/db.ts).
+  for (const key of ['DATABASE_URL', 'VAULT_TOKEN', 'VAULT_ROLE_ID', 'VAULT_SECRET_ID', 'WORKFLOW_BUNDLE_PATH', 'COUNTERSIGN_API_URL', 'COUNTERSIGN_WORKER_URL', 'COUNTERSIGN_API_OPS_URL']) {
     delete env[key];
   }
   Object.assign(env, stack.env, TEST_FLAGS, {
@@ -199,6 +197,8 @@ function testEnv(stack: Stack, bundlePath: string | undefined, apps: Apps | unde
     env.COUNTERSIGN_API_URL = apps.apiUrl;
     env.COUNTERSIGN_WORKER_URL = apps.workerUrl;
     env.COUNTERSIGN_API_OPS_URL = apps.apiOpsUrl;
+    env.COUNTERSIGN_API_PID = String(apps.api.pid);
+    env.COUNTERSIGN_WORKER_PID = String(apps.worker.pid);
   }
   return env;
 }
@@ -208,9 +208,17 @@ const relative = (file: string) => path.relative(REPO_ROOT, file).split(path.sep
 const needsApps = (files: string[]) => files.some((f) => /^test\/(blackbox|browser|proof)\//.test(relative(f)));
 const needsWeb = (files: string[]) => webAppExists() && files.some((f) => relative(f).startsWith('test/browser/'));
 
-/** The real API and worker, on free ports and their own task queue (integration tests use random ones). */
+/**
+ * The real API and worker, on free ports and their own task queue (integration tests use random ones),
+ * compiled as for production (`node dist/…`, scripts/build.ts): the black-box and browser tests exercise
+ * the build the container image runs.
+ */
 async function startTestApps(stack: Stack, bundlePath: string | undefined): Promise<Apps> {
+  const built = Date.now();
+  await buildServer({ workflows: bundlePath === undefined });
+  say(`compiled the API and worker into dist/ in ${((Date.now() - built) / 1000).toFixed(1)} s`);
   const apps = startApps({
+    compiled: true,
     stack,
     apiPort: await getFreePort(),
     workerPort: await getFreePort(),
@@ -318,7 +326,7 @@ async function main(): Promise<number> {
     let bundlePath: string | undefined;
     if (ready && !interrupted) {
       try {
-        await migrate(stack!.env.DATABASE_URL!);
+        await migrate(stack!.env);
       } catch (error) {
         count({ name: 'migrations', ok: false, detail: (error as Error).stack ?? String(error) });
         ready = false;

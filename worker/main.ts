@@ -2,29 +2,33 @@
  * The worker process: runs workflows and activities. It is the custody
  * boundary — its Vault credential can decrypt wallet keys — so keep it off the
  * internet; it only serves /healthz, /readyz and /metrics (ours and the
- * Temporal SDK's, Prometheus text) on WORKER_HEALTH_PORT.
+ * Temporal SDK's, Prometheus text) on WORKER_HEALTH_PORT. Its database role
+ * cannot write approvals, TOTP uses, users or agents (lib/db-roles.ts). It does
+ * not migrate: it refuses a schema that is behind or ahead of it, and a
+ * database role that may do more (or less) than the worker should.
  */
 import 'dotenv/config';
 import http from 'node:http';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig, ConfigError } from '../config/env';
 import { createLogger } from '../lib/logger';
-import { createDb, migrateLatest } from '../lib/db';
-import { connectTemporal, assertSearchAttributes } from '../lib/temporal';
+import { assertSchemaCurrent, createDb } from '../lib/db';
+import { assertPrivileges } from '../lib/db-roles';
+import { connectTemporal, assertSearchAttributes, temporalTls } from '../lib/temporal';
 import { chainCheck, postgresCheck, temporalCheck, vaultCheck } from '../lib/readiness';
-import { runReadiness } from '../api/routes/health';
+import { runReadiness } from '../lib/readiness';
 import { createActivities } from '../activities';
-import { createKeyStore } from '../domains/keystore';
+import { createKeyStore, instrumentKeyStore } from '../domains/keystore';
 import { createChainClients } from '../domains/chain';
-import { assertKnownChains } from '../domains/chain/identity';
-import { createChainAdapter } from '../domains/transactions/chain-adapter';
+import { assertKnownChains } from '../domains/chain';
+import { createChainAdapter } from '../domains/transactions';
 import { createAuditLog } from '../domains/audit';
 import { systemClock } from '../lib/clock';
 import { initMetrics, registry } from '../lib/metrics';
 import { installTemporalRuntime } from '../lib/temporal-runtime';
 import { NO_TRACING_SINKS, startTracing } from '../lib/tracing';
-import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../lib/workflow-bundle';
-import { instrumentKeyStore } from '../domains/keystore/instrumented';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../lib/workflow-bundle';
+import { COMPILED, WORKFLOW_BUNDLE, WORKFLOWS_SOURCE } from '../lib/app-paths';
 import { createHistoryKeyring, historyDataConverter } from '../domains/history';
 import { observeActivities } from './interceptors';
 
@@ -36,21 +40,23 @@ async function main() {
   initMetrics('worker');
   const tracing = startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: 'countersign-worker' });
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'countersign-worker' });
-  const applied = await migrateLatest(db);
-  if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  await assertSchemaCurrent(db);
+  await assertPrivileges(db, 'worker');
 
-  // The worker's credential may decrypt wallet keys and webhook secrets, and encrypt/decrypt the
-  // payload codec's data keys (which open no wallet key), nothing else.
+  // The worker's credential may decrypt wallet keys and webhook secrets, and unwrap the payload
+  // codec's data keys (which open no wallet key), nothing else. It only reads the data keys: the
+  // API creates the first one before it starts any workflow (lib/db-roles.ts, history_keys).
   const keystore = instrumentKeyStore(await createKeyStore(config, { logger }));
   const historyKeys = createHistoryKeyring({ db, keystore });
-  await historyKeys.ensure();
   const dataConverter = historyDataConverter(historyKeys);
-  const client = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+  const tls = temporalTls(config);
+  const client = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, tls, dataConverter });
   await assertSearchAttributes(client.connection, config.TEMPORAL_NAMESPACE);
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS, ...(tls ? { tls } : {}) });
   const chains = createChainClients(config.chains);
   await assertKnownChains(db, chains);
 
+  const code = workflowCode(config.WORKFLOW_BUNDLE_PATH);
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -59,11 +65,11 @@ async function main() {
     // inside the API's Update deadline.
     stickyQueueScheduleToStartTimeout: '3 seconds',
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
-    ...(config.WORKFLOW_BUNDLE_PATH ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } } : { workflowsPath: WORKFLOWS_PATH }),
+    ...code,
     dataConverter,
     interceptors: {
-      // The workflow interceptors are bundled (lib/workflow-bundle.ts); a prebuilt bundle already has them.
-      ...(config.WORKFLOW_BUNDLE_PATH ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
+      // The workflow interceptors run in the sandbox: a prebuilt bundle has them already (lib/workflow-bundle.ts).
+      ...('workflowsPath' in code ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
       activity: [observeActivities, ...(tracing?.activityInterceptors ?? [])],
     },
     sinks: tracing?.sinks ?? NO_TRACING_SINKS,
@@ -127,6 +133,13 @@ async function main() {
   await client.connection.close();
   await db.destroy();
   logger.info('worker stopped');
+}
+
+/** A prebuilt bundle (the test harness's, or the build's), else the sources (bundled now, as in development). */
+function workflowCode(prebuilt: string | undefined): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  if (prebuilt) return { workflowBundle: { codePath: prebuilt } };
+  if (COMPILED) return { workflowBundle: { codePath: WORKFLOW_BUNDLE } };
+  return { workflowsPath: WORKFLOWS_SOURCE };
 }
 
 function assertRunning(worker: Worker) {

@@ -12,18 +12,22 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const transactionWorkflowId = (transactionId: string) => `tx-${transactionId}`;
 export const pingWorkflowId = (pingId: string) => `ping-${pingId}`;
 
-export type TransactionStatus =
-  | 'pending_approval'
-  | 'approved'
-  | 'signing'
-  | 'broadcast'
-  | 'confirmed'
-  | 'failed'
-  | 'rejected'
-  | 'expired'
-  | 'cancelled';
+export const TRANSACTION_STATUSES = [
+  'pending_approval',
+  'approved',
+  'signing',
+  'broadcast',
+  'confirmed',
+  'failed',
+  'rejected',
+  'expired',
+  'cancelled',
+] as const;
+export type TransactionStatus = (typeof TRANSACTION_STATUSES)[number];
 
 export const TERMINAL_STATUSES: readonly TransactionStatus[] = ['confirmed', 'failed', 'rejected', 'expired', 'cancelled'];
+/** Once a request is here its first signature may exist: it is driven to an on-chain outcome and never cancelled. */
+export const SIGNING_STARTED_STATUSES: readonly TransactionStatus[] = ['signing', 'broadcast', 'confirmed', 'failed'];
 
 export interface TransactionWorkflowInput {
   transactionId: string;
@@ -41,26 +45,31 @@ export interface TransactionWorkflowInput {
   notifyWebhooks?: boolean;
 }
 
-/** Who sent a message: the API has already authenticated and authorised it. */
+/** Who asked for something, as the API authenticated them (never read from a message). */
 export interface Caller {
   type: 'user' | 'agent';
   id: string;
 }
 
+/**
+ * Every message names a record the API wrote in PostgreSQL after it had
+ * authenticated and authorised the caller; the workflow verifies the record
+ * before acting (and the signing gate checks again). A message alone — from the
+ * Temporal UI or CLI — names nothing that exists and is refused.
+ */
 export interface ApproveArgs {
-  /** The approval row written by the API (after the TOTP gate), in PostgreSQL. */
+  /** The approval row written by the API (after the TOTP gate). */
   approvalId: string;
-  caller: Caller;
 }
-export interface RejectArgs {
-  caller: Caller;
+/** The kinds of command the API records in `transaction_commands`. */
+export type CommandKind = 'execute' | 'reject' | 'cancel';
+export interface CommandArgs {
+  /** The `transaction_commands` row written by the API. */
+  commandId: string;
 }
-export interface ExecuteArgs {
-  caller: Caller;
-}
-export interface CancelArgs {
-  caller: Caller;
-}
+export type RejectArgs = CommandArgs;
+export type ExecuteArgs = CommandArgs;
+export type CancelArgs = CommandArgs;
 
 export interface TransactionState {
   status: TransactionStatus;
@@ -76,8 +85,35 @@ export const executeUpdate = defineUpdate<TransactionState, [ExecuteArgs]>('exec
 export const cancelUpdate = defineUpdate<TransactionState, [CancelArgs]>('cancel');
 export const statusQuery = defineQuery<TransactionState>('status');
 
-/** Validator rejections carry one of these as the error message, mapped to 409 reasons by the API. */
+/**
+ * The one refusal vocabulary, shared by the API (409 `reason`), the workflow
+ * (validator and handler refusals) and the activities (non-retryable failures).
+ */
+/** A message refused by the workflow because of its state; the API answers 409 with this reason. */
 export type RefusalReason = 'not_approved' | 'already_decided' | 'expired' | 'signing_started' | 'execution_window_passed';
+/** The signing gate's refusals: nothing was signed. */
+export type SigningRefusal =
+  | 'not_approved'
+  | 'execution_window_passed'
+  | 'approval_mismatch'
+  | 'execute_not_requested'
+  | 'wallet_frozen'
+  | 'unknown_transaction';
+/** `ApplicationFailure.type` of every non-retryable failure the workflow and its activities raise. */
+export const FAILURE_TYPES = {
+  /** A message refused by the workflow (state, or a record that does not exist). */
+  refused: 'Refused',
+  /** The signing gate said no (message: a SigningRefusal). */
+  signingRefused: 'SigningRefused',
+  /** No node accepted the bytes; the nonce was given back. */
+  broadcastRejected: 'BroadcastRejected',
+  /** Someone else used the wallet's nonce; the wallet is frozen. */
+  nonceConsumed: 'NonceConsumed',
+  /** Broadcast or confirm found no stored signature. */
+  notSigned: 'NotSigned',
+} as const;
+/** A message naming a record that does not exist (or not for this request): the back door. */
+export const NO_SUCH_RECORD = 'no_such_record';
 
 export const SEARCH_ATTRIBUTES = {
   status: defineSearchAttributeKey('CountersignStatus', SearchAttributeType.KEYWORD),

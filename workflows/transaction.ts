@@ -28,14 +28,16 @@ import {
   approveUpdate,
   cancelUpdate,
   executeUpdate,
+  FAILURE_TYPES,
+  NO_SUCH_RECORD,
   rejectUpdate,
   SEARCH_ATTRIBUTES,
+  SIGNING_STARTED_STATUSES,
   statusQuery,
   type ApproveArgs,
-  type CancelArgs,
-  type ExecuteArgs,
+  type CommandArgs,
+  type CommandKind,
   type RefusalReason,
-  type RejectArgs,
   type TransactionState,
   type TransactionStatus,
   type TransactionWorkflowInput,
@@ -53,7 +55,7 @@ const local = proxyLocalActivities<Activities>({
  */
 const signing = proxyActivities<Activities>({
   startToCloseTimeout: '15 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2, nonRetryableErrorTypes: ['SigningRefused'] },
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2, nonRetryableErrorTypes: [FAILURE_TYPES.signingRefused] },
 });
 
 const broadcasting = proxyActivities<Activities>({
@@ -62,7 +64,7 @@ const broadcasting = proxyActivities<Activities>({
     initialInterval: '1 second',
     maximumInterval: '30 seconds',
     backoffCoefficient: 2,
-    nonRetryableErrorTypes: ['BroadcastRejected', 'NonceConsumed'],
+    nonRetryableErrorTypes: [FAILURE_TYPES.broadcastRejected, FAILURE_TYPES.nonceConsumed],
   },
 });
 
@@ -81,8 +83,8 @@ const confirming = proxyActivities<Activities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', backoffCoefficient: 2 },
 });
 
-const refuse = (reason: RefusalReason): never => {
-  throw ApplicationFailure.nonRetryable(reason, 'Refused');
+const refuse = (reason: RefusalReason | typeof NO_SUCH_RECORD): never => {
+  throw ApplicationFailure.nonRetryable(reason, FAILURE_TYPES.refused);
 };
 
 /**
@@ -97,6 +99,16 @@ const refuse = (reason: RefusalReason): never => {
 const NOTIFY_ONLY_WITH_WEBHOOKS_PATCH = 'notify-only-with-webhooks';
 
 /**
+ * From this patch on, execute, reject and cancel name a command the API
+ * recorded in PostgreSQL, and the handler verifies it (a local activity)
+ * before acting; before it, they were trusted as sent. Asked per message, not
+ * once per run: a workflow started by older code that receives a message
+ * after the upgrade verifies it too, and replaying an older message (no
+ * marker in its history) takes the old path.
+ */
+const VERIFY_COMMANDS_PATCH = 'verify-commands';
+
+/**
  * From this patch on, a failed request also carries `CountersignFailure` (the reason's category,
  * e.g. `reverted`), so an operator finds on-chain failures with one query. A separate upsert:
  * histories from before it have none, and replay without it.
@@ -106,8 +118,12 @@ const FAILURE_ATTRIBUTE_PATCH = 'failure-search-attribute';
 export async function transactionWorkflow(input: TransactionWorkflowInput): Promise<TransactionState> {
   const notifyOnlyWithWebhooks = patched(NOTIFY_ONLY_WITH_WEBHOOKS_PATCH);
   const state: TransactionState = { status: 'pending_approval', version: 1 };
-  /** An approve Update is verifying its approval row; timers wait for it. */
-  let approving = false;
+  /**
+   * An approve, reject or cancel Update is verifying its record in PostgreSQL:
+   * other decisions are refused meanwhile, and the timers and the move to
+   * signing wait for it.
+   */
+  let deciding = false;
   let executeRequested = input.autoExecute;
 
   const transition = (status: TransactionStatus) => {
@@ -143,26 +159,44 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
   // Handlers are registered before the first await.
   setHandler(statusQuery, snapshot);
 
+  /** Verifies, in PostgreSQL, the command a message names; refuses (and the activity raises an alert) if it is not there. */
+  const verifyCommand = async (kind: CommandKind, args: CommandArgs | undefined) => {
+    // Anyone who reaches Temporal can send anything: read the id defensively (a throw here must be a refusal).
+    const commandId = typeof args?.commandId === 'string' ? args.commandId : null;
+    const found = await local.verifyCommand({ transactionId: input.transactionId, kind, commandId });
+    if (!found) refuse(NO_SUCH_RECORD);
+  };
+  /** Runs a decision's check with other decisions held off. */
+  const decide = async (check: () => Promise<void>) => {
+    deciding = true;
+    try {
+      await check();
+    } finally {
+      deciding = false;
+    }
+  };
+
   setHandler(
     approveUpdate,
-    async ({ approvalId }: ApproveArgs) => {
-      approving = true;
+    async (args: ApproveArgs) => {
+      deciding = true;
       try {
-        // The approval must exist in PostgreSQL, for this request, with its digest.
+        // The approval must exist in PostgreSQL, for this request, over its digest, by its owner.
+        const approvalId = typeof args?.approvalId === 'string' ? args.approvalId : '';
         const found = await local.verifyApproval({ transactionId: input.transactionId, approvalId });
-        if (!found) throw ApplicationFailure.nonRetryable('no such approval', 'Refused');
+        if (!found) refuse(NO_SUCH_RECORD);
         if (state.status !== 'pending_approval') refuse('already_decided');
         state.approvalId = approvalId;
         state.executionDeadlineMs = Date.now() + input.executionWindowMs;
         transition('approved');
         return snapshot();
       } finally {
-        approving = false;
+        deciding = false;
       }
     },
     {
       validator: (_args: ApproveArgs) => {
-        if (approving) refuse('already_decided');
+        if (deciding) refuse('already_decided');
         if (state.status !== 'pending_approval') refuse('already_decided');
         if (Date.now() >= input.approvalExpiresAtMs) refuse('expired');
       },
@@ -171,13 +205,21 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
 
   setHandler(
     rejectUpdate,
-    async (_args: RejectArgs) => {
-      transition('rejected');
+    async (args: CommandArgs) => {
+      if (patched(VERIFY_COMMANDS_PATCH)) {
+        await decide(async () => {
+          await verifyCommand('reject', args);
+          if (state.status !== 'pending_approval') refuse('already_decided');
+          transition('rejected');
+        });
+      } else {
+        transition('rejected');
+      }
       return snapshot();
     },
     {
-      validator: (_args: RejectArgs) => {
-        if (approving || state.status !== 'pending_approval') refuse('already_decided');
+      validator: (_args: CommandArgs) => {
+        if (deciding || state.status !== 'pending_approval') refuse('already_decided');
         if (Date.now() >= input.approvalExpiresAtMs) refuse('expired');
       },
     },
@@ -185,12 +227,13 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
 
   setHandler(
     executeUpdate,
-    async (_args: ExecuteArgs) => {
+    async (args: CommandArgs) => {
+      if (patched(VERIFY_COMMANDS_PATCH)) await verifyCommand('execute', args);
       executeRequested = true;
       return snapshot();
     },
     {
-      validator: (_args: ExecuteArgs) => {
+      validator: (_args: CommandArgs) => {
         if (state.status === 'pending_approval') refuse('not_approved');
         if (state.status !== 'approved') refuse(state.status === 'expired' ? 'expired' : 'signing_started');
         if (state.executionDeadlineMs !== undefined && Date.now() >= state.executionDeadlineMs) refuse('execution_window_passed');
@@ -200,15 +243,23 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
 
   setHandler(
     cancelUpdate,
-    async (_args: CancelArgs) => {
-      transition('cancelled');
+    async (args: CommandArgs) => {
+      if (patched(VERIFY_COMMANDS_PATCH)) {
+        await decide(async () => {
+          await verifyCommand('cancel', args);
+          if (state.status !== 'pending_approval' && state.status !== 'approved') refuse(cancelRefusal(state.status));
+          transition('cancelled');
+        });
+      } else {
+        transition('cancelled');
+      }
       return snapshot();
     },
     {
-      validator: (_args: CancelArgs) => {
-        if (approving) refuse('already_decided');
+      validator: (_args: CommandArgs) => {
+        if (deciding) refuse('already_decided');
         if (state.status === 'pending_approval' || state.status === 'approved') return;
-        refuse(['signing', 'broadcast', 'confirmed', 'failed'].includes(state.status) ? 'signing_started' : 'already_decided');
+        refuse(cancelRefusal(state.status));
       },
     },
   );
@@ -216,16 +267,18 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
   notify(input.notifyWebhooks, 1);
 
   // 1. The approval window.
-  await condition(() => state.status !== 'pending_approval' && !approving, Math.max(0, input.approvalExpiresAtMs - Date.now()));
+  await condition(() => state.status !== 'pending_approval' && !deciding, Math.max(0, input.approvalExpiresAtMs - Date.now()));
   // The timer and an Update can land together: a decision that got in wins.
-  await condition(() => !approving);
+  await condition(() => !deciding);
   if (state.status === 'pending_approval') transition('expired');
   if (state.status !== 'approved') return finish();
   await project();
 
   // 2. The execution window: the agent executes, or the request was prepared to run at once.
   const executionRemaining = Math.max(0, (state.executionDeadlineMs ?? 0) - Date.now());
-  await condition(() => executeRequested || state.status !== 'approved', executionRemaining);
+  await condition(() => (executeRequested || state.status !== 'approved') && !deciding, executionRemaining);
+  // A cancel being verified when the window closed or execute arrived: it decides first.
+  await condition(() => !deciding);
   if (state.status !== 'approved') return finish();
   if (!executeRequested) {
     transition('expired');
@@ -276,6 +329,11 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
     await condition(allHandlersFinished);
     return snapshot();
   }
+}
+
+/** Why a request in this state can no longer be cancelled. */
+function cancelRefusal(status: TransactionStatus): RefusalReason {
+  return SIGNING_STARTED_STATUSES.includes(status) ? 'signing_started' : 'already_decided';
 }
 
 /** `broadcast_rejected: nonce_too_low` → `broadcast_rejected`: a bounded set of lowercase values to query by. */

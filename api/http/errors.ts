@@ -1,16 +1,17 @@
 /**
- * The one place errors become HTTP answers: `{"error":{"code","message"}}`
- * (plus `details` / `reason` where CONTRACT.md says). A 5xx body never carries
+ * The one place errors become HTTP answers: `{"error":{"code","message","hint"}}`
+ * (plus `details` / `reason` where CONTRACT.md says; `hint` is one sentence
+ * telling the caller what to do next, lib/errors.ts). A 5xx body never carries
  * internals; the request id travels in the X-Request-Id header, not the body,
  * so two identical failures have identical bodies.
  */
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
-import { AppError, unavailable } from '../../lib/errors';
+import { AppError, errorHint, unavailable, type ErrorCode } from '../../lib/errors';
 import type { Logger } from '../../lib/logger';
 
-export function errorBody(code: string, message: string, extra?: Record<string, unknown>) {
-  return { error: { code, message, ...(extra ?? {}) } };
+export function errorBody(code: ErrorCode, message: string, extra?: Record<string, unknown>, hint: string = errorHint(code)) {
+  return { error: { code, message, ...(extra ?? {}), hint } };
 }
 
 export function errorMiddleware(logger: Logger) {
@@ -25,7 +26,7 @@ export function errorMiddleware(logger: Logger) {
       }
       ctx.status = appError.status;
       for (const [name, value] of Object.entries(appError.headers ?? {})) ctx.set(name, value);
-      ctx.body = errorBody(appError.code, appError.message, appError.extra);
+      ctx.body = errorBody(appError.code, appError.message, appError.extra, appError.hint);
     }
   };
 }

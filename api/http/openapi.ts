@@ -15,6 +15,7 @@ const ErrorSchema = z
         code: z.string(),
         message: z.string(),
         reason: z.string().optional(),
+        hint: z.string().describe('One sentence telling the caller what to do next.'),
         details: z.array(z.object({ field: z.string(), message: z.string(), in: z.string().optional() })).optional(),
       })
       .loose(),
@@ -30,7 +31,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: 'Conflict with the current state',
   413: 'Payload too large',
   415: 'Unsupported media type',
-  422: 'Idempotency key reused with a different body',
+  422: 'Idempotency key reused with a different body; or, for prepare_transaction, simulation_failed: the request cannot succeed (reason: would_revert, insufficient_funds, not_a_token)',
   429: 'Rate limited or locked out',
   500: 'Internal error',
   503: 'A dependency is unavailable',
@@ -72,6 +73,7 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string; server
   const schemas: Record<string, unknown> = {};
   schemas.Error = hoistDefs(jsonSchema(ErrorSchema, 'output'), 'Error', schemas);
   for (const route of routes) {
+    if (route.undocumented) continue;
     const id = operationId(route);
     const toSchema = (schema: z.ZodType, io: 'input' | 'output', where: string) => hoistDefs(jsonSchema(schema, io), `${id}_${where}`, schemas);
     const operation: Record<string, unknown> = {

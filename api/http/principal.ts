@@ -1,33 +1,7 @@
-/** Who is calling: a human user (JWT or session cookie) or an agent (API key). */
-export interface UserPrincipal {
-  type: 'user';
-  userId: string;
-  /** Token id, for logout/revocation. */
-  jti: string;
-  expiresAt: Date;
-  /** Cookie-authenticated writes must carry the CSRF header. */
-  via: 'bearer' | 'cookie';
-}
-
-export interface AgentPrincipal {
-  type: 'agent';
-  agentId: string;
-  /** The agent's owner. */
-  userId: string;
-}
-
-export type Principal = UserPrincipal | AgentPrincipal;
-
-/** What the HTTP layer needs from the accounts domain to know who is calling. */
-export interface Authenticator {
-  /** A verified, unrevoked JWT → its user; otherwise undefined. */
-  verifyUserToken(token: string): Promise<Omit<UserPrincipal, 'via'> | undefined>;
-  /** A valid, unrevoked, unexpired API key → its agent; otherwise undefined. */
-  verifyApiKey(key: string): Promise<AgentPrincipal | undefined>;
-}
-
+/** The HTTP layer's view of who is calling (lib/principal.ts) and the cookies and headers that carry it. */
+export type { AgentPrincipal, Authenticator, Principal, UserPrincipal } from '../../lib/principal';
 /** API keys are recognisable by their prefix (`cs_<id>_<secret>`); anything else in a Bearer header is a JWT. */
-export const API_KEY_PREFIX = 'cs_';
+export { API_KEY_PREFIX } from '../../domains/agents';
 export const SESSION_COOKIE = 'cs_session';
 export const CSRF_COOKIE = 'cs_csrf';
 export const CSRF_HEADER = 'x-csrf-token';

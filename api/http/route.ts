@@ -57,6 +57,8 @@ export interface RouteSpec<A extends RouteAuth = RouteAuth, B = unknown, Q = unk
   rateLimit?: 'login' | 'register' | 'default' | 'none';
   /** SSE and similar: the handler writes the response itself. */
   raw?: boolean;
+  /** Left out of the OpenAPI document: not a REST operation (POST /mcp speaks JSON-RPC). */
+  undocumented?: boolean;
   /** Extra OpenAPI response content types for the success status (e.g. text/event-stream). */
   alsoProduces?: string[];
   handler(input: HandlerInput<A, B, Q, P, H>): Promise<HandlerResult>;

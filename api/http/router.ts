@@ -11,7 +11,7 @@ import { AppError } from '../../lib/errors';
 import { addLogContext, type LogContext } from '../../lib/log-context';
 import type { RateLimiter } from './rate-limit';
 import { readJsonBody } from './body';
-import { zodDetails } from './errors';
+import { errorBody, zodDetails } from './errors';
 import { checkCsrf, requireAuth, resolvePrincipal } from './authenticate';
 import type { Authenticator, Principal } from './principal';
 import type { AnyRoute } from './route';
@@ -46,13 +46,13 @@ async function runRoute(route: AnyRoute, ctx: Context, deps: RouterDeps) {
   // The template, not the path: request metrics and spans stay bounded however many ids there are.
   ctx.state.route = route.path;
   const ip = clientIp(ctx, deps.trustProxy);
-  applyRateLimit(route, ctx, deps, ip, undefined);
+  applyRateLimit(route, deps, ip, undefined);
   // Public routes ignore credentials: a stale token must not stand in the way of logging in.
   const principal = route.auth === 'public' ? undefined : await resolvePrincipal(ctx, deps.auth);
   if (principal) addLogContext(principal.type === 'agent' ? { agentId: principal.agentId, userId: principal.userId } : { userId: principal.userId });
   requireAuth(route.auth, principal);
   checkCsrf(ctx, principal);
-  applyRateLimit(route, ctx, deps, ip, principal);
+  applyRateLimit(route, deps, ip, principal);
 
   const rawBody = route.method === 'GET' ? undefined : await readJsonBody(ctx);
   // Only an absent body reads as {}: a JSON `null` (or any other non-object) is validated as sent.
@@ -75,7 +75,7 @@ async function runRoute(route: AnyRoute, ctx: Context, deps: RouterDeps) {
   if (result.body !== undefined) ctx.body = result.body;
 }
 
-function applyRateLimit(route: AnyRoute, ctx: Context, deps: RouterDeps, ip: string, principal: Principal | undefined) {
+function applyRateLimit(route: AnyRoute, deps: RouterDeps, ip: string, principal: Principal | undefined) {
   const bucket = route.rateLimit ?? 'default';
   if (bucket === 'none') return;
   if (bucket === 'login' || bucket === 'register') {
@@ -85,7 +85,6 @@ function applyRateLimit(route: AnyRoute, ctx: Context, deps: RouterDeps, ip: str
     const key = principal.type === 'agent' ? `agent:${principal.agentId}` : `user:${principal.userId}`;
     deps.rateLimiter.hit(key, principal.type === 'agent' ? deps.limits.agentPerMinute : deps.limits.perMinute * 10);
   }
-  void ctx;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -132,10 +131,10 @@ export function routingFallback(router: Router) {
     await allowed(ctx as Parameters<typeof allowed>[0], next);
     if (ctx.status === 405 || ctx.status === 501) {
       ctx.status = 405;
-      ctx.body = { error: { code: 'method_not_allowed', message: 'this method is not allowed on this path' } };
+      ctx.body = errorBody('method_not_allowed', 'this method is not allowed on this path');
     } else if (ctx.status === 404 && ctx.body === undefined) {
       ctx.status = 404;
-      ctx.body = { error: { code: 'not_found', message: 'no such route' } };
+      ctx.body = errorBody('not_found', 'no such route');
     }
   };
 }

@@ -8,10 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Config } from '../../config/env';
-import type { UserService } from '../../domains/users/service';
-import type { MfaService } from '../../domains/mfa/service';
-import { USERNAME_PATTERN, PASSWORD_MAX, PASSWORD_MIN } from '../../domains/users/policy';
-import { MFA_CODE_PATTERN } from '../../domains/mfa/totp';
+import type { UserService } from '../../domains/users';
+import type { MfaService } from '../../domains/mfa';
+import { USERNAME_PATTERN, PASSWORD_MAX, PASSWORD_MIN } from '../../domains/users';
+import { MFA_CODE_PATTERN } from '../../domains/mfa';
 import { CSRF_COOKIE, SESSION_COOKIE } from '../http/principal';
 import { defineRoute, type AnyRoute } from '../http/route';
 

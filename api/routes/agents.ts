@@ -3,8 +3,8 @@
  * Wallet grants after creation are a separate task (POST/DELETE /api/agents/:id/wallets).
  */
 import { z } from 'zod';
-import type { AgentService } from '../../domains/agents/service';
-import { wellFormed } from '../../domains/audit/chain';
+import type { AgentService } from '../../domains/agents';
+import { wellFormed } from '../../domains/audit';
 import { defineRoute, type AnyRoute } from '../http/route';
 import { MfaCodeSchema, codePointString } from './accounts';
 

@@ -33,23 +33,24 @@ export function diagnosticsRoutes(deps: { temporal: Client; taskQueue: string })
           args: [pingId],
           workflowExecutionTimeout: '1 minute',
         });
-        const result = await withDeadline(handle.result() as Promise<{ recordedBy: string }>, PING_DEADLINE_MS);
+        const result = await resultWithin(deps.temporal, () => handle.result() as Promise<{ recordedBy: string }>, PING_DEADLINE_MS);
         return { status: 200, body: { ping_id: pingId, recorded_by: result.recordedBy } };
       },
     }),
   ];
 }
 
-async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+/**
+ * The workflow's result, or 503 once `ms` have passed. The deadline is the gRPC call's own,
+ * so the long poll for the result ends with it: nothing keeps waiting on the connection after
+ * the answer (a dangling poll failed later, when the client closed).
+ */
+async function resultWithin<T>(client: Client, result: () => Promise<T>, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
   try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(unavailable('no worker answered in time')), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
+    return await client.withDeadline(deadline, result);
+  } catch (err) {
+    if (Date.now() >= deadline) throw unavailable('no worker answered in time');
+    throw err;
   }
 }

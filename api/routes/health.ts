@@ -1,26 +1,6 @@
 import { z } from 'zod';
 import { defineRoute } from '../http/route';
-
-/** A named dependency check; resolves when healthy, rejects (with a safe message) otherwise. */
-export type ReadinessChecks = Record<string, () => Promise<void>>;
-
-const CHECK_TIMEOUT_MS = 3_000;
-
-export async function runReadiness(checks: ReadinessChecks) {
-  const entries = await Promise.all(
-    Object.entries(checks).map(async ([name, check]) => {
-      try {
-        await withTimeout(check(), CHECK_TIMEOUT_MS);
-        return [name, { status: 'ok' }] as const;
-      } catch (err) {
-        // The body names the dependency, not its address or credentials.
-        return [name, { status: 'error', error: safeMessage(err) }] as const;
-      }
-    }),
-  );
-  const ready = entries.every(([, result]) => result.status === 'ok');
-  return { ready, checks: Object.fromEntries(entries) };
-}
+import { runReadiness, type ReadinessChecks } from '../../lib/readiness';
 
 const CheckSchema = z.object({ status: z.enum(['ok', 'error']), error: z.string().optional() });
 const ReadySchema = z.object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), CheckSchema) });
@@ -54,18 +34,4 @@ export function healthRoutes(checks: ReadinessChecks) {
   ];
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('timed out')), ms);
-    }),
-  ]);
-}
 
-function safeMessage(err: unknown): string {
-  if (err instanceof Error && err.message === 'timed out') return 'timed out';
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' && /^[A-Z_]+$/.test(code) ? code.toLowerCase() : 'unreachable';
-}

@@ -1,4 +1,5 @@
 /** The seed's transaction routes plus reads and cancel (CONTRACT.md, "Who may call what"). */
+import type { Context } from 'koa';
 import { z } from 'zod';
 import { defineRoute, type AnyRoute } from '../http/route';
 import type { Principal } from '../http/principal';
@@ -14,17 +15,31 @@ import {
   prepareSchemas,
   RejectBody,
   TransactionIdParams,
-  TransactionIdQuery,
+  StatusQuery,
   TransactionView,
   userTransferSchemas,
   UserTransferResponse,
-} from '../../domains/transactions/schemas';
-import type { TransactionService } from '../../domains/transactions/service';
+} from '../../domains/transactions';
+import type { StatusWait, TransactionService } from '../../domains/transactions';
 
 const callerOf = (principal: Principal): Caller =>
   principal.type === 'user' ? { type: 'user', id: principal.userId } : { type: 'agent', id: principal.agentId };
 
-export function transactionRoutes(deps: { transactions: TransactionService; chainIds: readonly number[]; approvalTtl: { min: number; max: number } }): AnyRoute[] {
+/** Aborts when the client closes the connection before the answer is sent (a long-poll then stops waiting). */
+function clientGone(koa: Context): AbortSignal {
+  const controller = new AbortController();
+  koa.res.once('close', () => {
+    if (!koa.res.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+export function transactionRoutes(deps: {
+  transactions: TransactionService;
+  statusWait: StatusWait;
+  chainIds: readonly number[];
+  approvalTtl: { min: number; max: number };
+}): AnyRoute[] {
   const { transactions } = deps;
   const transfers = userTransferSchemas(deps.chainIds);
   const tags = ['transactions'];
@@ -95,22 +110,35 @@ export function transactionRoutes(deps: { transactions: TransactionService; chai
       method: 'GET',
       path: '/api/transaction_status',
       auth: 'principal',
-      summary: "A transaction's status (its preparing agent or its owner)",
+      summary: "A transaction's status (its preparing agent or its owner); with wait=N, a long-poll that answers when it changes",
       tags,
-      query: TransactionIdQuery,
+      query: StatusQuery,
       responses: { 200: TransactionView },
-      handler: async ({ principal, query }) => ({ status: 200, body: await transactions.get(callerOf(principal), query.transaction_id) }),
+      errors: [429],
+      handler: async ({ principal, query, koa }) => {
+        if (query.wait === undefined) return { status: 200, body: await transactions.get(callerOf(principal), query.transaction_id) };
+        const body = await deps.statusWait.wait(callerOf(principal), query.transaction_id, {
+          waitSeconds: Number(query.wait),
+          ifStatus: query.if_status,
+          ifVersion: query.if_version === undefined ? undefined : Number(query.if_version),
+          signal: clientGone(koa),
+        });
+        return { status: 200, body };
+      },
     }),
     defineRoute({
       method: 'POST',
       path: '/api/execute_transaction',
       auth: 'agent',
-      summary: 'The preparing agent executes an approved transaction',
+      summary: 'The preparing agent executes an approved transaction (202); one already executing or done answers 200 with its status',
       tags,
       body: ExecuteBody,
-      responses: { 202: TransactionView },
+      responses: { 200: TransactionView, 202: TransactionView },
       errors: [409],
-      handler: async ({ principal, body, ip, requestId }) => ({ status: 202, body: await transactions.execute(principal, body.transaction_id, { ip, requestId }) }),
+      handler: async ({ principal, body, ip, requestId }) => {
+        const { replayed, view } = await transactions.execute(principal, body.transaction_id, { ip, requestId });
+        return { status: replayed ? 200 : 202, body: view };
+      },
     }),
     defineRoute({
       method: 'GET',

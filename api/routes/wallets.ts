@@ -4,8 +4,8 @@
  * route that exports, shows or signs with a private key.
  */
 import { defineRoute, type AnyRoute } from '../http/route';
-import type { WalletService } from '../../domains/wallets/service';
-import { wrongLoadForm } from '../../domains/wallets/service';
+import type { WalletService } from '../../domains/wallets';
+import { wrongLoadForm } from '../../domains/wallets';
 import {
   AgentLoadWalletResponse,
   AgentWalletParams,
@@ -21,7 +21,7 @@ import {
   WalletDetailResponse,
   walletListQuery,
   WalletListResponse,
-} from '../../domains/wallets/schemas';
+} from '../../domains/wallets';
 import { z } from 'zod';
 
 export interface WalletRouteDeps {

@@ -1,9 +1,12 @@
 /**
  * The bench's world: the stack (started here on free ports, or the one named
- * by DATABASE_URL + TEMPORAL_ADDRESS + VAULT_ADDR + WEB3_PROVIDER_URI), a
- * fresh database on its PostgreSQL, one prebuilt workflow bundle, and the API
- * and the worker as real child processes (`node --import tsx …`, so /proc
- * describes the application itself, not a wrapper).
+ * by POSTGRES_ADMIN_URL + MIGRATION_DATABASE_URL + API_DATABASE_URL +
+ * WORKER_DATABASE_URL + TEMPORAL_ADDRESS + VAULT_ADDR + WEB3_PROVIDER_URI), a
+ * fresh database on its PostgreSQL (made by the admin URL, owned and migrated
+ * by the migration role; the API and the worker connect as their own roles,
+ * as in production), one prebuilt workflow bundle, and the API and the worker
+ * as real child processes (`node --import tsx …`, so /proc describes the
+ * application itself, not a wrapper).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,12 +20,13 @@ import { getFreePort, httpOk, readPidRecords } from '../../scripts/infra/process
 import { appNodeFlags } from '../../scripts/infra/apps';
 import { startStack, type Stack } from '../../scripts/infra/stack';
 import { generateSecrets } from '../../scripts/infra/secrets';
+import { loadMigrationConfig } from '../../config/env';
 import { createDb, migrateLatest } from '../../lib/db';
 import { sleep } from './stats';
 
 export interface BenchWorld {
   external: boolean;
-  /** Service locations and app secrets; DATABASE_URL points at the bench's own database. */
+  /** Service locations and app secrets; the *_DATABASE_URLs point at the bench's own database. */
   env: Record<string, string>;
   /** Root pids of the components we started (for CPU accounting); empty when external. */
   componentPids: Record<string, number>;
@@ -33,7 +37,8 @@ export interface BenchWorld {
   stop(): Promise<void>;
 }
 
-const EXTERNAL_VARS = ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'VAULT_ADDR', 'WEB3_PROVIDER_URI'] as const;
+const DATABASE_VARS = ['MIGRATION_DATABASE_URL', 'API_DATABASE_URL', 'WORKER_DATABASE_URL'] as const;
+const EXTERNAL_VARS = ['POSTGRES_ADMIN_URL', ...DATABASE_VARS, 'TEMPORAL_ADDRESS', 'VAULT_ADDR', 'WEB3_PROVIDER_URI'] as const;
 
 export function externalRequested(env: NodeJS.ProcessEnv = process.env): boolean {
   return EXTERNAL_VARS.every((key) => env[key] !== undefined && env[key] !== '');
@@ -45,7 +50,7 @@ export async function createWorld(note: (message: string) => void): Promise<Benc
   let base: Record<string, string>;
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'countersign-bench-'));
   if (external) {
-    note('using the services named by DATABASE_URL, TEMPORAL_ADDRESS, VAULT_ADDR and WEB3_PROVIDER_URI');
+    note(`using the services named by ${EXTERNAL_VARS.join(', ')}`);
     base = externalEnv();
   } else {
     note('starting PostgreSQL, Temporal, OpenBao and anvil on free ports…');
@@ -58,9 +63,9 @@ export async function createWorld(note: (message: string) => void): Promise<Benc
 
   let dropDatabase: () => Promise<void> = async () => {};
   try {
-    const database = await freshDatabase(base.DATABASE_URL!);
+    const database = await freshDatabase(base);
     dropDatabase = database.drop;
-    base.DATABASE_URL = database.url;
+    Object.assign(base, database.urls);
 
     const started = Date.now();
     const bundle = await bundleWorkflows({ logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
@@ -99,7 +104,7 @@ function externalEnv(): Record<string, string> {
   const env = process.env;
   const pick = (key: string) => (env[key] && env[key] !== '' ? env[key] : undefined);
   const out: Record<string, string> = {};
-  for (const key of [...EXTERNAL_VARS, 'TEMPORAL_NAMESPACE', 'CHAIN_ID']) if (pick(key)) out[key] = pick(key)!;
+  for (const key of [...EXTERNAL_VARS, 'TEMPORAL_NAMESPACE', 'CHAIN_ID', 'DATABASE_API_ROLE', 'DATABASE_WORKER_ROLE']) if (pick(key)) out[key] = pick(key)!;
   out.TEMPORAL_NAMESPACE ??= 'default';
   out.CHAIN_ID ??= '31337';
   // One credential per process where given; a single VAULT_TOKEN serves both otherwise.
@@ -120,26 +125,35 @@ function externalEnv(): Record<string, string> {
   return out;
 }
 
-/** A fresh, migrated database named bench_<hex> on the given server; dropped by stop(). */
-async function freshDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+/**
+ * A fresh database named bench_<hex> on the given server, owned by the migration role and
+ * migrated by it (which grants the API's and the worker's roles); dropped by stop().
+ */
+async function freshDatabase(env: Record<string, string>): Promise<{ urls: Record<(typeof DATABASE_VARS)[number], string>; drop(): Promise<void> }> {
+  const serverUrl = env.POSTGRES_ADMIN_URL!;
   const name = `bench_${randomBytes(6).toString('hex')}`;
+  const inBench = (url: string) => {
+    const parsed = new URL(url);
+    parsed.pathname = `/${name}`;
+    return parsed.toString();
+  };
+  const urls = Object.fromEntries(DATABASE_VARS.map((key) => [key, inBench(env[key]!)])) as Record<(typeof DATABASE_VARS)[number], string>;
+  const migration = loadMigrationConfig({ ...env, MIGRATION_DATABASE_URL: urls.MIGRATION_DATABASE_URL });
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.query(`CREATE DATABASE ${name} OWNER ${admin.escapeIdentifier(decodeURIComponent(new URL(urls.MIGRATION_DATABASE_URL).username))}`);
   } finally {
     await admin.end();
   }
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const db = createDb({ url: url.toString(), poolMax: 2, applicationName: 'countersign-bench-migrate' });
+  const db = createDb({ url: urls.MIGRATION_DATABASE_URL, poolMax: 2, applicationName: 'countersign-bench-migrate' });
   try {
-    await migrateLatest(db);
+    await migrateLatest(db, migration.roles);
   } finally {
     await db.destroy();
   }
   return {
-    url: url.toString(),
+    urls,
     async drop() {
       const client = new pg.Client({ connectionString: serverUrl });
       await client.connect();
@@ -196,7 +210,8 @@ export async function startApp(world: BenchWorld, role: 'api' | 'worker' | 'noop
     HOME: process.env.HOME ?? os.homedir(),
     NODE_ENV: 'production',
     LOG_LEVEL: 'info',
-    DATABASE_URL: world.env.DATABASE_URL!,
+    // Each process as its own role (the no-op worker needs none, but connects as the worker would).
+    DATABASE_URL: role === 'api' ? world.env.API_DATABASE_URL! : world.env.WORKER_DATABASE_URL!,
     TEMPORAL_ADDRESS: world.env.TEMPORAL_ADDRESS!,
     TEMPORAL_NAMESPACE: world.env.TEMPORAL_NAMESPACE ?? 'default',
     KEYSTORE: 'vault',

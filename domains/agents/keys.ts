@@ -8,7 +8,9 @@
  *   A database dump alone cannot be turned back into working keys.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { API_KEY_PREFIX } from '../../api/http/principal';
+
+/** API keys are recognisable by their prefix (`cs_<id>_<secret>`); anything else in a Bearer header is a JWT. */
+export const API_KEY_PREFIX = 'cs_';
 
 const KEY_ID_BYTES = 12;
 const SECRET_BYTES = 32;

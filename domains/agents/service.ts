@@ -15,7 +15,7 @@ import { notFound } from '../../lib/errors';
 import type { Db } from '../../lib/db';
 import type { Clock } from '../../lib/clock';
 import type { Config } from '../../config/env';
-import type { AgentPrincipal } from '../../api/http/principal';
+import type { AgentPrincipal } from '../../lib/principal';
 import { digestMatches, digestSecret, generateApiKey, parseApiKey } from './keys';
 import { findAgentByKeyId, findOwnAgent, findOwnWallets, grantWallets, insertAgent, listOwnAgents, revokeOwnAgent, touchLastUsed } from './dal';
 import { AGENT_AUDIT, LAST_USED_RESOLUTION_MS, type AgentRow, type AgentServiceDeps, type AgentView, type CreatedAgent, type RequestMeta } from './types';

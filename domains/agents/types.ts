@@ -1,8 +1,8 @@
 import type { Db } from '../../lib/db';
 import type { Clock } from '../../lib/clock';
 import type { Config } from '../../config/env';
-import type { AuditLog } from '../audit/types';
-import type { MfaService } from '../mfa/service';
+import type { AuditLog } from '../audit';
+import type { MfaService } from '../mfa';
 
 export interface AgentRow {
   id: string;
@@ -38,10 +38,8 @@ export interface CreatedAgent {
   wallets: string[];
 }
 
-export interface RequestMeta {
-  ip?: string | undefined;
-  requestId?: string | undefined;
-}
+/** Where a request came from (domains/audit: one definition for every domain). */
+export type { RequestMeta } from '../audit';
 
 export interface AgentServiceDeps {
   db: Db;

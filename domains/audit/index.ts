@@ -1,3 +1,4 @@
 export { createAuditLog, verifyChain, type AuditLogDeps } from './service';
 export { GENESIS_HMAC, canonicalJson, canonicalRow, chainHmac } from './chain';
-export type { AuditActorType, AuditEvent, AuditLog, ChainVerification } from './types';
+export { requestOrigin, type AuditActorType, type AuditEvent, type AuditLog, type ChainVerification, type RequestMeta } from './types';
+export { wellFormed } from './chain';

@@ -1,5 +1,14 @@
 import type { DbOrTx } from '../../lib/db';
 
+/** Where a request came from: every audit entry written on a caller's behalf carries it. */
+export interface RequestMeta {
+  ip?: string | undefined;
+  requestId?: string | undefined;
+}
+
+/** The audit fields of a request's origin (one helper, so no entry forgets them). */
+export const requestOrigin = (meta: RequestMeta = {}): Pick<AuditEvent, 'ip' | 'requestId'> => ({ ip: meta.ip, requestId: meta.requestId });
+
 export type AuditActorType = 'user' | 'agent' | 'system' | 'anonymous' | 'operator';
 
 /**

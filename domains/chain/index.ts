@@ -1,10 +1,14 @@
 /**
  * The chain domain: everything that talks to an EVM node, plus the pure pieces
  * around it (intent → call, decoding, the approval digest, error classification).
- * Import from here; `canonical.ts` and `display.ts` are also importable alone
- * (no imports, no Node built-ins) by the web app.
+ * Import from here; `canonical.ts`, `display.ts`, `amounts.ts` and
+ * `warnings.ts` are also importable alone (no imports, no Node built-ins) by
+ * the web app.
  */
 export * from './types';
+export * from './amounts';
+export * from './warnings';
+export * from './effects';
 export * from './errors';
 export * from './formats';
 export * from './display';
@@ -21,3 +25,7 @@ export * from './confirm';
 export * from './balances';
 export * from './providers';
 export { canonicalString, canonicalizeStringRecord, approvalObject, unixSeconds } from './canonical';
+export * from './identity';
+export * from './amounts';
+export * from './warnings';
+export * from './effects';

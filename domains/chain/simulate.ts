@@ -1,6 +1,7 @@
 /**
  * Preparation before approval: simulate (eth_call), estimate gas, choose fee
- * caps, decode the call, read ERC-20 metadata and list warnings for the human.
+ * caps, decode the call, trace what it changes for the wallet (effects.ts),
+ * read the metadata of every token it names and list warnings for the human.
  *
  * A revert is a result, not an error: the approver is told (`would_revert`)
  * and the gas limit falls back to a fixed cap. Only network failures throw (a
@@ -8,13 +9,17 @@
  * cannot change what is signed: the digest covers to/value/data/gas/fees.
  */
 import type { Interface, JsonRpcProvider } from 'ethers';
-import { counterpartyOf, decodeCall } from './decode';
+import { isUnlimitedAmount, MAX_DISPLAY_DECIMALS } from './amounts';
+import { allCalls, counterpartyOf, decodeCall, grantsAllowance, isUnlimitedGrant, tokensOf } from './decode';
+import { confusableCodePoints, impersonatesNative } from './display';
+import { traceCallEffects, type AllowanceChange, type AssetChange, type TraceMethod } from './effects';
 import { classifyNodeError, throwIfNetwork, toChainError } from './errors';
 import { suggestFees, type FeeOptions } from './fees';
 import { checksumAddress, normalizeAddress, normalizeHexData } from './formats';
 import { parseAbi, type Abi, type TxIntent } from './request';
 import { revertReasonOf } from './revert';
-import { readErc20Metadata } from './tokens';
+import { readErc20Metadata, readTokenBalance } from './tokens';
+import { sortWarnings } from './warnings';
 import type { Address, Call, DecodedCall, TokenMetadata, Warning } from './types';
 
 export interface PrepareInput {
@@ -24,8 +29,10 @@ export interface PrepareInput {
   data: string;
   /** The agent's ABI: decodes the call and custom revert errors. */
   abi?: Abi;
-  /** The kind the agent claimed; `erc20` on a target that is not an ERC-20 warns `unknown_contract`. */
+  /** The kind the agent claimed; `erc20` on a target that is not an ERC-20 warns `unknown_contract` and `not_a_token`. */
   kind?: TxIntent['kind'];
+  /** The chain's currency symbol: a token calling itself that is flagged. Default ETH. */
+  nativeSymbol?: string;
 }
 
 export interface PrepareOptions extends FeeOptions {
@@ -33,6 +40,27 @@ export interface PrepareOptions extends FeeOptions {
   gasMarginPercent?: number;
   /** Gas limit when estimation fails (the call would revert). Default 300 000. */
   revertGasLimit?: bigint;
+  /** Trace methods to try, in order (tests pin one). Default eth_simulateV1, then debug_traceCall. */
+  traceMethods?: readonly TraceMethod[];
+}
+
+/** A token the summary names, with its address (EIP-55). */
+export type TokenInfo = TokenMetadata & { address: string };
+
+/** A balance change with the wallet's balance before and after (gas not included); before/after absent when unreadable or for NFTs. */
+export interface BalanceChange extends AssetChange {
+  before?: bigint;
+  after?: bigint;
+}
+
+/** What the trace says the call changes for the wallet; absent when the node cannot trace. */
+export interface PreparedEffects {
+  method: TraceMethod;
+  /** False when the traced call failed (then nothing changes). */
+  succeeded: boolean;
+  incomplete: boolean;
+  changes: BalanceChange[];
+  allowances: AllowanceChange[];
 }
 
 export interface Simulation {
@@ -57,17 +85,21 @@ export interface PreparedCall {
   simulation: Simulation;
   decoded: DecodedCall;
   /** ERC-20 metadata of the target, when it is a token (address EIP-55). */
-  token?: TokenMetadata & { address: string };
+  token?: TokenInfo;
+  /** Every token named by the call (outer and inner token calls) or its effects that answers like an ERC-20. */
+  tokens: TokenInfo[];
+  effects?: PreparedEffects;
   /** Who receives the value, tokens or permission (lowercase), for the caller's `new_recipient` check. */
   recipient: Address;
   warnings: Warning[];
 }
 
+/** Tokens whose metadata is read per request (outer, inner and traced together). */
+export const MAX_TOKENS_READ = 24;
+
 export const DEFAULT_GAS_MARGIN_PERCENT = 20;
 export const DEFAULT_REVERT_GAS_LIMIT = 300_000n;
 export const MAX_RETURN_DATA_BYTES = 1024;
-
-const WARNING_ORDER: readonly Warning[] = ['would_revert', 'insufficient_funds', 'unlimited_approval', 'unknown_contract', 'new_recipient'];
 
 type PrepareProvider = Pick<JsonRpcProvider, 'call' | 'estimateGas' | 'getCode' | 'getBalance' | 'getBlock' | 'send'>;
 
@@ -77,7 +109,7 @@ export async function prepareCall(provider: PrepareProvider, input: PrepareInput
   const iface = input.abi === undefined ? undefined : parseAbi(input.abi);
   const tx = { from, to: call.to, value: call.value, data: call.data };
 
-  const [simulation, estimate, fees, code, balance] = await Promise.all([
+  const [simulation, estimate, fees, code, balance, traced] = await Promise.all([
     simulateCall(provider, tx, iface),
     estimateGasOrFail(provider, tx),
     suggestFees(provider, options),
@@ -87,22 +119,47 @@ export async function prepareCall(provider: PrepareProvider, input: PrepareInput
     provider.getBalance(from).catch((err: unknown) => {
       throw toChainError(err, 'eth_getBalance');
     }),
+    traceCallEffects(provider, tx, options.traceMethods ? { methods: options.traceMethods } : {}),
   ]);
 
   const gasLimit = estimate.ok
     ? gasWithMargin(estimate.gas, options.gasMarginPercent ?? DEFAULT_GAS_MARGIN_PERCENT, fees.blockGasLimit)
     : options.revertGasLimit ?? DEFAULT_REVERT_GAS_LIMIT;
   const decoded = decodeCall(call, input.abi);
-  const claimsToken = input.kind === 'erc20' || decoded.type.startsWith('erc20_');
-  const token = claimsToken && code !== '0x' ? await readErc20Metadata(provider, call.to) : undefined;
+  const calls = allCalls(decoded);
+
+  // Every token the approver will read about: the targets of token calls, and what the trace says moves.
+  const named = tokensOf(decoded).map((address) => address.toLowerCase());
+  if (input.kind === 'erc20') named.unshift(call.to);
+  const traced20 = (traced?.changes ?? []).filter((c) => c.asset === 'erc20').map((c) => c.token!);
+  const tracedAllowances = (traced?.allowances ?? []).filter((a) => a.kind === 'erc20').map((a) => a.token);
+  const wanted = [...new Set([...named, ...traced20, ...tracedAllowances])];
+  const addresses = wanted.slice(0, MAX_TOKENS_READ);
+  const read = await Promise.all(addresses.map(async (address) => [address, code === '0x' && address === call.to ? undefined : await readErc20Metadata(provider, address, { from })] as const));
+  const metadata = new Map(read);
+  const tokens: TokenInfo[] = read.flatMap(([address, meta]) => (meta ? [{ address: checksumAddress(address), ...meta }] : []));
+  const token = tokens.find((t) => t.address.toLowerCase() === call.to);
 
   const warnings = new Set<Warning>();
   if (simulation.failure === 'reverted' || (!estimate.ok && estimate.kind === 'reverted')) warnings.add('would_revert');
   if (simulation.failure === 'insufficient_funds' || balance < call.value + gasLimit * fees.maxFeePerGas) warnings.add('insufficient_funds');
-  if ((decoded.type === 'erc20_approve' && decoded.unlimited) || (decoded.type === 'set_approval_for_all' && decoded.approved)) {
-    warnings.add('unlimited_approval');
+  for (const inner of calls) {
+    // Whatever ETH value the call carries and however deep in a batch it sits.
+    if (grantsAllowance(inner)) warnings.add('allowance_granted');
+    if (isUnlimitedGrant(inner)) warnings.add('unlimited_approval');
+    if (inner.type === 'batch' && inner.truncated) warnings.add('batch_truncated');
+    if (inner.type === 'batch' && inner.calls.some((c) => c.operation === 'delegatecall')) warnings.add('delegatecall_in_batch');
+  }
+  for (const granted of traced?.allowances ?? []) {
+    if (granted.kind === 'erc721_all' ? granted.approved : granted.kind === 'erc721' || (granted.amount ?? 0n) > 0n) warnings.add('allowance_granted');
+    if ((granted.kind === 'erc20' && isUnlimitedAmount(granted.amount)) || (granted.kind === 'erc721_all' && granted.approved)) warnings.add('unlimited_approval');
   }
   if ((call.data !== '0x' && code === '0x') || (input.kind === 'erc20' && token === undefined)) warnings.add('unknown_contract');
+  if (named.some((address) => metadata.has(address) && metadata.get(address) === undefined)) warnings.add('not_a_token');
+  for (const info of tokens) for (const warning of tokenWarnings(info, input.nativeSymbol ?? 'ETH')) warnings.add(warning);
+  // A wallet that cannot pay makes the node refuse to trace too: insufficient_funds already says why nothing is shown.
+  if (!traced && simulation.failure !== 'insufficient_funds') warnings.add('balance_changes_unavailable');
+  if (traced && (traced.incomplete || wanted.length > MAX_TOKENS_READ)) warnings.add('balance_changes_incomplete');
 
   return {
     call,
@@ -112,10 +169,33 @@ export async function prepareCall(provider: PrepareProvider, input: PrepareInput
     baseFeePerGas: fees.baseFeePerGas,
     simulation,
     decoded,
-    ...(token ? { token: { address: checksumAddress(call.to), ...token } } : {}),
+    ...(token ? { token } : {}),
+    tokens,
+    ...(traced ? { effects: { ...traced, changes: await withBalances(provider, from, balance, traced.changes) } } : {}),
     recipient: counterpartyOf(decoded).toLowerCase() as Address,
     warnings: sortWarnings(warnings),
   };
+}
+
+/** What is wrong with a token's own description of itself. */
+export function tokenWarnings(token: TokenMetadata, nativeSymbol: string): Warning[] {
+  const warnings: Warning[] = [];
+  if (confusableCodePoints(token.symbol).length > 0) warnings.push('confusable_symbol');
+  if (impersonatesNative(token.symbol, nativeSymbol)) warnings.push('symbol_impersonates_native');
+  if (token.decimals > MAX_DISPLAY_DECIMALS) warnings.push('implausible_decimals');
+  if (token.inconsistentDecimals) warnings.push('inconsistent_decimals');
+  return warnings;
+}
+
+/** The wallet's balance before (read now) and after (before + delta) each fungible change. */
+async function withBalances(provider: Pick<JsonRpcProvider, 'call'>, wallet: string, nativeBefore: bigint, changes: AssetChange[]): Promise<BalanceChange[]> {
+  return Promise.all(
+    changes.map(async (change): Promise<BalanceChange> => {
+      if (change.asset === 'erc721') return change;
+      const before = change.asset === 'native' ? nativeBefore : await readTokenBalance(provider, change.token!, wallet);
+      return before === undefined ? change : { ...change, before, after: before + change.delta };
+    }),
+  );
 }
 
 interface SimTx {
@@ -161,10 +241,7 @@ export function withMargin(gas: bigint, percent: number): bigint {
   return (scaled + 99n) / 100n;
 }
 
-export function sortWarnings(warnings: Iterable<Warning>): Warning[] {
-  const set = new Set(warnings);
-  return WARNING_ORDER.filter((warning) => set.has(warning));
-}
+export { sortWarnings };
 
 /** `new_recipient` needs the database (has this wallet paid this address before?), so the caller decides. */
 export function newRecipientWarnings(isNewRecipient: boolean): Warning[] {

@@ -18,9 +18,9 @@ export const SELECTORS = {
 type TokenReader = Pick<JsonRpcProvider, 'call'>;
 
 /** eth_call returning the raw result, or undefined when the call failed for a non-network reason. */
-export async function tryCall(provider: TokenReader, to: string, data: string): Promise<string | undefined> {
+export async function tryCall(provider: TokenReader, to: string, data: string, from?: string): Promise<string | undefined> {
   try {
-    return await provider.call({ to, data });
+    return await provider.call(from === undefined ? { to, data } : { to, data, from });
   } catch (err) {
     throwIfNetwork(err, 'eth_call');
     return undefined;
@@ -58,8 +58,13 @@ export function parseSymbol(result: string | undefined): string {
 /**
  * Symbol and decimals, or undefined if the target does not answer
  * totalSupply() and decimals() like an ERC-20.
+ *
+ * decimals() is read twice — anonymously and, with `from`, as the wallet — so a
+ * token that answers differently to different callers or from one call to the
+ * next is caught (`inconsistentDecimals`) instead of shown with whichever
+ * answer came first: decimals are how a huge amount is made to look like dust.
  */
-export async function readErc20Metadata(provider: TokenReader, token: string): Promise<TokenMetadata | undefined> {
+export async function readErc20Metadata(provider: TokenReader, token: string, options: { from?: string } = {}): Promise<TokenMetadata | undefined> {
   const [supply, decimalsResult, symbolResult] = await Promise.all([
     tryCall(provider, token, SELECTORS.totalSupply),
     tryCall(provider, token, SELECTORS.decimals),
@@ -67,5 +72,12 @@ export async function readErc20Metadata(provider: TokenReader, token: string): P
   ]);
   const decimals = parseDecimals(decimalsResult);
   if (firstWord(supply) === undefined || decimals === undefined) return undefined;
-  return { symbol: parseSymbol(symbolResult), decimals };
+  const again = parseDecimals(await tryCall(provider, token, SELECTORS.decimals, options.from));
+  return { symbol: parseSymbol(symbolResult), decimals, ...(again === decimals ? {} : { inconsistentDecimals: true as const }) };
+}
+
+/** `balanceOf(holder)`, or undefined when the token does not answer. */
+export async function readTokenBalance(provider: TokenReader, token: string, holder: string): Promise<bigint | undefined> {
+  const data = SELECTORS.balanceOf + holder.toLowerCase().replace(/^0x/, '').padStart(64, '0');
+  return firstWord(await tryCall(provider, token, data));
 }

@@ -4,7 +4,7 @@
  * by `GET /api/events` as an SSE stream or a JSON batch.
  */
 import { z } from 'zod';
-import { TRANSACTION_STATUSES } from '../transactions/schemas';
+import { TRANSACTION_STATUSES } from '../../workflows/definitions';
 
 export type EventStatus = (typeof TRANSACTION_STATUSES)[number];
 

@@ -9,7 +9,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../../lib/db';
-import type { KeyStore } from '../keystore/types';
+import type { KeyStore } from '../keystore';
 import type { HistoryKey, HistoryKeySource } from './codec';
 
 const TABLE = 'history_keys';

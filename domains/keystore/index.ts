@@ -74,3 +74,5 @@ export async function createKeyAdmin(config: KeyStoreConfig, deps: KeyStoreDeps 
     ...(config.KEYSTORE_KEY_FILE ? { keyFile: config.KEYSTORE_KEY_FILE } : {}),
   });
 }
+export { RotationError, rotateKeys, type RotateOptions } from './rotation';
+export { instrumentKeyStore } from './instrumented';

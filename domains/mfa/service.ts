@@ -26,7 +26,8 @@ import QRCode from 'qrcode';
 import type { Db, DbOrTx } from '../../lib/db';
 import { AppError, unavailable } from '../../lib/errors';
 import { unixSeconds } from '../../lib/clock';
-import { isKeyStoreError } from '../keystore/types';
+import { isKeyStoreError } from '../keystore';
+import type { UserService } from '../users';
 import { activateFactor, advanceLastStep, clearFailures, failureStanding, findFactors, insertFailure, insertUse, lockGate, replacePendingFactor } from './dal';
 import { matchStep, newTotpSecret, totpUri } from './totp';
 import { MFA_AUDIT, type FactorRow, type MfaEnrollment, type MfaServiceDeps, type MfaUse, type RequestMeta, type VerifyAndConsumeInput } from './types';
@@ -50,9 +51,7 @@ const isTransaction = (db: DbOrTx | undefined): db is Knex.Transaction =>
 export type MfaService = ReturnType<typeof createMfaService>;
 
 /** What replacing a factor needs from the accounts domain (re-authentication, counted as a login failure when wrong). */
-export interface PasswordCheck {
-  verifyPassword(userId: string, password: string, meta?: RequestMeta): Promise<void>;
-}
+export type PasswordCheck = Pick<UserService, 'verifyPassword'>;
 
 /**
  * Failures and replays are written while the caller's transaction holds a

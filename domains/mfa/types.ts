@@ -1,8 +1,8 @@
 import type { Db, DbOrTx } from '../../lib/db';
 import type { Clock } from '../../lib/clock';
 import type { Config } from '../../config/env';
-import type { KeyStore } from '../keystore/types';
-import type { AuditLog } from '../audit/types';
+import type { KeyStore } from '../keystore';
+import type { AuditLog } from '../audit';
 
 export type FactorState = 'pending' | 'active';
 
@@ -15,10 +15,9 @@ export interface FactorRow {
   confirmed_at: Date | null;
 }
 
-export interface RequestMeta {
-  ip?: string | undefined;
-  requestId?: string | undefined;
-}
+/** Where a request came from (domains/audit: one definition for every domain). */
+import type { RequestMeta } from '../audit';
+export type { RequestMeta };
 
 export interface MfaServiceDeps {
   db: Db;

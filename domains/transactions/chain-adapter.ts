@@ -3,12 +3,13 @@
  * signing activities need, and turns chain errors into API answers: an
  * impossible request is a 400 naming the field, an unreachable node a 503.
  */
-import type { SigningChain } from '../../activities/chain-port';
+import type { SigningChain } from './ports';
 import {
   broadcastRaw,
   buildCall,
   ChainError,
   InvalidIntentError,
+  nativeSymbol,
   pendingNonce,
   prepareCall,
   signEip1559,
@@ -37,6 +38,7 @@ export function createChainAdapter(clients: ChainClients, options: ChainAdapterO
           value: call.value,
           data: call.data,
           kind: intent.kind,
+          nativeSymbol: nativeSymbol(chainId),
           ...(chainIntent.kind === 'contract_call' && chainIntent.abi !== undefined ? { abi: chainIntent.abi } : {}),
         });
         return {
@@ -47,6 +49,8 @@ export function createChainAdapter(clients: ChainClients, options: ChainAdapterO
           simulation: { ok: prepared.simulation.ok, revertReason: prepared.simulation.revertReason },
           decoded: prepared.decoded,
           token: prepared.token,
+          tokens: prepared.tokens,
+          effects: prepared.effects,
           recipient: prepared.recipient,
           warnings: prepared.warnings,
         };

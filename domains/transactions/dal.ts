@@ -1,56 +1,26 @@
 /**
- * Data access for transactions: the projection, approvals, events. Every
- * function takes an optional knex transaction so services compose writes.
+ * Data access for transactions: the projection, approvals, commands, events,
+ * and the custody tables (signed bytes, nonces). Every query is a named
+ * function taking a connection or a transaction, so services and the signing
+ * gate compose writes atomically. Rows on the custody path are parsed
+ * (rows.ts), not cast.
  */
-import type { Knex } from 'knex';
+import { z } from 'zod';
 import type { DbOrTx } from '../../lib/db';
-import { activeWebhookOf } from '../webhooks/dal';
-import type { TransactionStatus } from '../../workflows/definitions';
-import type { Summary } from './schemas';
+import { activeWebhookOf } from '../webhooks';
+import type { CommandKind, TransactionStatus } from '../../workflows/definitions';
+import {
+  parseRow,
+  SignableWalletSchema,
+  SignedTransactionRowSchema,
+  TransactionRowSchema,
+  type SignableWallet,
+  type SignedTransactionRow,
+  type TransactionRow,
+} from './rows';
 import { recordTransition } from './metrics';
 
-export interface TransactionRow {
-  id: string;
-  seq: string;
-  wallet_id: string;
-  user_id: string;
-  agent_id: string | null;
-  origin: 'agent' | 'user';
-  kind: 'native' | 'erc20' | 'contract_call';
-  chain_id: number;
-  from_address: string;
-  to_address: string;
-  value: string;
-  data: string;
-  gas_limit: string;
-  max_fee_per_gas: string;
-  max_priority_fee_per_gas: string;
-  approval_expires_at: Date;
-  digest: string;
-  recipient: string | null;
-  token_address: string | null;
-  amount: string | null;
-  memo: string | null;
-  summary: Summary;
-  auto_execute: boolean;
-  idempotency_key: string | null;
-  request_hash: string | null;
-  status: TransactionStatus;
-  version: number;
-  execution_expires_at: Date | null;
-  approved_at: Date | null;
-  executed_at: Date | null;
-  decided_at: Date | null;
-  rejection_reason: string | null;
-  nonce: string | null;
-  tx_hash: string | null;
-  block_number: string | null;
-  confirmations: number;
-  error: string | null;
-  last_error: string | null;
-  created_at: Date;
-  updated_at: Date;
-}
+export type { TransactionRow } from './rows';
 
 export type NewTransaction = Omit<
   TransactionRow,
@@ -70,14 +40,15 @@ export type NewTransaction = Omit<
   | 'updated_at'
   | 'status'
   | 'seq'
+  | 'last_event_id'
 >;
 
 export const TX = 'transactions';
 
 export async function insertTransaction(db: DbOrTx, row: NewTransaction, now: Date): Promise<TransactionRow> {
-  const [inserted] = await db(TX)
+  const [inserted] = (await db(TX)
     .insert({ ...row, summary: JSON.stringify(row.summary), status: 'pending_approval', version: 1, created_at: now, updated_at: now })
-    .returning('*');
+    .returning('*')) as unknown[];
   await db('transaction_events').insert({
     transaction_id: row.id,
     user_id: row.user_id,
@@ -87,28 +58,37 @@ export async function insertTransaction(db: DbOrTx, row: NewTransaction, now: Da
     created_at: now,
   });
   recordTransition(db, { from: 'none', to: 'pending_approval', at: now });
-  return inserted as TransactionRow;
+  return TransactionRowSchema.parse(inserted);
 }
 
 export async function findTransaction(db: DbOrTx, id: string): Promise<TransactionRow | undefined> {
-  return (await db(TX).where({ id }).first()) as TransactionRow | undefined;
+  return parseRow(TransactionRowSchema, await db(TX).where({ id }).first());
 }
 
-/** A transaction and the name of the agent that prepared it (null for the owner's own transfers), in one query. */
-export async function findTransactionWithAgentName(db: DbOrTx, id: string): Promise<(TransactionRow & { agent_name: string | null }) | undefined> {
-  return (await db(TX)
-    .leftJoin('agents', 'agents.id', `${TX}.agent_id`)
-    .where(`${TX}.id`, id)
-    .first(`${TX}.*`, 'agents.name as agent_name')) as (TransactionRow & { agent_name: string | null }) | undefined;
+/** The request, locked for the rest of the caller's transaction (the signing gate's re-check). */
+export async function lockTransaction(trx: DbOrTx, id: string): Promise<TransactionRow | undefined> {
+  return parseRow(TransactionRowSchema, await trx(TX).where({ id }).forUpdate().first());
+}
+
+/** `last_event_id` of each row read from `transactions` (one index probe on transaction_events per row). */
+export const lastEventIdColumn = (db: DbOrTx) => db.raw(`(select max(e.id) from transaction_events e where e.transaction_id = ${TX}.id) as last_event_id`);
+
+/** What a view is made of: the row, its agent's name and the id of its newest event. */
+const ViewRowSchema = TransactionRowSchema.extend({ agent_name: z.string().nullable(), last_event_id: z.string().regex(/^[0-9]+$/).nullable() });
+export type ViewRow = z.output<typeof ViewRowSchema>;
+
+/** A transaction, the name of the agent that prepared it (null for the owner's own transfers) and its last event id, in one query. */
+export async function findTransactionWithAgentName(db: DbOrTx, id: string): Promise<ViewRow | undefined> {
+  return parseRow(ViewRowSchema, await db(TX).leftJoin('agents', 'agents.id', `${TX}.agent_id`).where(`${TX}.id`, id).first(`${TX}.*`, 'agents.name as agent_name', lastEventIdColumn(db)));
 }
 
 /** The user's transactions among `ids`, in no particular order (unknown and foreign ids are simply absent). */
 export async function findOwnedTransactions(db: DbOrTx, userId: string, ids: readonly string[]): Promise<TransactionRow[]> {
-  return (await db(TX).whereIn('id', ids).andWhere({ user_id: userId })) as TransactionRow[];
+  return ((await db(TX).whereIn('id', ids).andWhere({ user_id: userId })) as unknown[]).map((row) => TransactionRowSchema.parse(row));
 }
 
 export async function findByIdempotencyKey(db: DbOrTx, agentId: string, key: string): Promise<TransactionRow | undefined> {
-  return (await db(TX).where({ agent_id: agentId, idempotency_key: key }).first()) as TransactionRow | undefined;
+  return parseRow(TransactionRowSchema, await db(TX).where({ agent_id: agentId, idempotency_key: key }).first());
 }
 
 export interface ProjectionUpdate {
@@ -233,6 +213,29 @@ export async function recordApprovals(db: DbOrTx, rows: readonly ApprovalRow[]):
   return ids;
 }
 
+export interface CommandRow {
+  id: string;
+  transaction_id: string;
+  kind: CommandKind;
+  actor_type: 'user' | 'agent';
+  actor_id: string;
+  reason: string | null;
+  created_at: Date;
+}
+
+/**
+ * Records an execute, reject or cancel command and returns its id (the Update
+ * names it and is deduplicated by it). One of each kind per request: a retry
+ * resends the command already recorded.
+ */
+export async function recordCommand(db: DbOrTx, row: CommandRow): Promise<{ id: string; created: boolean }> {
+  const [inserted] = (await db('transaction_commands').insert(row).onConflict(['transaction_id', 'kind']).ignore().returning('id')) as { id: string }[];
+  if (inserted) return { id: inserted.id, created: true };
+  const existing = (await db('transaction_commands').where({ transaction_id: row.transaction_id, kind: row.kind }).first('id')) as { id: string } | undefined;
+  if (!existing) throw new Error('command row vanished');
+  return { id: existing.id, created: false };
+}
+
 export async function findApproval(db: DbOrTx, transactionId: string): Promise<ApprovalRow | undefined> {
   return (await db('approvals').where({ transaction_id: transactionId }).first()) as ApprovalRow | undefined;
 }
@@ -249,10 +252,10 @@ export interface ListFilter {
   now: Date;
 }
 
-/** Newest first; the cursor is the `seq` of the last row returned. */
-export async function listTransactions(db: DbOrTx, filter: ListFilter): Promise<TransactionRow[]> {
-  const query = db(TX).select('*').orderBy('seq', 'desc').limit(filter.limit);
-  if (filter.userId) query.where('user_id', filter.userId);
+/** Newest first, each with its agent's name; the cursor is the `seq` of the last row returned. */
+export async function listTransactions(db: DbOrTx, filter: ListFilter): Promise<ViewRow[]> {
+  const query = db(TX).leftJoin('agents', 'agents.id', `${TX}.agent_id`).select(`${TX}.*`, 'agents.name as agent_name', lastEventIdColumn(db)).orderBy('seq', 'desc').limit(filter.limit);
+  if (filter.userId) query.where(`${TX}.user_id`, filter.userId);
   if (filter.agentId) query.where('agent_id', filter.agentId);
   if (filter.status === 'pending_approval') query.where('status', 'pending_approval').andWhere('approval_expires_at', '>', filter.now);
   else if (filter.status === 'approved') {
@@ -267,7 +270,132 @@ export async function listTransactions(db: DbOrTx, filter: ListFilter): Promise<
   } else if (filter.status) query.where('status', filter.status);
   if (filter.walletAddress) query.where('from_address', filter.walletAddress.toLowerCase());
   if (filter.before) query.where('seq', '<', filter.before);
-  return (await query) as TransactionRow[];
+  return ((await query) as unknown[]).map((row) => ViewRowSchema.parse(row));
 }
 
-export type Trx = Knex.Transaction;
+/** Has the wallet sent to this recipient before (broadcast or confirmed)? Drives the `new_recipient` warning. */
+export async function hasSentTo(db: DbOrTx, walletId: string, recipient: string): Promise<boolean> {
+  const row = await db(TX).where({ wallet_id: walletId, recipient }).whereIn('status', ['broadcast', 'confirmed']).first('id');
+  return row !== undefined;
+}
+
+/** The owner's reason for a rejection (a display column, not part of the frozen request). */
+export async function setRejectionReason(db: DbOrTx, transactionId: string, reason: string): Promise<void> {
+  await db(TX).where({ id: transactionId }).update({ rejection_reason: reason });
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the signing gate reads
+
+/**
+ * The one check that an approval counts: recorded for this request over
+ * `digest` (the caller recomputes it from the frozen columns), by the user who
+ * owns the request's wallet now, behind a TOTP use of that same user. With
+ * `approvalId`, only that approval (the one a message names).
+ */
+export async function findValidApproval(db: DbOrTx, args: { transactionId: string; digest: string; approvalId?: string }): Promise<{ id: string } | undefined> {
+  const query = db('approvals as a')
+    .join('mfa_uses as m', 'm.id', 'a.mfa_use_id')
+    .join(`${TX} as t`, 't.id', 'a.transaction_id')
+    .join('wallets as w', 'w.id', 't.wallet_id')
+    .where({ 'a.transaction_id': args.transactionId, 'a.digest': args.digest })
+    .whereRaw('a.user_id = w.user_id')
+    .whereRaw('m.user_id = a.user_id');
+  if (args.approvalId !== undefined) query.andWhere('a.id', args.approvalId);
+  return (await query.first('a.id')) as { id: string } | undefined;
+}
+
+/**
+ * A command (execute, reject, cancel) recorded for this request by someone
+ * allowed to give it: execute by the preparing agent; reject by the owner;
+ * cancel by the owner or the preparing agent. With `commandId`, only that one.
+ */
+export async function findValidCommand(db: DbOrTx, args: { transactionId: string; kind: CommandKind; commandId?: string }): Promise<{ id: string } | undefined> {
+  const query = db('transaction_commands as c')
+    .join(`${TX} as t`, 't.id', 'c.transaction_id')
+    .where({ 'c.transaction_id': args.transactionId, 'c.kind': args.kind })
+    .andWhere((q) => {
+      if (args.kind !== 'execute') q.orWhere((o) => o.where('c.actor_type', 'user').whereRaw('c.actor_id = t.user_id'));
+      if (args.kind !== 'reject') q.orWhere((o) => o.where('c.actor_type', 'agent').whereRaw('c.actor_id = t.agent_id'));
+    });
+  if (args.commandId !== undefined) query.andWhere('c.id', args.commandId);
+  return (await query.first('c.id')) as { id: string } | undefined;
+}
+
+export async function findSignableWallet(db: DbOrTx, walletId: string): Promise<SignableWallet | undefined> {
+  return parseRow(SignableWalletSchema, await db('wallets').where({ id: walletId }).first('id', 'user_id', 'address', 'frozen_at', 'key_ciphertext'));
+}
+
+/** Stops all signing for a wallet (first freeze wins; the reason of a later one is not recorded). */
+export async function freezeWallet(db: DbOrTx, walletId: string, reason: string, at: Date): Promise<void> {
+  await db('wallets').where({ id: walletId }).whereNull('frozen_at').update({ frozen_at: at, frozen_reason: reason });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signed bytes (append-only, first writer wins)
+
+export async function findSignedTransaction(db: DbOrTx, transactionId: string): Promise<SignedTransactionRow | undefined> {
+  return parseRow(SignedTransactionRowSchema, await db('signed_transactions').where({ transaction_id: transactionId }).first('transaction_id', 'wallet_id', 'chain_id', 'nonce', 'raw', 'tx_hash'));
+}
+
+export interface NewSignedTransaction {
+  transaction_id: string;
+  wallet_id: string;
+  chain_id: number;
+  nonce: string;
+  raw: string;
+  tx_hash: string;
+  max_fee_per_gas: string;
+  max_priority_fee_per_gas: string;
+  created_at: Date;
+}
+
+/** One per request (primary key): a second insert fails, so the first signature is the only one. */
+export async function insertSignedTransaction(trx: DbOrTx, row: NewSignedTransaction): Promise<void> {
+  await trx('signed_transactions').insert(row);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nonces: PostgreSQL is authoritative after a (wallet, chain) is first used
+
+export async function nonceCounterExists(db: DbOrTx, walletId: string, chainId: number): Promise<boolean> {
+  return (await db('wallet_nonces').where({ wallet_id: walletId, chain_id: chainId }).first('next_nonce')) !== undefined;
+}
+
+/** Seeds the counter from the chain's pending count; a counter that exists already is kept. */
+export async function seedNonceCounter(trx: DbOrTx, walletId: string, chainId: number, next: number): Promise<void> {
+  await trx('wallet_nonces').insert({ wallet_id: walletId, chain_id: chainId, next_nonce: next }).onConflict(['wallet_id', 'chain_id']).ignore();
+}
+
+/** The next fresh nonce, with the (wallet, chain) row locked until the caller commits. */
+export async function lockNonceCounter(trx: DbOrTx, walletId: string, chainId: number): Promise<number | undefined> {
+  const row = (await trx('wallet_nonces').where({ wallet_id: walletId, chain_id: chainId }).forUpdate().first('next_nonce')) as { next_nonce: string } | undefined;
+  return row === undefined ? undefined : Number(row.next_nonce);
+}
+
+export async function advanceNonceCounter(trx: DbOrTx, walletId: string, chainId: number, next: number): Promise<void> {
+  await trx('wallet_nonces').where({ wallet_id: walletId, chain_id: chainId }).update({ next_nonce: next });
+}
+
+/** The lowest voided nonce (it never reached a node) that no live request holds again, if any. */
+export async function lowestReusableNonce(trx: DbOrTx, walletId: string, chainId: number): Promise<number | undefined> {
+  const row = (await trx('nonce_assignments as v')
+    .where({ 'v.wallet_id': walletId, 'v.chain_id': chainId })
+    .whereNotNull('v.voided_at')
+    .whereNotExists((q) =>
+      q.select(trx.raw('1')).from('nonce_assignments as l').whereRaw('l.wallet_id = v.wallet_id AND l.chain_id = v.chain_id AND l.nonce = v.nonce AND l.voided_at IS NULL'),
+    )
+    .min('v.nonce as nonce')
+    .first()) as { nonce: string | null } | undefined;
+  return row?.nonce == null ? undefined : Number(row.nonce);
+}
+
+/** A live assignment is unique per (wallet, chain, nonce) and per request. */
+export async function assignNonce(trx: DbOrTx, args: { walletId: string; chainId: number; nonce: number; transactionId: string; at: Date }): Promise<void> {
+  await trx('nonce_assignments').insert({ wallet_id: args.walletId, chain_id: args.chainId, nonce: args.nonce, transaction_id: args.transactionId, created_at: args.at });
+}
+
+/** Gives a request's nonce back (its bytes never reached a node), so no gap remains. */
+export async function voidNonce(db: DbOrTx, transactionId: string, at: Date): Promise<void> {
+  await db('nonce_assignments').where({ transaction_id: transactionId }).whereNull('voided_at').update({ voided_at: at });
+}

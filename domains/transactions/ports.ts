@@ -1,5 +1,5 @@
 /** What the transaction domain needs from the chain domain, in its own words. */
-import type { DecodedCall } from '../chain/types';
+import type { DecodedCall, PreparedEffects, TokenInfo } from '../chain';
 
 export type TxIntent =
   | { kind: 'native'; to: string; amount: string }
@@ -15,7 +15,11 @@ export interface PreparedRequest {
   maxPriorityFeePerGas: bigint;
   simulation: { ok: boolean; revertReason?: string | undefined };
   decoded: DecodedCall;
-  token?: { address: string; symbol: string; decimals: number } | undefined;
+  token?: TokenInfo | undefined;
+  /** Every token the call or its effects name, with metadata. */
+  tokens?: TokenInfo[] | undefined;
+  /** Balance changes and allowances from a trace; absent when the node cannot trace. */
+  effects?: PreparedEffects | undefined;
   /** Who receives value or tokens, for the "new recipient" check. */
   recipient?: string | undefined;
   warnings: string[];
@@ -24,4 +28,36 @@ export interface PreparedRequest {
 export interface TransactionChain {
   /** Validates, simulates and prices a call; 400 for an impossible request, 503 when the node is away. */
   prepare(chainId: number, from: string, intent: TxIntent): Promise<PreparedRequest>;
+}
+
+/** What signing, broadcast and confirmation need from the chain domain. */
+export interface SignArgs {
+  privateKey: Buffer;
+  chainId: number;
+  nonce: number;
+  to: string;
+  value: bigint;
+  data: string;
+  gasLimit: bigint;
+  maxFeePerGas: bigint;
+  maxPriorityFeePerGas: bigint;
+}
+
+export interface ConfirmationResult {
+  status: 'confirmed' | 'reverted';
+  blockNumber: number;
+  confirmations: number;
+  revertReason?: string | undefined;
+}
+
+export interface SigningChain {
+  pendingNonce(chainId: number, address: string): Promise<number>;
+  feeSuggestion(chainId: number): Promise<{ maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }>;
+  sign(args: SignArgs): Promise<{ raw: string; hash: string }>;
+  /** Resolves when a node holds the bytes; throws NonceConsumedError, BroadcastRejectedError, or a retryable error. */
+  broadcast(chainId: number, raw: string, hash: string): Promise<void>;
+  waitForConfirmation(
+    chainId: number,
+    args: { hash: string; raw: string; confirmations: number; heartbeat: (details: unknown) => void; signal: AbortSignal },
+  ): Promise<ConfirmationResult>;
 }

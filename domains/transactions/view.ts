@@ -1,8 +1,14 @@
 /** Turns a projection row into the public JSON shape (CONTRACT.md formats). */
 import { getAddress } from 'ethers';
+import { isBlockingWarning, sanitizeDisplayText, warningLabel } from '../chain';
 import type { TransactionStatus } from '../../workflows/definitions';
-import type { TransactionRow } from './dal';
-import type { TransactionView } from './schemas';
+import type { TransactionRow } from './rows';
+import type { Summary, TransactionView } from './schemas';
+
+/** Chain id → block explorer base URL, without a trailing slash (config CHAIN_EXPLORER_URLS). */
+export type ExplorerUrls = ReadonlyMap<number, string>;
+
+export const MAX_MEMO_LENGTH = 500;
 
 /**
  * What a reader should be told. A pending request past its deadline reads as
@@ -17,8 +23,12 @@ export function effectiveStatus(row: Pick<TransactionRow, 'status' | 'approval_e
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
-export function toView(row: TransactionRow, agentName: string | null, now: Date): TransactionView {
+/** `last_event_id`: the newest event of the request (dal.lastEventIdColumn), so a reader can continue in GET /api/events. */
+export function toView(row: TransactionRow & { last_event_id: string | null }, agentName: string | null, now: Date, explorers?: ExplorerUrls): TransactionView {
   const status = effectiveStatus(row, now);
+  // The memo is stored as the agent sent it and shown stripped (CONTRACT.md): bidi overrides and
+  // invisible characters never reach a client that forgets to clean it.
+  const memo = row.memo === null ? null : sanitizeDisplayText(row.memo, MAX_MEMO_LENGTH);
   const expiresAt = row.status === 'approved' && row.execution_expires_at ? row.execution_expires_at : row.approval_expires_at;
   return {
     transaction_id: row.id,
@@ -37,19 +47,72 @@ export function toView(row: TransactionRow, agentName: string | null, now: Date)
     max_fee_per_gas: row.max_fee_per_gas,
     max_priority_fee_per_gas: row.max_priority_fee_per_gas,
     digest: row.digest,
-    memo: row.memo,
+    memo,
+    memo_altered: row.memo !== null && memo !== row.memo.trim(),
     agent: row.agent_id ? { agent_id: row.agent_id, name: agentName ?? '' } : null,
-    summary: row.summary,
+    summary: summaryView(row.summary),
     created_at: row.created_at.toISOString(),
     approval_expires_at: row.approval_expires_at.toISOString(),
     expires_at: expiresAt.toISOString(),
     approved_at: iso(row.approved_at),
     executed_at: iso(row.executed_at),
     tx_hash: row.tx_hash,
+    explorer: explorerLinks(row, status, explorers?.get(row.chain_id)),
     nonce: row.nonce,
     block_number: row.block_number,
     confirmations: row.confirmations,
     error: row.error ?? row.last_error,
     rejection_reason: row.rejection_reason,
+    version: row.version,
+    last_event_id: row.last_event_id,
+  };
+}
+
+/** Links for the addresses and, once it reached the network, the transaction (Etherscan/Blockscout paths). */
+export function explorerLinks(
+  row: Pick<TransactionRow, 'from_address' | 'to_address' | 'recipient' | 'token_address' | 'tx_hash' | 'block_number'>,
+  status: TransactionStatus,
+  baseUrl: string | undefined,
+): TransactionView['explorer'] {
+  if (!baseUrl) return null;
+  const address = (value: string) => `${baseUrl}/address/${getAddress(value)}`;
+  // A hash signed but never accepted by a node (or failed before broadcast) is on no explorer.
+  const onChain = row.tx_hash !== null && (status === 'broadcast' || status === 'confirmed' || (status === 'failed' && row.block_number !== null));
+  return {
+    base_url: baseUrl,
+    wallet: address(row.from_address),
+    to: address(row.to_address),
+    recipient: row.recipient ? address(row.recipient) : null,
+    token: row.token_address ? address(row.token_address) : null,
+    tx: onChain ? `${baseUrl}/tx/${row.tx_hash}` : null,
+  };
+}
+
+/**
+ * A summary as stored; requests prepared before balance changes, batches and
+ * warning details existed get the newer fields empty, so every answer matches
+ * the published schema.
+ */
+export function summaryView(stored: Summary): Summary {
+  const legacy = stored as Partial<Summary> & Pick<Summary, 'title' | 'warnings' | 'fee_cap_wei'>;
+  if (Array.isArray(legacy.warning_details)) return stored;
+  const decoded = legacy.decoded_call as { function: string; args: string[] } | null | undefined;
+  return {
+    title: legacy.title,
+    recipient: legacy.recipient ?? null,
+    recipient_role: null,
+    amount_formatted: legacy.amount_formatted ?? null,
+    amount: null,
+    value_formatted: null,
+    token: legacy.token ?? null,
+    // Older summaries did not say where names came from: treat them as unverified.
+    decoded_call: decoded ? { function: decoded.function, source: 'agent_abi', args: decoded.args, params: [] } : null,
+    calls: [],
+    simulation: { ok: legacy.simulation?.ok ?? false, revert_reason: legacy.simulation?.revert_reason ?? null, trace: null },
+    balance_changes: [],
+    allowances: [],
+    warnings: legacy.warnings,
+    warning_details: legacy.warnings.map((code) => ({ code, blocking: isBlockingWarning(code), message: warningLabel(code) ?? code })),
+    fee_cap_wei: legacy.fee_cap_wei,
   };
 }

@@ -10,8 +10,8 @@
 import type { Db } from '../../lib/db';
 import type { Clock } from '../../lib/clock';
 import type { Config } from '../../config/env';
-import type { Authenticator } from '../../api/http/principal';
-import { createApiKeyVerifier } from '../agents/service';
+import type { Authenticator } from '../../lib/principal';
+import { createApiKeyVerifier } from '../agents';
 import { createTokenService, type TokenService } from './tokens';
 import { tokenStanding } from './dal';
 

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { DATA_DIR } from '../../lib/app-paths';
 
 /** Accepted on the wire (any case); the stored form is lowercase. */
 export const USERNAME_PATTERN = /^[A-Za-z0-9._-]{3,64}$/;
@@ -15,7 +15,7 @@ export const PASSWORD_MAX = 128;
 
 export const normalizeUsername = (username: string) => username.toLowerCase();
 
-export const COMMON_PASSWORDS_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'data', 'common-passwords.txt');
+export const COMMON_PASSWORDS_FILE = path.join(DATA_DIR, 'common-passwords.txt');
 
 let common: ReadonlySet<string> | undefined;
 

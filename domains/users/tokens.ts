@@ -8,12 +8,12 @@
  * PostgreSQL and is checked by the authenticator, so it holds on every replica.
  */
 import { randomUUID } from 'node:crypto';
+import { isUuid } from '../../lib/schemas';
 import { SignJWT, jwtVerify } from 'jose';
 import type { Config } from '../../config/env';
 import { unixSeconds, type Clock } from '../../lib/clock';
 
 export const JWT_ALGORITHM = 'HS256';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export type TokenConfig = Pick<Config, 'JWT_SECRET_KEY' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'JWT_ACCESS_TOKEN_EXPIRES'>;
 
@@ -73,8 +73,8 @@ export function createTokenService(deps: { config: TokenConfig; clock: Clock }):
           currentDate: clock.now(),
         });
         const { sub, jti, iat, exp } = payload;
-        if (typeof sub !== 'string' || !UUID.test(sub)) return undefined;
-        if (typeof jti !== 'string' || !UUID.test(jti)) return undefined;
+        if (typeof sub !== 'string' || !isUuid(sub)) return undefined;
+        if (typeof jti !== 'string' || !isUuid(jti)) return undefined;
         if (typeof iat !== 'number' || typeof exp !== 'number') return undefined;
         // A token "issued" in the future was not issued by this clock (small skew allowed between replicas).
         if (iat > unixSeconds(clock.now()) + 60) return undefined;

@@ -1,7 +1,7 @@
 import type { Db } from '../../lib/db';
 import type { Clock } from '../../lib/clock';
 import type { Config } from '../../config/env';
-import type { AuditLog } from '../audit/types';
+import type { AuditLog } from '../audit';
 import type { PasswordHasher } from './password';
 import type { TokenService } from './tokens';
 
@@ -18,11 +18,8 @@ export interface UserRow {
   updated_at: Date;
 }
 
-/** Where a request came from, for the audit trail. */
-export interface RequestMeta {
-  ip?: string | undefined;
-  requestId?: string | undefined;
-}
+/** Where a request came from (domains/audit: one definition for every domain). */
+export type { RequestMeta } from '../audit';
 
 export type UserServiceConfig = Pick<
   Config,

@@ -5,7 +5,7 @@
  * lengths in code points, as JSON Schema does.
  */
 import { z } from 'zod';
-import { Address, boundedString, chainIdSchema, MfaCode, Password } from '../transactions/schemas';
+import { Address, boundedString, chainIdSchema, MfaCode, Password } from '../../lib/schemas';
 import { MAX_LABEL_LENGTH, MAX_TOKENS_PER_REQUEST } from './types';
 
 const Uuid = z

@@ -23,13 +23,13 @@
 import { mapLimit } from '../../lib/concurrency';
 import { randomUUID } from 'node:crypto';
 import { AppError, invalidRequest, notFound, unavailable } from '../../lib/errors';
-import type { AgentPrincipal, Principal } from '../../api/http/principal';
-import { ChainError } from '../chain/errors';
-import { checksumAddress } from '../chain/formats';
-import { sanitizeDisplayText } from '../chain/display';
-import { isKeyStoreError } from '../keystore/types';
-import { parseCiphertextVersion } from '../keystore/format';
-import { findOwnAgent, grantWallets, withdrawWallet } from '../agents/dal';
+import type { AgentPrincipal, Principal } from '../../lib/principal';
+import { ChainError } from '../chain';
+import { checksumAddress } from '../chain';
+import { sanitizeDisplayText } from '../chain';
+import { isKeyStoreError } from '../keystore';
+import { parseCiphertextVersion } from '../keystore';
+import { findOwnAgent, grantWallets, withdrawWallet } from '../agents';
 import {
   findWalletForAgent,
   findWalletForUser,

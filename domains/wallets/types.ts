@@ -1,15 +1,14 @@
-import type { Db, DbOrTx } from '../../lib/db';
+import type { Db } from '../../lib/db';
 import type { Clock } from '../../lib/clock';
 import type { Logger } from '../../lib/logger';
 import type { Config } from '../../config/env';
-import type { KeyStore } from '../keystore/types';
-import type { AuditLog } from '../audit/types';
+import type { KeyStore } from '../keystore';
+import type { AuditLog, RequestMeta } from '../audit';
+import type { MfaService } from '../mfa';
+import type { UserService } from '../users';
 
-/** Where a request came from, for the audit trail. */
-export interface RequestMeta {
-  ip?: string | undefined;
-  requestId?: string | undefined;
-}
+/** Where a request came from (domains/audit: one definition for every domain). */
+export type { RequestMeta };
 
 /** What the wallet domain needs from the chain domain, in its own words (domains/wallets/chain.ts binds it). */
 export interface WalletChain {
@@ -22,15 +21,6 @@ export interface WalletChain {
   tokenBalances(chainId: number, owner: string, tokens: readonly string[]): Promise<TokenBalanceView[]>;
 }
 
-/** The one TOTP gate (domains/mfa), as much of it as wallets need. */
-export interface MfaGate {
-  verifyAndConsume(input: { userId: string; code: string; purpose: string; trx?: DbOrTx | undefined; meta?: RequestMeta | undefined }): Promise<{ mfaUseId: string }>;
-}
-
-/** Password re-authentication (domains/users): resolves, or throws 403 password_invalid. */
-export interface PasswordCheck {
-  verifyPassword(userId: string, password: string, meta?: RequestMeta): Promise<void>;
-}
 
 export interface WalletServiceDeps {
   db: Db;
@@ -43,8 +33,10 @@ export interface WalletServiceDeps {
    */
   keystore: Pick<KeyStore, 'encrypt' | 'describe'>;
   chain: WalletChain;
-  passwords: PasswordCheck;
-  mfa: MfaGate;
+  /** Password re-authentication: resolves, or throws 403 password_invalid. */
+  passwords: Pick<UserService, 'verifyPassword'>;
+  /** The one TOTP gate. */
+  mfa: Pick<MfaService, 'verifyAndConsume'>;
   audit: Pick<AuditLog, 'append'>;
 }
 

@@ -4,3 +4,15 @@ export * from './signature';
 export { createWebhookService, toWebhookView, type WebhookService, type WebhookServiceDeps } from './service';
 export { resolveWebhookTarget, systemLookup, type LookupFn, type ResolvedAddress, type Resolution } from './resolve';
 export { postWebhook, networkError, USER_AGENT, type PostOutcome, type PostRequest } from './deliver';
+export {
+  abandonDelivery,
+  abandonPendingForEvent,
+  activeWebhookOf,
+  agentHasActiveWebhook,
+  ensureDeliveries,
+  isAgentActive,
+  listActiveWebhooks,
+  pendingDeliveries,
+  recordAttempt,
+  type PendingDelivery,
+} from './dal';

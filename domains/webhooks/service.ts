@@ -16,8 +16,8 @@ import type { Config } from '../../config/env';
 import type { Clock } from '../../lib/clock';
 import type { Db } from '../../lib/db';
 import { AppError, invalidRequest, notFound, unavailable } from '../../lib/errors';
-import type { AuditLog } from '../audit/types';
-import { isKeyStoreError, type KeyStore } from '../keystore/types';
+import type { AuditLog } from '../audit';
+import { isKeyStoreError, type KeyStore } from '../keystore';
 import { countActiveWebhooks, deleteWebhook, insertWebhook, listActiveWebhooks, lockAgent } from './dal';
 import { resolveWebhookTarget, systemLookup, type LookupFn } from './resolve';
 import { generateWebhookSecret } from './signature';
@@ -35,10 +35,9 @@ export interface WebhookServiceDeps {
   maxPerAgent?: number;
 }
 
-export interface RequestMeta {
-  ip?: string;
-  requestId?: string;
-}
+/** Where a request came from (domains/audit: one definition for every domain). */
+import type { RequestMeta } from '../audit';
+export type { RequestMeta };
 
 export type WebhookService = ReturnType<typeof createWebhookService>;
 

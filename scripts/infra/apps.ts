@@ -4,7 +4,9 @@
  * of `npm test`, which need the real processes.
  *
  * Credentials: the API process gets only the encrypt-side Vault token, the worker only
- * the decrypt-side one; neither sees the operator token or the OpenBao root token.
+ * the decrypt-side one; neither sees the operator token or the OpenBao root token. In
+ * PostgreSQL each gets its own role's URL as DATABASE_URL (lib/db-roles.ts); neither sees
+ * the schema owner's, the superuser's or the other's. Migrations run before, as the owner.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -54,7 +56,18 @@ export function vaultIdentity(env: Record<string, string | undefined>, role: App
   );
 }
 
+const DATABASE_SECRETS = ['POSTGRES_ADMIN_URL', 'MIGRATION_DATABASE_URL', 'API_DATABASE_URL', 'WORKER_DATABASE_URL'] as const;
+
+/** The database identity of one process: its own role's URL as DATABASE_URL, every other URL blanked. */
+export function databaseIdentity(env: Record<string, string | undefined>, role: AppRole): Record<string, string> {
+  const own = env[role === 'api' ? 'API_DATABASE_URL' : 'WORKER_DATABASE_URL'];
+  if (!own) throw new Error(`no database URL for the ${role}: the stack sets API_DATABASE_URL and WORKER_DATABASE_URL`);
+  return { ...Object.fromEntries(DATABASE_SECRETS.map((key) => [key, ''])), DATABASE_URL: own };
+}
+
 export const APP_ENTRIES: Record<AppRole, string> = { worker: 'worker/main.ts', api: 'api/server.ts' };
+/** The same entry points compiled by `npm run build` (scripts/build.ts). */
+export const COMPILED_APP_ENTRIES: Record<AppRole, string> = { worker: 'dist/worker/main.js', api: 'dist/api/server.js' };
 
 export interface AppsOptions {
   stack: Stack;
@@ -66,6 +79,8 @@ export interface AppsOptions {
   env: Record<string, string>;
   console?: boolean;
   readyTimeoutMs?: number;
+  /** Run the compiled build (`node dist/…`, as the container image does) instead of the sources through tsx. */
+  compiled?: boolean;
 }
 
 export interface Apps {
@@ -81,22 +96,22 @@ export interface Apps {
   stop(): Promise<void>;
 }
 
-export function missingAppEntries(): string[] {
-  return Object.values(APP_ENTRIES).filter((entry) => !fs.existsSync(path.join(REPO_ROOT, entry)));
+export function missingAppEntries(compiled = false): string[] {
+  return Object.values(compiled ? COMPILED_APP_ENTRIES : APP_ENTRIES).filter((entry) => !fs.existsSync(path.join(REPO_ROOT, entry)));
 }
 
 export function startApps(options: AppsOptions): Apps {
-  const missing = missingAppEntries();
+  const missing = missingAppEntries(options.compiled);
   if (missing.length > 0) throw new ComponentError('apps', `${missing.join(' and ')} do(es) not exist yet`);
   const base = { ...process.env, ...options.stack.env, ...options.env };
   const spawnApp = (role: AppRole, ports: Record<string, number>) =>
     spawnManaged({
       name: role,
-      // node with the tsx loader: one process, so a SIGKILL after the stop timeout leaves no orphan behind a wrapper.
+      // node itself (with the tsx loader for sources): one process, so a SIGKILL after the stop timeout leaves no orphan behind a wrapper.
       command: process.execPath,
-      args: [...appNodeFlags(role), '--import', 'tsx', APP_ENTRIES[role]],
+      args: options.compiled ? [...appNodeFlags(role), '--enable-source-maps', COMPILED_APP_ENTRIES[role]] : [...appNodeFlags(role), '--import', 'tsx', APP_ENTRIES[role]],
       cwd: REPO_ROOT,
-      env: { ...base, ...vaultIdentity(base, role), ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])) },
+      env: { ...base, ...vaultIdentity(base, role), ...databaseIdentity(base, role), ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])) },
       logDir: options.stack.logDir,
       runDir: options.stack.runDir,
       console: options.console ?? false,

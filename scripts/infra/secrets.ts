@@ -12,7 +12,10 @@ export type AppSecretName = (typeof APP_SECRET_NAMES)[number];
 
 export interface StackSecrets {
   app: Record<AppSecretName, string>;
+  /** The superuser's: provisioning only (scripts/infra/postgres.ts). */
   postgresPassword: string;
+  /** The schema owner's, the API's and the worker's database roles (lib/db-roles.ts). */
+  databaseRoles: Record<'owner' | 'api' | 'worker', string>;
 }
 
 /** 32 random bytes, hex (64 characters). */
@@ -24,6 +27,7 @@ export function generateSecrets(): StackSecrets {
   return {
     app: Object.fromEntries(APP_SECRET_NAMES.map((name) => [name, randomSecret()])) as Record<AppSecretName, string>,
     postgresPassword: randomSecret(24),
+    databaseRoles: { owner: randomSecret(24), api: randomSecret(24), worker: randomSecret(24) },
   };
 }
 
@@ -52,6 +56,8 @@ export function loadOrCreateSecrets(file: string): StackSecrets {
   const secrets: StackSecrets = {
     app: { ...fresh.app, ...(stored.app ?? {}) },
     postgresPassword: stored.postgresPassword ?? fresh.postgresPassword,
+    // A .data/ from before the role split gains these on its next start.
+    databaseRoles: { ...fresh.databaseRoles, ...(stored.databaseRoles ?? {}) },
   };
   if (JSON.stringify(stored) !== JSON.stringify(secrets)) writePrivateFile(file, `${JSON.stringify(secrets, null, 2)}\n`);
   return secrets;

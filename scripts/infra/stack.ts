@@ -4,9 +4,10 @@
  * caller stops the API and the worker before calling stop().
  *
  * dev  — fixed ports (5433, 7233/8233, 8200/8201, 8545), data kept under .data/; a
- *        variable already set in the environment (DATABASE_URL, TEMPORAL_ADDRESS,
- *        VAULT_ADDR, WEB3_PROVIDER_URI) means "use that one, start nothing" (unless it
- *        is just the dev default with nothing listening there, see resolveExternal).
+ *        variable already set in the environment (MIGRATION_DATABASE_URL +
+ *        API_DATABASE_URL + WORKER_DATABASE_URL, TEMPORAL_ADDRESS, VAULT_ADDR,
+ *        WEB3_PROVIDER_URI) means "use that one, start nothing" (unless it is just the
+ *        dev default with nothing listening there, see resolveExternal).
  * test — free ports, a throwaway /var/tmp/countersign-test-XXXXXX removed on stop();
  *        the environment is ignored so a developer's .env can never point tests at real data.
  */
@@ -15,12 +16,14 @@ import path from 'node:path';
 import { DEV_ANVIL_PORT, startAnvil } from './anvil';
 import { DEV_OPENBAO_PORT, startOpenBao } from './openbao';
 import { SHARED_TMP, TEST_DIR_PREFIX, logDirOf, runDirOf } from './paths';
-import { startPostgres } from './postgres';
+import { EXTERNAL_DATABASE_VARS, startPostgres, type ExternalDatabase } from './postgres';
 import { claimRunDir, ComponentError, isAlive, isPortFree, readPidRecords, reapOrphans, runningLauncher, type Handle } from './process';
 import { generateSecrets, loadOrCreateSecrets, type StackSecrets } from './secrets';
 import { DEV_TEMPORAL_PORT, startTemporal } from './temporal';
 
 export type StackMode = 'dev' | 'test';
+
+type ExternalVar = (typeof EXTERNAL_DATABASE_VARS)[number] | 'TEMPORAL_ADDRESS' | 'VAULT_ADDR' | 'WEB3_PROVIDER_URI';
 
 export interface StackOptions {
   mode: StackMode;
@@ -29,7 +32,7 @@ export interface StackOptions {
   /** Echo component logs to the console, prefixed by name (dev). */
   console?: boolean;
   /** Dev: addresses of external services (default: from process.env). Ignored in test mode. */
-  external?: Partial<Record<'DATABASE_URL' | 'TEMPORAL_ADDRESS' | 'VAULT_ADDR' | 'WEB3_PROVIDER_URI', string>>;
+  external?: Partial<Record<ExternalVar, string>>;
   /** Progress lines ("postgres ready on …"). */
   note?: (message: string) => void;
 }
@@ -99,7 +102,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const common = { mode, dataDir, runDir, logDir, console: options.console ?? false };
 
   const starters: Array<[string, () => Promise<Handle>]> = [
-    ['postgres', () => startPostgres({ ...common, password: secrets.postgresPassword, external: external.DATABASE_URL })],
+    ['postgres', () => startPostgres({ ...common, password: secrets.postgresPassword, rolePasswords: secrets.databaseRoles, external: externalDatabase(external) })],
     ['temporal', () => startTemporal({ ...common, external: external.TEMPORAL_ADDRESS })],
     ['openbao', () => startOpenBao({ ...common, external: external.VAULT_ADDR })],
     ['anvil', () => startAnvil({ ...common, external: external.WEB3_PROVIDER_URI })],
@@ -171,10 +174,27 @@ function redactUrl(value: string): string {
   return value.replace(/\/\/[^@/]*@/, '//***@');
 }
 
+/** All three role URLs of an external PostgreSQL, or none (then the embedded one starts). */
+function externalDatabase(external: NonNullable<StackOptions['external']>): ExternalDatabase | undefined {
+  const set = EXTERNAL_DATABASE_VARS.filter((key) => external[key]);
+  if (set.length === 0) return undefined;
+  if (set.length < EXTERNAL_DATABASE_VARS.length) {
+    const missing = EXTERNAL_DATABASE_VARS.filter((key) => !external[key]);
+    throw new ComponentError('postgres', `an external PostgreSQL needs a URL per role: ${set.join(', ')} set, ${missing.join(', ')} missing (README, "Database roles")`);
+  }
+  return Object.fromEntries(EXTERNAL_DATABASE_VARS.map((key) => [key, external[key]!])) as ExternalDatabase;
+}
+
 function pickExternal(env: NodeJS.ProcessEnv): NonNullable<StackOptions['external']> {
   const pick = (key: string) => (env[key] && env[key] !== '' ? env[key] : undefined);
+  if (pick('DATABASE_URL') && !EXTERNAL_DATABASE_VARS.some((key) => pick(key))) {
+    throw new ComponentError(
+      'postgres',
+      `DATABASE_URL is set, but the API and the worker now connect as roles of their own: for an external PostgreSQL set ${EXTERNAL_DATABASE_VARS.join(', ')} instead (README, "Database roles"), or unset DATABASE_URL to use the embedded one`,
+    );
+  }
   return {
-    DATABASE_URL: pick('DATABASE_URL'),
+    ...Object.fromEntries(EXTERNAL_DATABASE_VARS.map((key) => [key, pick(key)])),
     TEMPORAL_ADDRESS: pick('TEMPORAL_ADDRESS'),
     VAULT_ADDR: pick('VAULT_ADDR'),
     WEB3_PROVIDER_URI: pick('WEB3_PROVIDER_URI'),

@@ -13,7 +13,8 @@ import { ComponentError, ComponentLog } from './process';
 const WEB = path.join(REPO_ROOT, 'web');
 const DIST = path.join(WEB, 'dist');
 const STAMP = path.join(DIST, '.countersign-build-stamp');
-const SOURCES = ['src', 'public', 'index.html', 'vite.config.ts', 'tsconfig.json'];
+/** Relative to web/; the last ones are the backend modules the app imports (one formatter for both). */
+const SOURCES = ['src', 'public', 'index.html', 'vite.config.ts', 'tsconfig.json', '../domains/chain/amounts.ts', '../domains/chain/warnings.ts'];
 
 export function webAppExists(): boolean {
   return fs.existsSync(path.join(WEB, 'vite.config.ts'));

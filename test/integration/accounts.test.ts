@@ -48,7 +48,7 @@ describe('register', () => {
     assert.equal(row.username, name.toLowerCase());
     const again = await register(name.toUpperCase());
     assert.equal(again.status, 409);
-    assert.deepEqual(again.body, { error: { code: 'username_taken', message: 'this username is taken' } });
+    assert.deepEqual(again.body, { error: { code: 'username_taken', message: 'this username is taken', hint: 'Choose another username.' } });
     assert.equal((await login(name.toUpperCase())).status, 200, 'login is case-insensitive too');
     assert.ok((await auditActions(created.body.user_id as string)).includes('user.registered'));
   });
@@ -69,7 +69,13 @@ describe('register', () => {
     for (const password of ['password123', 'Qwerty123', '123456789', 'iloveyou1']) {
       const answer = await register(uniqueName(), password);
       assert.equal(answer.status, 403, password);
-      assert.deepEqual(answer.body, { error: { code: 'password_invalid', message: 'this password is too common; choose another' } });
+      assert.deepEqual(answer.body, {
+        error: {
+          code: 'password_invalid',
+          message: 'this password is too common; choose another',
+          hint: "Send the account's current password, or, when choosing a new one, a password that is not a common one.",
+        },
+      });
     }
     const name = uniqueName();
     const same = await register(name, name.toUpperCase());
@@ -131,7 +137,7 @@ describe('login', () => {
     const wrong = await login(name, 'not the password');
     for (let i = 0; i < 3; i += 1) await login(name, 'not the password');
     const locked = await login(name); // right password, locked account
-    const expected = { error: { code: 'invalid_credentials', message: 'invalid username or password' } };
+    const expected = { error: { code: 'invalid_credentials', message: 'invalid username or password', hint: 'Check the username and password and log in again.' } };
     for (const answer of [unknown, wrong, locked]) {
       assert.equal(answer.status, 401);
       assert.deepEqual(answer.body, expected);
@@ -143,7 +149,7 @@ describe('login', () => {
     let dummies = 0;
     const real = createPasswordHasher();
     const counting: PasswordHasher = { ...real, verifyDummy: async (password) => { dummies += 1; await real.verifyDummy(password); } };
-    const users = createUserService({ db: h.database.db, clock: h.clock, config: h.config, audit: h.audit, hasher: counting });
+    const users = createUserService({ db: h.database.api.db, clock: h.clock, config: h.config, audit: h.audit, hasher: counting });
     await assert.rejects(users.login({ username: uniqueName('ghost'), password: PASSWORD }), { code: 'invalid_credentials' });
     assert.equal(dummies, 1);
     const name = uniqueName();
@@ -177,14 +183,14 @@ describe('login', () => {
     let checked = 0;
     const real = createPasswordHasher();
     const counting: PasswordHasher = { ...real, verify: async (hash, password) => { checked += 1; return real.verify(hash, password); } };
-    const users = createUserService({ db: h.database.db, clock: h.clock, config: h.config, audit: h.audit, hasher: counting });
+    const users = createUserService({ db: h.database.api.db, clock: h.clock, config: h.config, audit: h.audit, hasher: counting });
     const answers = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => users.login({ username: name, password: `guess number ${i}` })));
     assert.ok(answers.every((a) => a.status === 'rejected'));
     assert.equal(checked, 3, 'only LOGIN_MAX_FAILURES guesses were checked against the hash');
   });
 
   test('back-off: after a few failures the next attempt must wait, even with the right password', async () => {
-    const users = createUserService({ db: h.database.db, clock: h.clock, config: { ...h.config, LOGIN_MAX_FAILURES: 10 }, audit: h.audit });
+    const users = createUserService({ db: h.database.api.db, clock: h.clock, config: { ...h.config, LOGIN_MAX_FAILURES: 10 }, audit: h.audit });
     const name = uniqueName();
     await users.register({ username: name, password: PASSWORD });
     for (let i = 0; i < 5; i += 1) await assert.rejects(users.login({ username: name, password: 'wrong wrong' }));

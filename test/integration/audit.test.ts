@@ -36,7 +36,7 @@ async function runVerifyScript(databaseUrl: string, hmacKey: string) {
   try {
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'audit-verify.ts')], {
       cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: databaseUrl, AUDIT_HMAC_KEY: hmacKey },
+      env: { ...process.env, MIGRATION_DATABASE_URL: databaseUrl, AUDIT_HMAC_KEY: hmacKey },
     });
     return { code: 0, stdout };
   } catch (err) {
@@ -47,14 +47,15 @@ async function runVerifyScript(databaseUrl: string, hmacKey: string) {
 
 describe('chain', () => {
   test('concurrent appends (single and batched) form one unforked chain that verifies', async () => {
-    const audit = createAuditLog({ db: t.db, hmacKey: KEY });
+    // Appended as the API's role, which may read only the chain's tail; verified as the owner.
+    const audit = createAuditLog({ db: t.api.db, hmacKey: KEY });
     const batch = (n: number) => Array.from({ length: 5 }, (_, j) => ({ action: 'test.batch', actorType: 'system' as const, subjectId: `${n}.${j}`, data: { n, j } }));
     await Promise.all([
       ...Array.from({ length: 40 }, (_, i) => audit.append({ action: 'test.event', actorType: 'system', subjectType: 'test', subjectId: String(i), data: { i, nested: { b: [1, 2], a: 'x' } } })),
       ...Array.from({ length: 4 }, (_, n) => audit.appendMany(batch(n))),
     ]);
     // Appends inside a caller's transaction commit (or vanish) with it.
-    await t.db.transaction(async (trx) => {
+    await t.api.db.transaction(async (trx) => {
       await audit.append({ action: 'test.in_trx', actorType: 'user', actorId: 'u', data: {} }, trx);
     });
     await assert.rejects(

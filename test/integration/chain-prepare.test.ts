@@ -100,7 +100,16 @@ describe('prepareCall', () => {
     assert.equal(prepared.simulation.ok, true);
     assert.deepEqual(prepared.token, { address: token, symbol: 'TST', decimals: 6 });
     assert.equal(prepared.recipient, recipient.toLowerCase());
-    assert.deepEqual(prepared.warnings, ['unlimited_approval']);
+    assert.deepEqual(prepared.warnings, ['unlimited_approval', 'allowance_granted']);
+  });
+
+  test('unlimited approve carrying 1 wei is still flagged (and reverts: approve is not payable)', async () => {
+    const data = new Interface(['function approve(address,uint256)']).encodeFunctionData('approve', [recipient, MaxUint256]);
+    const prepared = await prepareCall(provider, input({ kind: 'contract_call', contract: token, data, value: '1' }));
+    assert.equal(prepared.decoded.type, 'erc20_approve');
+    assert.equal(prepared.decoded.value, '1');
+    assert.ok(prepared.warnings.includes('unlimited_approval'), prepared.warnings.join());
+    assert.ok(prepared.warnings.includes('allowance_granted'));
   });
 
   test('contract call from ABI: decoded with the ABI, simulated ok', async () => {
@@ -136,6 +145,8 @@ describe('prepareCall', () => {
     assert.ok(noCode.warnings.includes('unknown_contract'));
     const notToken = await prepareCall(provider, input({ kind: 'erc20', token: reverter, to: recipient, amount: '1' }));
     assert.ok(notToken.warnings.includes('unknown_contract'));
+    assert.ok(notToken.warnings.includes('not_a_token'));
+    assert.ok(!noCode.warnings.includes('not_a_token'), 'no token call, no token claim');
     assert.ok(notToken.warnings.includes('would_revert'));
     assert.equal(notToken.token, undefined);
     const nativeToContract = await prepareCall(provider, input({ kind: 'native', to: reverter, amount: '1' }));

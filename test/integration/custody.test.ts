@@ -204,7 +204,7 @@ describe('a planted wallet key', () => {
         HOME: process.env.HOME,
         NODE_ENV: 'test',
         LOG_LEVEL: 'trace',
-        DATABASE_URL: s.databaseUrl,
+        MIGRATION_DATABASE_URL: s.databaseUrl,
         KEYSTORE: 'vault',
         VAULT_ADDR: s.vault.addr,
         VAULT_OPERATOR_TOKEN: s.vault.operatorToken!,

@@ -200,7 +200,8 @@ before(async () => {
   database = await freshDatabase('events');
   db = database.db;
   const logger = pino({ level: 'info' }, { write: (line: string) => infoLogs.push(line) } as never);
-  const events = createEventService({ db, logger, pollMs: 50, heartbeatMs: 300 });
+  // The event service runs as the API's role; the rows are set up as the owner.
+  const events = createEventService({ db: database.api.db, logger, pollMs: 50, heartbeatMs: 300 });
   const app = createApp({
     logger,
     clock: createTestClock(),

@@ -110,7 +110,7 @@ describe('what Temporal stores', () => {
     assert.equal(get('CountersignAgent'), agent.agentId);
     // The static summary is a payload like any other: encrypted in the store, decoded through the codec.
     assert.match((await description.staticSummary()) ?? '', /^native 777 → 0x[0-9a-f]{40} on chain 31337$/);
-    // The query the README documents for on-chain failures parses and runs (this flow is not one).
+    // The query docs/operations.md documents for on-chain failures parses and runs (this flow is not one).
     const failed = [];
     for await (const info of app.temporal.workflow.list({ query: `CountersignStatus = 'failed' AND CountersignFailure = 'reverted' AND TaskQueue = '${app.taskQueue}'` })) failed.push(info.workflowId);
     assert.deepEqual(failed, []);

@@ -11,34 +11,28 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import knexFactory from 'knex';
 import { createDb, migrateLatest, type Db } from '../../lib/db';
+import { DEFAULT_ROLE_NAMES } from '../../lib/db-roles';
+import { createOwnedDatabase, dropDatabase, roleUrl } from '../support/db';
 import { createLocalKeyStore, createVaultKeyStore, generateKeyFile, KeyStoreError, type AdminKeyStore, type KeyPurpose } from '../../domains/keystore';
 import { RotationError, rotateKeys, type KeyRotationAuditEvent } from '../../domains/keystore/rotation';
 import { provisionIsolated, useTestVault, type Provisioned, type TestVault } from '../support/keystore-openbao';
 
 const TIMEOUT_MS = 3000;
 let vault: TestVault;
-let adminUrl: string;
 let databaseName: string;
 let databaseUrl: string;
 let db: Db;
 let tmp: string;
 const closers: Array<() => Promise<void>> = [];
 
+// Rotation rewrites ciphertext columns neither app may write: it runs as the schema owner.
 before(async () => {
-  const url = process.env.DATABASE_URL;
-  assert.ok(url, 'DATABASE_URL must point at a PostgreSQL server (the test harness sets it)');
-  adminUrl = url;
   databaseName = `keystore_rotate_${randomBytes(4).toString('hex')}`;
-  const admin = knexFactory({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
-  await admin.raw(`CREATE DATABASE ${databaseName}`);
-  await admin.destroy();
-  const parsed = new URL(adminUrl);
-  parsed.pathname = `/${databaseName}`;
-  databaseUrl = parsed.toString();
+  await createOwnedDatabase(databaseName);
+  databaseUrl = roleUrl('owner', databaseName);
   db = createDb({ url: databaseUrl, poolMax: 5, applicationName: 'keystore-rotate-test' });
-  await migrateLatest(db);
+  await migrateLatest(db, DEFAULT_ROLE_NAMES);
   vault = await useTestVault();
   tmp = await mkdtemp(path.join(os.tmpdir(), 'keystore-rotate-'));
 });
@@ -46,11 +40,7 @@ before(async () => {
 after(async () => {
   for (const close of closers) await close();
   await db?.destroy();
-  if (databaseName) {
-    const admin = knexFactory({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
-    await admin.raw(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
-    await admin.destroy();
-  }
+  if (databaseName) await dropDatabase(databaseName);
   await vault?.stop();
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
@@ -305,7 +295,7 @@ describe('npm run keys:rotate', () => {
     HOME: process.env.HOME ?? tmp,
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
-    DATABASE_URL: databaseUrl,
+    MIGRATION_DATABASE_URL: databaseUrl,
     JWT_SECRET_KEY: randomBytes(24).toString('hex'),
     AUDIT_HMAC_KEY: randomBytes(24).toString('hex'),
     API_KEY_HMAC_KEY: randomBytes(24).toString('hex'),

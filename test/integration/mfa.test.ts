@@ -67,7 +67,7 @@ describe('enrolment', () => {
     const wrongCode = (await codeNow(h, secret)) === '000000' ? '111111' : '000000';
     const wrong = await call(h.url, 'POST', '/api/confirm_mfa', { token, body: { mfa_code: wrongCode } });
     assert.equal(wrong.status, 403);
-    assert.deepEqual(wrong.body, { error: { code: 'mfa_invalid', message: 'the MFA code is not valid' } });
+    assert.deepEqual(wrong.body, { error: { code: 'mfa_invalid', message: 'the MFA code is not valid', hint: 'Send the current 6-digit code from the authenticator app.' } });
     const ok = await call(h.url, 'POST', '/api/confirm_mfa', { token, body: { mfa_code: await codeNow(h, secret) } });
     assert.equal(ok.status, 200);
     assert.ok(ConfirmMfaResponse.safeParse(ok.body).success);
@@ -105,7 +105,9 @@ describe('single use', () => {
     assert.equal((await createAgent(token, code)).status, 201);
     const again = await createAgent(token, code);
     assert.equal(again.status, 403);
-    assert.deepEqual(again.body, { error: { code: 'mfa_code_used', message: 'this MFA code has already been used; wait for the next one' } });
+    assert.deepEqual(again.body, {
+      error: { code: 'mfa_code_used', message: 'this MFA code has already been used; wait for the next one', hint: 'Wait for the next 30-second code and send that one.' },
+    });
     assert.ok((await audited(userId)).includes('mfa.replay_refused'));
     const uses = await h.database.db('mfa_uses').where({ user_id: userId });
     assert.equal(new Set(uses.map((u: { step: string }) => u.step)).size, uses.length, 'one row per step');
@@ -160,13 +162,13 @@ describe('single use', () => {
     const secret = await enrollMfa(h, token);
     const code = await codeNow(h, secret);
     await assert.rejects(
-      h.database.db.transaction(async (trx) => {
+      h.database.api.db.transaction(async (trx) => {
         await h.mfa.verifyAndConsume({ userId, code, purpose: 'test', trx });
         throw new Error('the caller failed after the gate');
       }),
       /the caller failed/,
     );
-    const use = await h.database.db.transaction((trx) => h.mfa.verifyAndConsume({ userId, code, purpose: 'test', trx }));
+    const use = await h.database.api.db.transaction((trx) => h.mfa.verifyAndConsume({ userId, code, purpose: 'test', trx }));
     assert.match(use.mfaUseId, /^[0-9a-f-]{36}$/);
     const row = await h.database.db('mfa_uses').where({ id: use.mfaUseId }).first();
     assert.equal(Number(row.step), use.step);

@@ -18,15 +18,28 @@ function env(name: string): string {
 }
 
 describe('postgres', () => {
-  test('answers SELECT 1 at DATABASE_URL, in the countersign database', async () => {
-    const client = new pg.Client({ connectionString: env('DATABASE_URL') });
+  async function whoAmI(url: string) {
+    const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      const { rows } = await client.query<{ one: number; db: string }>('SELECT 1 AS one, current_database() AS db');
-      assert.deepEqual(rows[0], { one: 1, db: 'countersign' });
+      const { rows } = await client.query<{ db: string; role: string; superuser: boolean; createrole: boolean; createdb: boolean; bypassrls: boolean; owner: string }>(
+        `SELECT current_database() AS db, current_user AS role, r.rolsuper AS superuser, r.rolcreaterole AS createrole, r.rolcreatedb AS createdb,
+                r.rolbypassrls AS bypassrls, pg_get_userbyid(d.datdba) AS owner
+           FROM pg_roles r, pg_database d WHERE r.rolname = current_user AND d.datname = current_database()`,
+      );
+      return rows[0]!;
     } finally {
       await client.end();
     }
+  }
+
+  test('the owner, the API and the worker each log in as a role of their own, none privileged, in the countersign database the owner owns', async () => {
+    const plain = { superuser: false, createrole: false, createdb: false, bypassrls: false, db: 'countersign', owner: 'countersign_owner' };
+    assert.deepEqual(await whoAmI(env('MIGRATION_DATABASE_URL')), { ...plain, role: 'countersign_owner' });
+    assert.deepEqual(await whoAmI(env('API_DATABASE_URL')), { ...plain, role: 'countersign_api' });
+    assert.deepEqual(await whoAmI(env('WORKER_DATABASE_URL')), { ...plain, role: 'countersign_worker' });
+    assert.equal((await whoAmI(env('POSTGRES_ADMIN_URL'))).superuser, true, 'the superuser is there for provisioning (tests create databases with it)');
+    assert.equal(new Set(['MIGRATION_DATABASE_URL', 'API_DATABASE_URL', 'WORKER_DATABASE_URL', 'POSTGRES_ADMIN_URL'].map((k) => new URL(env(k)).password)).size, 4, 'four generated passwords');
   });
 });
 
@@ -83,6 +96,18 @@ describe('openbao', () => {
     const api = createBaoApi(addr(), login.auth.client_token);
     assert.equal(await status(api.request('POST', 'transit/encrypt/countersign-wallets', { plaintext, context })), 200);
     assert.equal(await status(api.request('POST', 'transit/decrypt/countersign-wallets', { ciphertext: 'vault:v1:AAAA', context })), 403);
+  });
+
+  test('each token may decrypt exactly what its process needs: the API MFA secrets only, the worker wallet keys and webhook secrets, the operator nothing', async () => {
+    const transit = (op: string, key: string) => `transit/${op}/countersign-${key}`;
+    const paths = ['wallets', 'mfa', 'webhooks'].flatMap((key) => ['encrypt', 'decrypt', 'rewrap', 'datakey/plaintext', 'export/encryption-key', 'keys'].map((op) => transit(op, key)));
+    const allowed = async (token: string) => {
+      const answer = (await createBaoApi(addr(), token).request('POST', 'sys/capabilities-self', { paths })) as Record<string, string[] | undefined>;
+      return paths.filter((p) => (answer[p] ?? []).some((c) => c !== 'deny')).sort();
+    };
+    assert.deepEqual(await allowed(env('VAULT_API_TOKEN')), [transit('decrypt', 'mfa'), transit('encrypt', 'mfa'), transit('encrypt', 'wallets'), transit('encrypt', 'webhooks')]);
+    assert.deepEqual(await allowed(env('VAULT_WORKER_TOKEN')), [transit('decrypt', 'wallets'), transit('decrypt', 'webhooks')]);
+    assert.deepEqual(await allowed(env('VAULT_OPERATOR_TOKEN')), ['wallets', 'mfa', 'webhooks'].flatMap((key) => [transit('keys', key), transit('rewrap', key)]).sort());
   });
 
   test('the operator token can read and rotate keys but decrypts nothing', async () => {

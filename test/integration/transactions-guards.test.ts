@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { startTestApp, type TestApp } from '../support/app';
 import { call, chainProvider, expectStatus, newAgent, newUser, newWallet, randomAddress, waitForStatus, type TestUser } from '../support/actors';
-import { approveUpdate, executeUpdate, statusQuery, transactionWorkflowId } from '../../workflows/definitions';
+import { statusQuery, transactionWorkflowId } from '../../workflows/definitions';
 import { temporalBinary } from '../../scripts/infra/paths';
 
 let app: TestApp;
@@ -188,16 +188,16 @@ describe('the Temporal back door', () => {
     const prepared = await prepare(agent.apiKey, wallet);
     const handle = app.temporal.workflow.getHandle(transactionWorkflowId(prepared.body.transaction_id));
     await assert.rejects(
-      handle.executeUpdate(approveUpdate, { args: [{ approvalId: randomUUID(), caller: { type: 'user', id: owner.userId } }] }),
+      handle.executeUpdate('approve', { args: [{ approvalId: randomUUID(), caller: { type: 'user', id: owner.userId } }] }),
       (err: unknown) => err instanceof WorkflowUpdateFailedError,
     );
-    await assert.rejects(handle.executeUpdate(executeUpdate, { args: [{ caller: { type: 'agent', id: agent.agentId } }] }), WorkflowUpdateFailedError);
+    await assert.rejects(handle.executeUpdate('execute', { args: [{ caller: { type: 'agent', id: agent.agentId } }] }), WorkflowUpdateFailedError);
 
     // An approval row of another transaction does not approve this one either.
     const other = await prepare(agent.apiKey, wallet);
     expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: other.body.transaction_id, mfa_code: await owner.nextCode() } }), 200, 'approve other');
     const foreignApproval = (await app.database.db('approvals').where({ transaction_id: other.body.transaction_id }).first('id')) as { id: string };
-    await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ approvalId: foreignApproval.id, caller: { type: 'user', id: owner.userId } }] }), WorkflowUpdateFailedError);
+    await assert.rejects(handle.executeUpdate('approve', { args: [{ approvalId: foreignApproval.id, caller: { type: 'user', id: owner.userId } }] }), WorkflowUpdateFailedError);
 
     assert.equal((await handle.query(statusQuery)).status, 'pending_approval');
     assert.equal(await signedCount(prepared.body.transaction_id), 0);

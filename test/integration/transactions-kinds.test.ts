@@ -99,7 +99,8 @@ describe('agent-prepared requests', () => {
       app.url,
       'POST',
       '/api/prepare_transaction',
-      { apiKey: agent.apiKey, body: { wallet_address: wallet, kind: 'contract_call', contract_address: target.address, data } },
+      // A doomed request is refused by default (422 simulation_failed); the agent asks for it to be queued anyway.
+      { apiKey: agent.apiKey, body: { wallet_address: wallet, kind: 'contract_call', contract_address: target.address, data, allow_simulation_failure: true } },
     );
     expectStatus(prepared, 202, 'prepare reverting call');
     assert.ok(prepared.body.summary.warnings.includes('would_revert'));

@@ -1,6 +1,7 @@
 /**
  * The in-process app for the wallet and custody integration tests: a
- * PostgreSQL database of its own (migrated), the harness's OpenBao (or a dev
+ * PostgreSQL database of its own (migrated by the schema owner; the services
+ * on the API's role, the worker on the worker's), the harness's OpenBao (or a dev
  * server started here), the harness's anvil (or one started here), real
  * accounts, MFA, agents, audit and wallet services, an injected test clock,
  * and a logger whose every line is captured. Every HTTP answer is recorded
@@ -10,7 +11,6 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
-import knexFactory from 'knex';
 import { pino } from 'pino';
 import { generate } from 'otplib';
 import { JsonRpcProvider, Wallet } from 'ethers';
@@ -18,6 +18,8 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../config/env';
 import { createDb, migrateLatest, type Db } from '../../lib/db';
+import { DEFAULT_ROLE_NAMES } from '../../lib/db-roles';
+import { createOwnedDatabase, dropDatabase, roleUrl } from '../support/db';
 import { createTestClock, systemClock, unixSeconds, type TestClock } from '../../lib/clock';
 import type { Logger } from '../../lib/logger';
 import { createApp } from '../../api/app';
@@ -79,8 +81,13 @@ export interface TestUser {
 }
 
 export interface WalletStack {
+  /** The schema owner: set-up and inspection only. */
   db: Db;
+  /** The owner's URL (migrations, `npm run keys:rotate`). */
   databaseUrl: string;
+  /** What the services run on: the API's role, and the worker's. */
+  apiDb: Db;
+  workerDb: Db;
   config: Config;
   clock: TestClock;
   vault: VaultLayout;
@@ -121,24 +128,11 @@ async function closedPort(): Promise<number> {
   });
 }
 
-/** A database of its own on the harness's server, migrated; dropped by close(). */
-async function ownDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) throw new Error('DATABASE_URL must point at a PostgreSQL server (the test harness sets it)');
+/** A database of its own on the harness's server, owned by the schema owner; dropped by close(). */
+async function ownDatabase(prefix: string): Promise<{ url: string; apiUrl: string; workerUrl: string; drop(): Promise<void> }> {
   const name = `${prefix}_${randomBytes(4).toString('hex')}`;
-  const admin = knexFactory({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
-  await admin.raw(`CREATE DATABASE ${name}`);
-  await admin.destroy();
-  const parsed = new URL(adminUrl);
-  parsed.pathname = `/${name}`;
-  return {
-    url: parsed.toString(),
-    async drop() {
-      const again = knexFactory({ client: 'pg', connection: adminUrl, pool: { min: 0, max: 1 } });
-      await again.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await again.destroy();
-    },
-  };
+  await createOwnedDatabase(name);
+  return { url: roleUrl('owner', name), apiUrl: roleUrl('api', name), workerUrl: roleUrl('worker', name), drop: () => dropDatabase(name) };
 }
 
 async function vaultLayout(vault: TestVault, isolated: boolean): Promise<VaultLayout> {
@@ -204,7 +198,7 @@ export async function startWalletStack(options: WalletStackOptions): Promise<Wal
       ...(options.temporal ? { TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_NAMESPACE: env.TEMPORAL_NAMESPACE ?? 'default', TEMPORAL_TASK_QUEUE: taskQueue } : {}),
       NODE_ENV: 'test',
       LOG_LEVEL: 'trace',
-      DATABASE_URL: database.url,
+      DATABASE_URL: database.apiUrl,
       KEYSTORE: 'vault',
       VAULT_ADDR: vault.addr,
       VAULT_TOKEN: vault.apiToken,
@@ -224,9 +218,13 @@ export async function startWalletStack(options: WalletStackOptions): Promise<Wal
       ALLOW_TEST_CLOCK: 'true',
     });
 
-    const db = createDb({ url: config.DATABASE_URL, poolMax: 10, applicationName: `${options.name}-test` });
+    const db = createDb({ url: database.url, poolMax: 4, applicationName: `${options.name}-test-owner` });
     closers.push(() => db.destroy());
-    await migrateLatest(db);
+    await migrateLatest(db, DEFAULT_ROLE_NAMES);
+    const apiDb = createDb({ url: database.apiUrl, poolMax: 10, applicationName: `${options.name}-test-api` });
+    closers.push(() => apiDb.destroy());
+    const workerDb = createDb({ url: database.workerUrl, poolMax: 10, applicationName: `${options.name}-test-worker` });
+    closers.push(() => workerDb.destroy());
 
     // Every line the app logs, at every level, unredacted: whatever code hands the logger is caught here.
     const logs: string[] = [];
@@ -239,7 +237,7 @@ export async function startWalletStack(options: WalletStackOptions): Promise<Wal
     const logger = pino({ level: 'trace', base: { service: options.name } }, sink) as unknown as Logger;
 
     const clock = createTestClock(new Date());
-    const audit = createAuditLog({ db, hmacKey: config.AUDIT_HMAC_KEY!, clock });
+    const audit = createAuditLog({ db: apiDb, hmacKey: config.AUDIT_HMAC_KEY!, clock });
     const apiKeystore = await createKeyStore(config, { logger });
     closers.push(() => apiKeystore.close());
     const workerKeystore = createVaultKeyStore({ addr: vault.addr, token: vault.workerToken, mount: vault.mount, keys: vault.keys, timeoutMs: 5000 });
@@ -264,7 +262,7 @@ export async function startWalletStack(options: WalletStackOptions): Promise<Wal
       });
       const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: historyDataConverter(historyKeys) });
       // Exactly what production runs (api/compose.ts); windows on real time, as Temporal's timers are.
-      const composed = composeApi({ config, db, logger, clock, windowClock: systemClock, temporal: client, keystore: apiKeystore, chains: chainClients });
+      const composed = composeApi({ config, db: apiDb, logger, clock, windowClock: systemClock, temporal: client, keystore: apiKeystore, chains: chainClients });
       closers.push(() => composed.close());
       routes = composed.routes;
       authenticator = composed.authenticator;
@@ -277,12 +275,12 @@ export async function startWalletStack(options: WalletStackOptions): Promise<Wal
         taskQueue,
         workflowBundle: 'codePath' in bundle ? bundle : { code: bundle.code },
         activities: createActivities({
-          db,
+          db: workerDb,
           logger,
           clock: systemClock,
           keystore: workerKeystore,
           chain: createChainAdapter(chainClients, { pollMs: 100 }),
-          audit: createAuditLog({ db, hmacKey: config.AUDIT_HMAC_KEY! }),
+          audit: createAuditLog({ db: workerDb, hmacKey: config.AUDIT_HMAC_KEY! }),
           config,
         }),
         dataConverter: historyDataConverter(workerHistoryKeys),
@@ -295,13 +293,13 @@ export async function startWalletStack(options: WalletStackOptions): Promise<Wal
       });
       temporal = { client, taskQueue, codec: createHistoryCodec(historyKeys) };
     } else {
-      const users = createUserService({ db, clock, config, audit });
-      const mfa = createMfaService({ db, keystore: apiKeystore, clock, config, audit });
+      const users = createUserService({ db: apiDb, clock, config, audit });
+      const mfa = createMfaService({ db: apiDb, keystore: apiKeystore, clock, config, audit });
       closers.push(() => mfa.close());
-      const agents = createAgentService({ db, clock, config, mfa, audit });
-      const wallets = createWalletService({ db, clock, logger, config, keystore: apiKeystore, chain: createWalletChain(chainClients), passwords: users, mfa, audit });
+      const agents = createAgentService({ db: apiDb, clock, config, mfa, audit });
+      const wallets = createWalletService({ db: apiDb, clock, logger, config, keystore: apiKeystore, chain: createWalletChain(chainClients), passwords: users, mfa, audit });
       routes = [...accountRoutes({ users, mfa, config }), ...agentRoutes({ agents }), ...walletRoutes({ wallets, chainIds })];
-      authenticator = createAuthenticator({ db, clock, config });
+      authenticator = createAuthenticator({ db: apiDb, clock, config });
     }
     const app = createApp({
       logger,
@@ -394,6 +392,8 @@ export async function startWalletStack(options: WalletStackOptions): Promise<Wal
     return {
       db,
       databaseUrl: database.url,
+      apiDb,
+      workerDb,
       config,
       clock,
       vault,

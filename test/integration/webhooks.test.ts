@@ -66,12 +66,13 @@ async function listen(app: Koa | http.RequestListener): Promise<string> {
 }
 
 function buildApi(config: { production: boolean; WEBHOOK_ALLOW_LOOPBACK: boolean }, lookup?: LookupFn) {
+  // The service as the API's role, the activity (below) as the worker's; `db` (the owner) sets up and inspects.
   const webhooks = createWebhookService({
-    db,
+    db: database.api.db,
     keystore: apiStore,
     clock: systemClock,
     config,
-    audit: createAuditLog({ db, hmacKey: 'test-audit-hmac-key-0123456789abcdef', clock: systemClock }),
+    audit: createAuditLog({ db: database.api.db, hmacKey: 'test-audit-hmac-key-0123456789abcdef', clock: systemClock }),
     ...(lookup ? { lookup } : {}),
   });
   return listen(
@@ -217,7 +218,7 @@ async function receiver(respond: (req: Received, n: number) => { status: number;
 }
 
 function activities(options: { maxAttempts?: number; timeoutMs?: number; lookup?: LookupFn } = {}) {
-  return createWebhookActivities({ db, keystore: workerStore, logger, config: LOOPBACK, clock: systemClock, timeoutMs: options.timeoutMs ?? 2000, ...options });
+  return createWebhookActivities({ db: database.worker.db, keystore: workerStore, logger, config: LOOPBACK, clock: systemClock, timeoutMs: options.timeoutMs ?? 2000, ...options });
 }
 
 async function deliveries(transactionId: string) {

@@ -3,14 +3,17 @@
  * test/support/record-histories.ts on the real stack) must replay against the
  * current workflow code without a non-determinism error.
  *
- * Three sets: histories/ and histories/v1/ were recorded before the payload
- * codec (payloads in clear): v1/ also before the `notify-only-with-webhooks`
- * patch (a notifyWebhooks activity after every status change), replaying on the
- * unpatched path. histories/encoded/ is what the current code records: every
+ * Five sets, newest first. histories/ is what the current code records: every
  * payload encrypted by the codec (domains/history), with the recording's test
- * data key beside it (history-key.json). Every set replays through the codec,
- * which passes unencrypted payloads through — as it does for workflows started
- * before it existed.
+ * data key beside it (history-key.json). histories/encoded/ was recorded with
+ * the codec before the `verify-commands` patch (execute, reject and cancel
+ * trusted as sent). histories/v3/, v2/ and v1/ were recorded before the codec
+ * (payloads in clear, as workflows started before it look; the codec passes
+ * them through): v3/ with the `verify-commands` patch, v2/ before it, v1/
+ * before the `notify-only-with-webhooks` patch too (a notifyWebhooks activity
+ * after every status change). Each replays on the path it was recorded on.
+ * (The `failure-search-attribute` patch is taken only by a request that fails,
+ * which none of the recorded lifecycles does.)
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -32,19 +35,24 @@ interface HistoryEvent {
   markerRecordedEventAttributes?: { markerName: string; details?: Record<string, { payloads?: { data?: string }[] }> };
 }
 
+/** The lifecycles whose histories carry an execute, reject or cancel command (verified by a local activity). */
+const WITH_COMMANDS = new Set(['confirmed.json', 'rejected.json', 'cancelled.json']);
 const SETS = [
-  { name: 'current', dir: ROOT, lifecycles: [...LIFECYCLES, 'confirmed_webhook'].sort(), patched: true, encoded: false },
-  { name: 'v1', dir: path.join(ROOT, 'v1'), lifecycles: LIFECYCLES, patched: false, encoded: false },
-  { name: 'encoded', dir: path.join(ROOT, 'encoded'), lifecycles: [...LIFECYCLES, 'confirmed_webhook'].sort(), patched: true, encoded: true },
+  { name: 'current', dir: ROOT, lifecycles: [...LIFECYCLES, 'confirmed_webhook'].sort(), patched: true, commands: true, encoded: true },
+  { name: 'encoded', dir: path.join(ROOT, 'encoded'), lifecycles: [...LIFECYCLES, 'confirmed_webhook'].sort(), patched: true, commands: false, encoded: true },
+  { name: 'v3', dir: path.join(ROOT, 'v3'), lifecycles: [...LIFECYCLES, 'confirmed_webhook'].sort(), patched: true, commands: true, encoded: false },
+  { name: 'v2', dir: path.join(ROOT, 'v2'), lifecycles: [...LIFECYCLES, 'confirmed_webhook'].sort(), patched: true, commands: false, encoded: false },
+  { name: 'v1', dir: path.join(ROOT, 'v1'), lifecycles: LIFECYCLES, patched: false, commands: false, encoded: false },
 ];
 
-const ENCODED_KEY_FILE = path.join(ROOT, 'encoded', 'history-key.json');
-/** The recording's data key (a throwaway test key, committed with the fixtures). */
-function fixtureKeys(): HistoryKey[] {
-  const { id, key } = JSON.parse(readFileSync(ENCODED_KEY_FILE, 'utf8')) as { id: string; key: string };
-  return [{ id, key: Buffer.from(key, 'base64') }];
+const KEY_FILE = 'history-key.json';
+/** The data key a set was recorded with (a throwaway test key, committed with the fixtures). */
+function recordingKey(dir: string): HistoryKey {
+  const { id, key } = JSON.parse(readFileSync(path.join(dir, KEY_FILE), 'utf8')) as { id: string; key: string };
+  return { id, key: Buffer.from(key, 'base64') };
 }
-const dataConverter = historyDataConverter(staticKeySource(fixtureKeys()));
+/** Every set replays through the codec, as in production; sets in clear get the current key (and pass through it). */
+const dataConverterFor = (set: { dir: string; encoded: boolean }) => historyDataConverter(staticKeySource([recordingKey(set.encoded ? set.dir : ROOT)]));
 
 const read = (dir: string, file: string) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as { events: HistoryEvent[] };
 const notifyCount = (history: { events: HistoryEvent[] }) =>
@@ -58,8 +66,17 @@ const patchIds = (history: { events: HistoryEvent[] }) =>
       return (JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { id: string }).id;
     });
 
+/** Local activities of one type recorded in the history (their markers carry the activity type). */
+const localActivities = (history: { events: HistoryEvent[] }, type: string) =>
+  history.events.filter((e) => {
+    if (e.markerRecordedEventAttributes?.markerName !== 'core_local_activity') return false;
+    const data = e.markerRecordedEventAttributes.details?.['data']?.payloads?.[0]?.data ?? '';
+    return Buffer.from(data, 'base64').toString('utf8').includes(`"${type}"`);
+  }).length;
+
 for (const set of SETS) {
-  const files = readdirSync(set.dir).filter((f) => f.endsWith('.json') && f !== 'history-key.json').sort();
+  const dataConverter = dataConverterFor(set);
+  const files = readdirSync(set.dir).filter((f) => f.endsWith('.json') && f !== KEY_FILE).sort();
 
   test(`${set.name}: there are committed histories for every lifecycle`, () => {
     assert.deepEqual(
@@ -76,7 +93,9 @@ for (const set of SETS) {
         assert.ok(notifyCount(history) > 0, `${file}: notifies after every status change`);
         continue;
       }
-      assert.deepEqual(patchIds(history).filter((id) => id === 'notify-only-with-webhooks'), ['notify-only-with-webhooks'], file);
+      const verified = set.commands && WITH_COMMANDS.has(file);
+      assert.deepEqual(patchIds(history), verified ? ['notify-only-with-webhooks', 'verify-commands'] : ['notify-only-with-webhooks'], file);
+      assert.equal(localActivities(history, 'verifyCommand'), verified ? 1 : 0, `${file}: commands verified`);
       // Only the agent with a webhook is notified: 5 status changes, 5 activities.
       assert.equal(notifyCount(history), file === 'confirmed_webhook.json' ? 5 : 0, file);
     }
@@ -108,9 +127,9 @@ for (const set of SETS) {
   }
 }
 
-test('encoded: without the codec the histories do not replay (their payloads are unreadable)', async () => {
+test('current: without the codec the histories do not replay (their payloads are unreadable)', async () => {
   const bundle = await workflowBundle();
   await assert.rejects(
-    Worker.runReplayHistory({ workflowBundle: 'codePath' in bundle ? bundle : { code: bundle.code }, sinks: NO_TRACING_SINKS }, read(path.join(ROOT, 'encoded'), 'confirmed.json'), 'replay-encoded-without-codec'),
+    Worker.runReplayHistory({ workflowBundle: 'codePath' in bundle ? bundle : { code: bundle.code }, sinks: NO_TRACING_SINKS }, read(ROOT, 'confirmed.json'), 'replay-current-without-codec'),
   );
 });

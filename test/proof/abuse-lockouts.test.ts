@@ -93,7 +93,7 @@ describe('password guessing', () => {
     const victim = await newUser(app.url, app.clock);
     const unknownUser = await login(`nobody${randomBytes(4).toString('hex')}`, 'whatever-password');
     assert.equal(unknownUser.status, 401);
-    assert.deepEqual(unknownUser.body, { error: { code: 'invalid_credentials', message: unknownUser.body.error!.message } });
+    assert.deepEqual(unknownUser.body, { error: { code: 'invalid_credentials', message: unknownUser.body.error!.message, hint: 'Check the username and password and log in again.' } });
     const reference = unknownUser.text;
 
     for (let i = 0; i < 10; i++) {

@@ -474,6 +474,20 @@ describe('authorization matrix', () => {
     assert.deepEqual(failures, []);
   });
 
+  it('POST /mcp (JSON-RPC, so not in the document) answers each credential like an agent route', async () => {
+    const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'matrix', version: '1' } } };
+    const expect = agentSelf(ok(200));
+    const failures: string[] = [];
+    for (const cell of CELLS) {
+      const answer = await send({ method: 'POST', path: '/mcp', body: initialize, headers: { accept: 'application/json, text/event-stream' }, ...credentials(cell) }, `POST /mcp [${cell}]`);
+      cellsRun += 1;
+      const want = expect[cell];
+      if (answer.status !== want.status || (want.code && errorCode(answer) !== want.code)) failures.push(`POST /mcp [${cell}]: expected ${String(want.status)} ${want.code ?? ''}, got ${answer.status} ${answer.text.slice(0, 200)}`);
+      if (answer.status === 200 && !answer.text.includes('"serverInfo"')) failures.push(`POST /mcp [${cell}]: no initialize result: ${answer.text.slice(0, 200)}`);
+    }
+    assert.deepEqual(failures, []);
+  });
+
   it('requests someone else tried to approve, execute, reject or cancel are untouched', async () => {
     const view = await send({ method: 'GET', path: `/api/transactions/${A.pendingTx}`, token: A.user.token });
     expectAnswer(view, 200);
@@ -902,7 +916,7 @@ const CODES: Record<number, string[]> = {
   409: ['invalid_state', 'username_taken'],
   413: ['payload_too_large'],
   415: ['unsupported_media_type'],
-  422: ['idempotency_key_reused'],
+  422: ['idempotency_key_reused', 'simulation_failed'],
   429: ['rate_limited', 'mfa_locked'],
   503: ['unavailable'],
 };
@@ -920,11 +934,15 @@ describe('every error answer', () => {
         failures.push(`${a.label}: ${a.status} body is not {error}: ${a.text.slice(0, 200)}`);
         continue;
       }
-      const { code, message, details, reason, ...rest } = body.error;
+      const { code, message, details, reason, hint, revert_reason: revertReason, warnings, ...rest } = body.error;
       if (typeof code !== 'string' || typeof message !== 'string') failures.push(`${a.label}: code/message missing: ${a.text.slice(0, 200)}`);
+      // One sentence telling the caller what to do next (lib/errors.ts).
+      if (typeof hint !== 'string' || !/^[A-Z].*\.$/.test(hint)) failures.push(`${a.label}: no one-sentence hint: ${a.text.slice(0, 200)}`);
       if (Object.keys(rest).length > 0) failures.push(`${a.label}: extra error keys ${Object.keys(rest).join(',')}`);
       if (details !== undefined && (a.status !== 400 || !Array.isArray(details))) failures.push(`${a.label}: details on a ${a.status}`);
-      if (reason !== undefined && (a.status !== 409 || typeof reason !== 'string')) failures.push(`${a.label}: reason on a ${a.status}`);
+      const simulationFailed = a.status === 422 && code === 'simulation_failed';
+      if (reason !== undefined && ((a.status !== 409 && !simulationFailed) || typeof reason !== 'string')) failures.push(`${a.label}: reason on a ${a.status}`);
+      if ((revertReason !== undefined || warnings !== undefined) && !simulationFailed) failures.push(`${a.label}: simulation fields on a ${a.status} ${String(code)}`);
       if (!(CODES[a.status] ?? []).includes(code as string)) failures.push(`${a.label}: ${a.status} with code ${String(code)}`);
       const requestId = a.headers.get('x-request-id') ?? '';
       if (requestId && a.text.includes(requestId)) failures.push(`${a.label}: the request id is in the body`);

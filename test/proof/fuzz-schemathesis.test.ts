@@ -46,7 +46,15 @@ const RUN_TIMEOUT_MS = Number(process.env.COUNTERSIGN_FUZZ_RUN_MINUTES ?? 12) * 
  *  - the same `idempotency_key` with a different body → 422 idempotency_key_reused;
  *  - a body over 64 KiB → 413 whatever it holds (the accounts issue). Only the two
  *    operations that take a contract ABI (up to 200 fragments of free-form JSON) and
- *    arbitrary JSON arguments can be generated that large, valid or not.
+ *    arbitrary JSON arguments can be generated that large, valid or not;
+ *  - prepare_transaction refuses a schema-valid request the simulation says cannot succeed
+ *    (it would revert, the wallet cannot pay, the token is no ERC-20) with 422
+ *    simulation_failed (CONTRACT.md documents it beside idempotency_key_reused), so 422 is
+ *    an accepted answer to valid data there;
+ *  - transaction_status: a schema-valid `wait` holds the request until the status changes or
+ *    up to 60 s; the fuzzer sends wait=1 with if_version=0, which every transaction is past,
+ *    so the long-poll answers at once and the run keeps its length (the long-poll has tests
+ *    of its own, test/integration/transactions-longpoll*.test.ts).
  */
 const NEGATIVE = '"400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"';
 const CONFIG = (autoSignup: boolean) => `
@@ -57,6 +65,10 @@ auto-signup = ${autoSignup}
 include-name = "POST /api/prepare_transaction"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "413", "422", "429", "5xx"]
 checks.negative_data_rejection.expected-statuses = [${NEGATIVE}]
+
+[[operations]]
+include-name = "GET /api/transaction_status"
+parameters = { "query.wait" = "1", "query.if_version" = "0" }
 
 [[operations]]
 include-name = "POST /api/contract_call"

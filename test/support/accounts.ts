@@ -55,7 +55,7 @@ export async function startAccountsApp(options: HarnessOptions = {}): Promise<Ac
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
-    DATABASE_URL: database.url,
+    DATABASE_URL: database.api.url,
     JWT_SECRET_KEY: randomBytes(32).toString('hex'),
     AUDIT_HMAC_KEY: randomBytes(32).toString('hex'),
     API_KEY_HMAC_KEY: randomBytes(32).toString('hex'),
@@ -68,7 +68,8 @@ export async function startAccountsApp(options: HarnessOptions = {}): Promise<Ac
   const startAt = options.start ?? midStep(new Date());
   const clock = createTestClock(startAt);
   const keystore = await createLocalKeyStore({ dir: config.KEYSTORE_DIR, keyFile });
-  const db = database.db;
+  // The services run as the API's role, as in production; database.db (the owner) is for inspection.
+  const db = database.api.db;
   const audit = createAuditLog({ db, hmacKey: config.AUDIT_HMAC_KEY!, clock });
   const users = createUserService({ db, clock, config, audit });
   const hooks: AccountsHarness['hooks'] = {};

@@ -1,6 +1,7 @@
 /**
  * The whole Countersign backend in-process, against the run's real services:
- * a fresh PostgreSQL database, the Temporal dev server (a task queue of its
+ * a fresh PostgreSQL database (the API on the API's role, the worker on the
+ * worker's, as in production), the Temporal dev server (a task queue of its
  * own), OpenBao (the API's encrypt-only token, the worker's decrypt-only one)
  * and anvil. The API runs with an injected test clock for TOTP; the worker
  * uses real time, as Temporal does.
@@ -44,6 +45,8 @@ export interface TestApp {
   historyKeys: HistoryKeyring;
   /** Set when OTEL_EXPORTER_OTLP_ENDPOINT was given. */
   tracing?: Tracing;
+  /** The API's long-poll waiters (how many requests are held now). */
+  waiters: { size(): number };
   stopWorker(): Promise<void>;
   startWorker(): Promise<void>;
   stop(): Promise<void>;
@@ -101,13 +104,13 @@ function capturingLogger(lines: string[], name: string): Logger {
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const database = await freshDatabase();
-  const config = testConfig(database.url, options.env);
+  const config = testConfig(database.api.url, options.env);
   const logs: string[] = [];
   const clock = createTestClock();
   const tracing = startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: 'countersign-test' });
   const apiKeystore = await createKeyStore(config);
   // Each side unwraps the history data keys with its own credential, as in production.
-  const historyKeys = createHistoryKeyring({ db: database.db, keystore: apiKeystore });
+  const historyKeys = createHistoryKeyring({ db: database.api.db, keystore: apiKeystore });
   await historyKeys.ensure();
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({
@@ -118,7 +121,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   });
 
   const chains = createChainClients(config.chains);
-  const composed = composeApi({ config, db: database.db, logger: capturingLogger(logs, 'api'), clock, windowClock: systemClock, temporal, keystore: apiKeystore, chains });
+  const composed = composeApi({ config, db: database.api.db, logger: capturingLogger(logs, 'api'), clock, windowClock: systemClock, temporal, keystore: apiKeystore, chains });
   const app = createApp({
     logger: capturingLogger(logs, 'api'),
     clock,
@@ -137,14 +140,14 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
 
   // The worker holds the decrypt-only credential.
   const workerKeystore = await createKeyStore({ ...config, VAULT_TOKEN: requireEnv('VAULT_WORKER_TOKEN') });
-  const workerHistoryKeys = createHistoryKeyring({ db: database.db, keystore: workerKeystore });
+  const workerHistoryKeys = createHistoryKeyring({ db: database.worker.db, keystore: workerKeystore });
   const activities = createActivities({
-    db: database.db,
+    db: database.worker.db,
     logger: capturingLogger(logs, 'worker'),
     clock: systemClock,
     keystore: workerKeystore,
     chain: createChainAdapter(chains, { pollMs: 100 }),
-    audit: createAuditLog({ db: database.db, hmacKey: config.AUDIT_HMAC_KEY! }),
+    audit: createAuditLog({ db: database.worker.db, hmacKey: config.AUDIT_HMAC_KEY! }),
     config,
   });
   let worker: Worker | undefined;
@@ -188,6 +191,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     codec: createHistoryCodec(historyKeys),
     historyKeys,
     ...(tracing ? { tracing } : {}),
+    waiters: composed.waiters,
     startWorker,
     stopWorker,
     async stop() {

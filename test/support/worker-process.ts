@@ -32,7 +32,7 @@ export async function spawnWorker(app: TestApp, options: { failpoint?: 'after_si
     PATH: process.env.PATH ?? '',
     NODE_ENV: 'test',
     LOG_LEVEL: 'warn',
-    DATABASE_URL: app.database.url,
+    DATABASE_URL: app.database.worker.url,
     TEMPORAL_ADDRESS: app.config.TEMPORAL_ADDRESS,
     TEMPORAL_NAMESPACE: app.config.TEMPORAL_NAMESPACE,
     TEMPORAL_TASK_QUEUE: app.taskQueue,

@@ -1,8 +1,23 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { AbiCoder, Interface, MaxUint256, encodeBytes32String } from 'ethers';
-import { counterpartyOf, decodeCall, isUnlimitedApproval, UNLIMITED_APPROVAL_THRESHOLD } from '../../domains/chain/decode';
-import { sanitizeDisplayText, sanitizeSymbol } from '../../domains/chain/display';
+import { solidityPacked } from 'ethers';
+import {
+  allCalls,
+  counterpartyOf,
+  counterpartyRole,
+  decodeCall,
+  grantsAllowance,
+  isUnlimitedApproval,
+  isUnlimitedGrant,
+  MAX_BATCH_DEPTH,
+  MAX_INNER_CALLS,
+  parseMultiSend,
+  UNLIMITED_APPROVAL_THRESHOLD,
+} from '../../domains/chain/decode';
+import { confusableCodePoints, impersonatesNative, sanitizeDisplayText, sanitizeSymbol } from '../../domains/chain/display';
+import { tokenWarnings } from '../../domains/chain/simulate';
+import type { DecodedCall } from '../../domains/chain/types';
 import { parseDecimals, parseSymbol } from '../../domains/chain/tokens';
 import { feeCapsFor, feesWithinCaps } from '../../domains/chain/fees';
 import { gasWithMargin, newRecipientWarnings, sortWarnings, withMargin, withNewRecipient } from '../../domains/chain/simulate';
@@ -52,12 +67,48 @@ describe('decodeCall', () => {
     });
   });
 
-  test('a token call with ETH attached is shown as a contract call, so the value is not hidden', () => {
+  test('a token call with ETH attached is still recognised, and says its value', () => {
     const decoded = decodeCall(call(erc20.encodeFunctionData('transfer', [ALICE, 10n]), 5n));
-    assert.equal(decoded.type, 'contract_call');
-    assert.equal(decoded.value, '5');
-    const withAbi = decodeCall(call(erc20.encodeFunctionData('transfer', [ALICE, 10n]), 5n), ['function transfer(address to, uint256 amount)']);
-    assert.equal(withAbi.type === 'contract_call' && withAbi.function?.signature, 'transfer(address,uint256)');
+    assert.deepEqual(decoded, { type: 'erc20_transfer', token: TOKEN, to: ALICE, amount: '10', value: '5' });
+    // approve(MAX) with 1 wei: today's bug was to skip the known-call check when value > 0.
+    const approve = decodeCall(call(erc20.encodeFunctionData('approve', [BOB, MaxUint256]), 1n));
+    assert.equal(approve.type, 'erc20_approve');
+    assert.equal(isUnlimitedGrant(approve), true);
+    assert.equal(grantsAllowance(approve), true);
+  });
+
+  test('a known selector wins over the agent’s ABI (its names are not shown)', () => {
+    const decoded = decodeCall(call(erc20.encodeFunctionData('transfer', [ALICE, 10n])), ['function transfer(address refundToYourOwnWallet, uint256 amount)']);
+    assert.equal(decoded.type, 'erc20_transfer');
+  });
+
+  test('increaseAllowance and both permits are allowance grants', () => {
+    const more = new Interface(['function increaseAllowance(address spender, uint256 addedValue)']);
+    const eip2612 = new Interface(['function permit(address owner, address spender, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s)']);
+    const dai = new Interface(['function permit(address holder, address spender, uint256 nonce, uint256 expiry, bool allowed, uint8 v, bytes32 r, bytes32 s)']);
+    const r = encodeBytes32String('r');
+    const increase = decodeCall(call(more.encodeFunctionData('increaseAllowance', [BOB, 7n])));
+    assert.deepEqual(increase, { type: 'erc20_increase_allowance', token: TOKEN, spender: BOB, amount: '7', unlimited: false, value: '0' });
+    const permit = decodeCall(call(eip2612.encodeFunctionData('permit', [ALICE, BOB, MaxUint256, 1700000000n, 27, r, r])));
+    assert.deepEqual(permit, {
+      type: 'erc20_permit',
+      signature: 'permit(address,address,uint256,uint256,uint8,bytes32,bytes32)',
+      token: TOKEN,
+      owner: ALICE,
+      spender: BOB,
+      amount: MaxUint256.toString(),
+      unlimited: true,
+      deadline: '1700000000',
+      value: '0',
+    });
+    const daiPermit = decodeCall(call(dai.encodeFunctionData('permit', [ALICE, BOB, 0n, 0n, true, 27, r, r])));
+    assert.equal(daiPermit.type === 'erc20_permit' && daiPermit.unlimited, true);
+    for (const decoded of [increase, permit, daiPermit]) {
+      assert.equal(grantsAllowance(decoded), true);
+      assert.equal(counterpartyOf(decoded), BOB);
+      assert.equal(counterpartyRole(decoded), 'spender');
+    }
+    assert.equal(grantsAllowance(decodeCall(call(erc20.encodeFunctionData('approve', [BOB, 0n])))), false, 'approve(0) revokes');
   });
 
   test('unlimited approvals: max uint256 and the uint96 sentinel, not ordinary amounts', () => {
@@ -112,6 +163,115 @@ describe('decodeCall', () => {
   });
 });
 
+describe('batches', () => {
+  const multicall = new Interface(['function multicall(bytes[] data)', 'function multicall(uint256 deadline, bytes[] data)']);
+  const multicall3 = new Interface([
+    'function aggregate((address target, bytes callData)[] calls)',
+    'function aggregate3Value((address target, bool allowFailure, uint256 value, bytes callData)[] calls)',
+  ]);
+  const safe = new Interface([
+    'function multiSend(bytes transactions)',
+    'function execTransaction(address to, uint256 value, bytes data, uint8 operation, uint256 safeTxGas, uint256 baseGas, uint256 gasPrice, address gasToken, address refundReceiver, bytes signatures)',
+  ]);
+  const approveMax = erc20.encodeFunctionData('approve', [BOB, MaxUint256]);
+  const pack = (items: [number, string, bigint, string][]) =>
+    solidityPacked(
+      items.flatMap(() => ['uint8', 'address', 'uint256', 'uint256', 'bytes']),
+      items.flatMap(([op, to, value, data]) => [op, to, value, (data.length - 2) / 2, data]),
+    );
+  const grants = (decoded: DecodedCall) => allCalls(decoded).filter(grantsAllowance).length;
+
+  test('multicall(bytes[]) and multicall(deadline, bytes[]): inner calls into the same contract, as the wallet', () => {
+    for (const data of [multicall.encodeFunctionData('multicall(bytes[])', [[approveMax]]), multicall.encodeFunctionData('multicall(uint256,bytes[])', [9n, [approveMax]])]) {
+      const decoded = decodeCall(call(data));
+      assert.equal(decoded.type, 'batch');
+      if (decoded.type !== 'batch') return;
+      assert.equal(decoded.truncated, false);
+      assert.deepEqual(decoded.calls, [
+        { operation: 'call', sender: 'wallet', to: TOKEN, value: '0', decoded: { type: 'erc20_approve', token: TOKEN, spender: BOB, amount: MaxUint256.toString(), unlimited: true, value: '0' } },
+      ]);
+      assert.equal(grants(decoded), 1);
+      assert.equal(counterpartyRole(decoded), 'contract');
+    }
+  });
+
+  test('Multicall3: calls out as the batch contract, with their values', () => {
+    const data = multicall3.encodeFunctionData('aggregate3Value', [[[TOKEN, false, 0n, approveMax], [ALICE, true, 5n, '0x']]]);
+    const decoded = decodeCall(call(data, 5n, BOB));
+    assert.equal(decoded.type === 'batch' && decoded.function.signature, 'aggregate3Value((address,bool,uint256,bytes)[])');
+    if (decoded.type !== 'batch') return;
+    assert.deepEqual(
+      decoded.calls.map((c) => [c.sender, c.to, c.value, c.decoded.type]),
+      [
+        ['contract', TOKEN, '0', 'erc20_approve'],
+        ['contract', ALICE, '5', 'native_transfer'],
+      ],
+    );
+  });
+
+  test('Safe multiSend (packed) and execTransaction, nested; delegatecalls are marked', () => {
+    const inner = safe.encodeFunctionData('multiSend', [pack([[0, TOKEN, 0n, approveMax], [1, ALICE, 0n, '0xdeadbeef']])]);
+    const exec = safe.encodeFunctionData('execTransaction', [BOB, 0n, inner, 1, 0n, 0n, 0n, ALICE, ALICE, '0x']);
+    const decoded = decodeCall(call(exec, 0n, ALICE));
+    assert.equal(decoded.type, 'batch');
+    if (decoded.type !== 'batch') return;
+    assert.equal(decoded.calls[0]?.operation, 'delegatecall');
+    const nested = decoded.calls[0]!.decoded;
+    assert.equal(nested.type, 'batch');
+    if (nested.type !== 'batch') return;
+    assert.deepEqual(
+      nested.calls.map((c) => [c.operation, c.to, c.decoded.type]),
+      [
+        ['call', TOKEN, 'erc20_approve'],
+        ['delegatecall', ALICE, 'contract_call'],
+      ],
+    );
+    assert.equal(grants(decoded), 1, 'the approval two levels down is found');
+  });
+
+  test('a malformed multiSend is not half-shown', () => {
+    const good = pack([[0, TOKEN, 0n, approveMax]]);
+    assert.equal(parseMultiSend(`${good}00`), undefined, 'trailing byte');
+    assert.equal(parseMultiSend(good.slice(0, -2)), undefined, 'short data');
+    assert.equal(parseMultiSend(`0x02${good.slice(4)}`), undefined, 'operation 2');
+    const decoded = decodeCall(call(safe.encodeFunctionData('multiSend', [`${good}00`])));
+    assert.equal(decoded.type === 'batch' && decoded.truncated, true);
+  });
+
+  test('depth and count are bounded, and the batch says it was cut', () => {
+    let data = approveMax;
+    for (let i = 0; i < MAX_BATCH_DEPTH + 1; i++) data = multicall.encodeFunctionData('multicall(bytes[])', [[data]]);
+    const deep = decodeCall(call(data));
+    assert.equal(deep.type === 'batch' && deep.truncated, true);
+    const many = decodeCall(call(multicall.encodeFunctionData('multicall(bytes[])', [Array(MAX_INNER_CALLS + 1).fill(approveMax)])));
+    assert.equal(many.type === 'batch' && many.truncated, true);
+    assert.equal(many.type === 'batch' && many.calls.length, MAX_INNER_CALLS);
+  });
+
+  test('the agent’s ABI decodes inner calls into the contract it describes, not other targets', () => {
+    const abi = ['function poke(uint256 refundToYourOwnWallet)'];
+    const poke = new Interface(abi).encodeFunctionData('poke', [1n]);
+    const self = decodeCall(call(multicall.encodeFunctionData('multicall(bytes[])', [[poke]]), 0n, BOB), abi);
+    assert.equal(self.type === 'batch' && self.calls[0]?.decoded.type === 'contract_call' && self.calls[0].decoded.function?.name, 'poke');
+    const other = decodeCall(call(multicall3.encodeFunctionData('aggregate', [[[ALICE, poke]]]), 0n, BOB), abi);
+    assert.equal(other.type === 'batch' && other.calls[0]?.decoded.type === 'contract_call' && other.calls[0].decoded.function, undefined);
+  });
+});
+
+describe('token self-descriptions', () => {
+  test('non-ASCII symbols, the native symbol, implausible or inconsistent decimals', () => {
+    assert.deepEqual(confusableCodePoints('USDС'), ['U+0421']);
+    assert.deepEqual(confusableCodePoints('ＵSDC'), ['U+FF35']);
+    assert.deepEqual(confusableCodePoints('USDC.e'), []);
+    assert.equal(impersonatesNative('eth', 'ETH'), true);
+    assert.equal(impersonatesNative('ＥＴＨ', 'ETH'), true, 'fullwidth');
+    assert.equal(impersonatesNative('WETH', 'ETH'), false);
+    assert.deepEqual(tokenWarnings({ symbol: 'USDC', decimals: 6 }, 'ETH'), []);
+    assert.deepEqual(tokenWarnings({ symbol: 'ETH', decimals: 37, inconsistentDecimals: true }, 'ETH'), ['symbol_impersonates_native', 'implausible_decimals', 'inconsistent_decimals']);
+    assert.deepEqual(tokenWarnings({ symbol: 'USDС', decimals: 36 }, 'ETH'), ['confusable_symbol']);
+  });
+});
+
 describe('display sanitising', () => {
   test('control, bidi, zero-width and separator characters are stripped; length capped in code points', () => {
     assert.equal(sanitizeDisplayText('US\u0000D\u202EC\u200B\u2066\u2028X', 50), 'USDC X');
@@ -119,6 +279,7 @@ describe('display sanitising', () => {
     assert.equal(sanitizeDisplayText('😀'.repeat(20), 5), '😀😀😀😀…');
     assert.equal(sanitizeSymbol('X'.repeat(100)).length, 16);
     assert.equal(sanitizeSymbol('  \u202E  '), '');
+    assert.equal(sanitizeDisplayText('U\uFE0FSDC\u3164', 50), 'USDC', 'variation selectors and Hangul fillers, as the web app strips them');
   });
 });
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { vaultIdentity } from '../../scripts/infra/apps';
+import { databaseIdentity, vaultIdentity } from '../../scripts/infra/apps';
 import { POLICIES } from '../../scripts/infra/openbao';
 import { traversalBlocker } from '../../scripts/infra/postgres';
 import {
@@ -268,5 +268,27 @@ describe('app process credentials', () => {
   test('an external Vault without a per-process credential is refused by name', () => {
     assert.throws(() => vaultIdentity({ VAULT_ADDR: 'https://vault.example' }, 'worker'), /set VAULT_WORKER_TOKEN/);
     assert.deepEqual(vaultIdentity({ VAULT_ADDR: 'https://vault.example', VAULT_WORKER_ROLE_ID: 'r', VAULT_WORKER_SECRET_ID: 's' }, 'worker').VAULT_ROLE_ID, 'r');
+  });
+});
+
+describe('database identity of the API and worker processes', () => {
+  const stackEnv = {
+    POSTGRES_ADMIN_URL: 'postgres://postgres:admin-pw@127.0.0.1:5433/countersign',
+    MIGRATION_DATABASE_URL: 'postgres://countersign_owner:owner-pw@127.0.0.1:5433/countersign',
+    API_DATABASE_URL: 'postgres://countersign_api:api-pw@127.0.0.1:5433/countersign',
+    WORKER_DATABASE_URL: 'postgres://countersign_worker:worker-pw@127.0.0.1:5433/countersign',
+  };
+
+  test('each process gets its own role as DATABASE_URL and no other URL (dotenv cannot fill in a blanked one)', () => {
+    for (const [role, own, others] of [
+      ['api', stackEnv.API_DATABASE_URL, /admin-pw|owner-pw|worker-pw/],
+      ['worker', stackEnv.WORKER_DATABASE_URL, /admin-pw|owner-pw|api-pw/],
+    ] as const) {
+      const identity = databaseIdentity(stackEnv, role);
+      assert.equal(identity.DATABASE_URL, own);
+      assert.deepEqual(Object.values({ ...stackEnv, ...identity }).filter((v) => others.test(v)), [], role);
+      for (const key of Object.keys(stackEnv)) assert.equal(identity[key], '', `${role}: ${key} blanked`);
+    }
+    assert.throws(() => databaseIdentity({}, 'worker'), /no database URL for the worker/);
   });
 });

@@ -33,6 +33,8 @@ type Operation = {
 type Doc = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> } };
 
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+/** Served but deliberately not in the document: the MCP endpoint speaks JSON-RPC, not REST (api/routes/mcp.ts). */
+const UNDOCUMENTED = ['POST /mcp'];
 
 let server: Server;
 let base: string;
@@ -120,9 +122,21 @@ describe('the served OpenAPI document and the router', () => {
     const served = servedOperations();
     const documented = documentedOperations();
     assert.ok(served.size >= 25, `expected the whole API, got ${served.size} operations`);
-    assert.deepEqual([...served].filter((op) => !documented.has(op)).sort(), [], 'served but not documented');
+    assert.deepEqual([...served].filter((op) => !documented.has(op)).sort(), UNDOCUMENTED, 'served but not documented');
     assert.deepEqual([...documented].filter((op) => !served.has(op)).sort(), [], 'documented but not served');
     assert.equal(composed.routes.length + 3, served.size, 'composed routes + /healthz, /readyz, /openapi.json');
+  });
+
+  test('POST /mcp is served for agents only, answers like every route, and is not a documented operation', async () => {
+    assert.equal(doc.paths['/mcp'], undefined);
+    const none = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(none.status, 401);
+    assert.equal(((await none.json()) as { error: { code: string } }).error.code, 'unauthenticated');
+    for (const method of ['GET', 'DELETE']) {
+      const other = await fetch(`${base}/mcp`, { method });
+      assert.equal(other.status, 405, method);
+      assert.equal(other.headers.get('allow'), 'POST');
+    }
   });
 
   test('every route of CONTRACT.md is there', () => {
@@ -245,7 +259,9 @@ describe('the served OpenAPI document and the router', () => {
         assert.equal(response.status, 405, `${method} ${path}`);
         const allow = new Set((response.headers.get('allow') ?? '').split(',').map((m) => m.trim()).filter(Boolean));
         assert.deepEqual([...allow].sort(), [...allowed].sort(), `${method} ${path}: Allow`);
-        assert.deepEqual(await response.json(), { error: { code: 'method_not_allowed', message: 'this method is not allowed on this path' } });
+        assert.deepEqual(await response.json(), {
+          error: { code: 'method_not_allowed', message: 'this method is not allowed on this path', hint: 'Use one of the methods listed in the Allow header.' },
+        });
       }
     }
   });
@@ -254,7 +270,9 @@ describe('the served OpenAPI document and the router', () => {
     for (const path of ['/api/nope', '/api/agents/x/y/z', '/api/transactions/00000000-0000-4000-8000-000000000000/approve']) {
       const response = await fetch(`${base}${path}`, { method: 'POST' });
       assert.equal(response.status, 404, path);
-      assert.deepEqual(await response.json(), { error: { code: 'not_found', message: 'no such route' } });
+      assert.deepEqual(await response.json(), {
+        error: { code: 'not_found', message: 'no such route', hint: 'Check the id or address: it does not exist or is not yours, and both look the same.' },
+      });
     }
   });
 });

@@ -164,7 +164,7 @@ describe('create when the key store fails', () => {
       keystore: { encrypt, describe: () => ({ kind: 'vault' }) },
       chain: { chainIds: () => [31337], nativeBalance: async () => 0n, pendingNonce: async () => 0, tokenBalances: async () => [] },
       passwords: { verifyPassword: async () => {} },
-      mfa: { verifyAndConsume: async () => ({ mfaUseId: 'x' }) },
+      mfa: { verifyAndConsume: async () => ({ mfaUseId: 'x', step: 0 }) },
       audit: { append: async () => {} },
     };
   }

@@ -34,11 +34,13 @@ test('amounts keep every digit and refuse what is not an integer', () => {
   assert.equal(formatUnits('1', 18), '0.000000000000000001');
   assert.equal(formatUnits('1250000000000000000', 18), '1.25');
   assert.equal(formatUnits('1234567000000', 6), '1,234,567');
+  assert.equal(formatUnits('1', 40), null, 'more than 36 decimals are not trusted');
   assert.equal(formatUnits('2500000', 6), '2.5');
   assert.equal(formatUnits('0', 18), '0');
   assert.equal(formatUnits('42', 0), '42');
   assert.equal(formatUnits('1.5', 18), null);
-  assert.equal(formatUnits('-1', 18), null);
+  assert.equal(formatUnits('-1', 18), '-0.000000000000000001', 'balance changes are signed');
+  assert.equal(formatUnits('+1', 18), null);
   assert.equal(formatUnits('1', 255), null, 'a token claiming absurd decimals is not trusted');
   assert.equal(formatUnits('1', Number.NaN), null);
 });

@@ -189,8 +189,8 @@ export async function execute(api: ApiClient, request: Tracked, options: { base?
 }
 
 /**
- * Executes until the workflow has it: 202, or 409 `signing_started` (an earlier attempt that
- * answered 503 was delivered after all). 503 `unavailable` — the orchestrator did not confirm
+ * Executes until the workflow has it: 202, or 200 with the status (an earlier attempt that
+ * answered 503 was delivered after all, and execute is idempotent). 503 `unavailable` — the orchestrator did not confirm
  * within the API's deadline — is retried, as a client should. Returns how many 503s it met.
  */
 export async function executeUntilAccepted(api: ApiClient, request: Tracked, timeoutMs = 90_000, options: { base?: string } = {}): Promise<number> {
@@ -198,9 +198,7 @@ export async function executeUntilAccepted(api: ApiClient, request: Tracked, tim
   let unavailable = 0;
   for (;;) {
     const answer = await execute(api, request, options);
-    if (answer.status === 202) return unavailable;
-    const error = (answer.body as { error?: { code?: string; reason?: string } }).error;
-    if (answer.status === 409 && error?.reason === 'signing_started') return unavailable;
+    if (answer.status === 202 || answer.status === 200) return unavailable;
     assert.ok(isDocumentedUnavailable(answer.status, answer.body), `execute ${request.id}: ${answer.status} ${JSON.stringify(answer.body)}`);
     unavailable += 1;
     assert.ok(Date.now() < deadline, `execute ${request.id} still answered 503 after ${timeoutMs / 1000} s`);

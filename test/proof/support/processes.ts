@@ -36,11 +36,13 @@ export interface SpawnOptions {
   name?: string;
   failpoint?: 'after_sign' | 'after_broadcast';
   env?: Record<string, string>;
+  /** Node options before the entry point (e.g. the product's heap limit, scripts/infra/apps.ts). */
+  nodeFlags?: string[];
   readyTimeoutMs?: number;
 }
 
 /** The environment both programs share: this app's database and task queue, the stack's services. */
-function baseEnv(stack: ProofStack, app: TestApp): Record<string, string> {
+function baseEnv(stack: Pick<ProofStack, 'env'>, app: TestApp): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
@@ -49,7 +51,6 @@ function baseEnv(stack: ProofStack, app: TestApp): Record<string, string> {
     // No developer .env may leak into a test process.
     DOTENV_CONFIG_PATH: '/dev/null',
     HOST: '127.0.0.1',
-    DATABASE_URL: app.database.url,
     TEMPORAL_ADDRESS: app.config.TEMPORAL_ADDRESS,
     TEMPORAL_NAMESPACE: app.config.TEMPORAL_NAMESPACE,
     TEMPORAL_TASK_QUEUE: app.taskQueue,
@@ -65,12 +66,13 @@ function baseEnv(stack: ProofStack, app: TestApp): Record<string, string> {
   };
 }
 
-export async function spawnProgram(program: Program, stack: ProofStack, app: TestApp, options: SpawnOptions = {}): Promise<AppProcess> {
+export async function spawnProgram(program: Program, stack: Pick<ProofStack, 'env' | 'logDir'>, app: TestApp, options: SpawnOptions = {}): Promise<AppProcess> {
   const port = await getFreePort();
   const env: Record<string, string> = {
     ...baseEnv(stack, app),
-    // Each program holds only its own Vault identity.
+    // Each program holds only its own Vault identity and its own database role.
     VAULT_TOKEN: program === 'api' ? stack.env.VAULT_API_TOKEN! : stack.env.VAULT_WORKER_TOKEN!,
+    DATABASE_URL: program === 'api' ? app.database.api.url : app.database.worker.url,
     ...(program === 'api' ? { PORT: String(port), WORKER_HEALTH_PORT: String(await getFreePort()) } : { WORKER_HEALTH_PORT: String(port), PORT: String(await getFreePort()) }),
     // Several APIs run at once: each its own operations port (metrics, codec server).
     OPS_PORT: String(await getFreePort()),
@@ -81,7 +83,7 @@ export async function spawnProgram(program: Program, stack: ProofStack, app: Tes
   const logFile = childLogFile(stack, name);
   const log = fs.openSync(logFile, 'a');
   const entry = program === 'api' ? 'api/server.ts' : 'worker/main.ts';
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: REPO_ROOT, env, stdio: ['ignore', log, log] });
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', entry], { cwd: REPO_ROOT, env, stdio: ['ignore', log, log] });
   fs.closeSync(log);
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
   const url = `http://127.0.0.1:${port}`;

@@ -87,7 +87,7 @@ async function ensureWorkflowBundle(dir: string): Promise<string> {
 }
 
 const SHARED_KEYS: Record<ComponentName, string[]> = {
-  postgres: ['DATABASE_URL'],
+  postgres: ['POSTGRES_ADMIN_URL', 'MIGRATION_DATABASE_URL', 'API_DATABASE_URL', 'WORKER_DATABASE_URL', 'DATABASE_API_ROLE', 'DATABASE_WORKER_ROLE'],
   temporal: ['TEMPORAL_ADDRESS'],
   openbao: ['VAULT_ADDR', 'VAULT_API_TOKEN', 'VAULT_WORKER_TOKEN'],
   anvil: ['WEB3_PROVIDER_URI'],
@@ -116,7 +116,7 @@ export async function startProofStack(options: ProofStackOptions): Promise<Proof
     const port = await getFreePort();
     // 'dev' mode: durable (the test mode runs with fsync and synchronous_commit off, and a crash
     // then loses commits the application was told had happened — not the production setting).
-    slots.set('postgres', { start: () => startPostgres({ ...common, mode: 'dev', password: secrets.postgresPassword, port }) });
+    slots.set('postgres', { start: () => startPostgres({ ...common, mode: 'dev', password: secrets.postgresPassword, rolePasswords: secrets.databaseRoles, port }) });
   }
   if (wanted.has('temporal')) {
     const [port, uiPort] = [await getFreePort(), await getFreePort()];

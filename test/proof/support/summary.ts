@@ -37,6 +37,8 @@ export interface ProofCounts {
   fuzzCases: number;
   /** HTTP 5xx answers other than a documented 503 `unavailable`. Must be 0. */
   serverErrors: number;
+  /** Messages sent to Temporal directly (approve, execute, reject, cancel without a record) that were refused. */
+  backdoorRefused: number;
 }
 
 export interface ProofRow extends ProofCounts {
@@ -69,6 +71,7 @@ export const ZERO_COUNTS: ProofCounts = {
   unapprovedSignatures: 0,
   fuzzCases: 0,
   serverErrors: 0,
+  backdoorRefused: 0,
 };
 
 export function summaryPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -168,6 +171,7 @@ const HEADERS: Array<[keyof ProofCounts | 'suite', string]> = [
   ['unapprovedSignatures', 'unapproved signatures'],
   ['fuzzCases', 'fuzz cases'],
   ['serverErrors', 'server errors'],
+  ['backdoorRefused', 'back-door attempts refused'],
 ];
 
 /** A fixed-width table with a totals line; failed rows are marked with `✗`. */

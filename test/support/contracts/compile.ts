@@ -14,8 +14,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const solc = require('solc') as { compile(input: string): string; version(): string };
 
-const SOURCES = ['TestToken.sol', 'Reverter.sol'];
-const CONTRACTS = ['TestToken', 'Bytes32SymbolToken', 'Reverter'];
+const SOURCES = ['TestToken.sol', 'Reverter.sol', 'TestSwap.sol'];
+const CONTRACTS = ['TestToken', 'Bytes32SymbolToken', 'Reverter', 'TestSwap', 'FickleDecimalsToken'];
 
 interface Output {
   errors?: { severity: string; formattedMessage: string }[];

@@ -3,10 +3,10 @@
  * compile.ts) and helpers to deploy them to a dev chain.
  */
 import { Contract, ContractFactory, type InterfaceAbi, type Wallet } from 'ethers';
-import { Bytes32SymbolToken, Reverter, TestToken } from './artifacts';
+import { Bytes32SymbolToken, FickleDecimalsToken, Reverter, TestSwap, TestToken } from './artifacts';
 import { receiptOf } from './devchain';
 
-export { Bytes32SymbolToken, Reverter, TestToken } from './artifacts';
+export { Bytes32SymbolToken, FickleDecimalsToken, Reverter, TestSwap, TestToken } from './artifacts';
 export * from './devchain';
 
 export interface Deployed {
@@ -39,6 +39,10 @@ export function deployTestToken(signer: Wallet, options: { name?: string; symbol
 export const deployBytes32SymbolToken = (signer: Wallet): Promise<Deployed> => deploy(signer, Bytes32SymbolToken);
 
 export const deployReverter = (signer: Wallet): Promise<Deployed> => deploy(signer, Reverter);
+
+export const deployTestSwap = (signer: Wallet): Promise<Deployed> => deploy(signer, TestSwap);
+
+export const deployFickleDecimalsToken = (signer: Wallet): Promise<Deployed> => deploy(signer, FickleDecimalsToken);
 
 /** Mints test tokens (anyone may mint on TestToken). */
 export async function mintTestToken(signer: Wallet, token: string, to: string, amount: bigint): Promise<void> {

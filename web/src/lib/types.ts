@@ -34,18 +34,62 @@ export interface Token {
 
 export interface DecodedCall {
   function?: string | null;
+  /** known: canonical names; agent_abi: names from the agent's ABI, unverified. */
+  source?: string | null;
   args?: unknown[] | null;
+}
+
+export interface BalanceChange {
+  asset?: string | null;
+  token?: string | null;
+  delta?: string | null;
+  delta_formatted?: string | null;
+  before_formatted?: string | null;
+  after_formatted?: string | null;
+}
+
+export interface Allowance {
+  kind?: string | null;
+  token?: string | null;
+  spender?: string | null;
+  amount_formatted?: string | null;
+  unlimited?: boolean | null;
+}
+
+export interface InnerCall {
+  index?: string | null;
+  depth?: number | null;
+  to?: string | null;
+  title?: string | null;
+  operation?: string | null;
 }
 
 export interface Summary {
   title?: string | null;
   recipient?: string | null;
+  recipient_role?: string | null;
   amount_formatted?: string | null;
+  /** Machine-readable amount; formatted with the shared formatter. */
+  amount?: unknown;
+  value_formatted?: string | null;
   token?: Token | null;
   decoded_call?: DecodedCall | null;
-  simulation?: { ok?: boolean | null; revert_reason?: string | null } | null;
+  calls?: InnerCall[] | null;
+  simulation?: { ok?: boolean | null; revert_reason?: string | null; trace?: string | null } | null;
+  balance_changes?: BalanceChange[] | null;
+  allowances?: Allowance[] | null;
   warnings?: string[] | null;
+  warning_details?: { code?: unknown; blocking?: unknown; message?: unknown }[] | null;
   fee_cap_wei?: string | null;
+}
+
+export interface ExplorerLinks {
+  base_url?: string | null;
+  wallet?: string | null;
+  to?: string | null;
+  recipient?: string | null;
+  token?: string | null;
+  tx?: string | null;
 }
 
 export interface Transaction {
@@ -65,12 +109,15 @@ export interface Transaction {
   expires_at?: string | null;
   digest?: string | null;
   memo?: string | null;
+  /** The server stripped characters from the memo for display. */
+  memo_altered?: boolean | null;
   agent?: { agent_id?: string | null; name?: string | null } | null;
   summary?: Summary | null;
   created_at?: string | null;
   approved_at?: string | null;
   executed_at?: string | null;
   tx_hash?: string | null;
+  explorer?: ExplorerLinks | null;
   nonce?: number | string | null;
   block_number?: number | string | null;
   confirmations?: number | null;

@@ -1,12 +1,11 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, withQuery } from '../lib/api';
-import { formatDate, statusLabel } from '../lib/format';
+import { amountText, formatDate, statusLabel } from '../lib/format';
 import { useLiveMessages } from '../lib/live';
 import { errorMessage } from '../lib/messages';
 import { cleanText } from '../lib/sanitize';
 import type { Transaction, TransactionPage } from '../lib/types';
 import { Address, ErrorBox, PageTitle } from '../ui';
-import { amountText } from './TransactionCard';
 
 const TX_HASH = /^0x[0-9a-fA-F]{64}$/;
 
@@ -105,7 +104,7 @@ export function HistoryScreen() {
           return (
             <li key={tx.transaction_id} className="card history-row" data-testid="history-row" data-transaction-id={tx.transaction_id} data-status={status}>
               <div className="history-head">
-                <span className="history-title">{cleanText(tx.summary?.title, 120) || amountText(tx)}</span>
+                <span className="history-title">{cleanText(tx.summary?.title, 300) || amountText(tx)}</span>
                 <span className={`badge status-${cleanText(status, 20) || 'unknown'}`} data-testid="history-status">
                   {statusLabel(status)}
                 </span>

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { checkDigest, digestInput, type DigestCheck } from '../lib/digest';
-import { chainName, formatUnits, isHugeAmount, nativeSymbol, shortHex, statusLabel, timeLeft, WARNING_LABEL } from '../lib/format';
+import { amountText, chainName, counterpartyLabel, formatUnits, nativeSymbol, rawAmountText, shortHex, statusLabel, timeLeft, warningsOf } from '../lib/format';
 import { cleanText, wasAltered } from '../lib/sanitize';
 import type { Transaction } from '../lib/types';
 import { Address } from '../ui';
@@ -34,25 +34,18 @@ const FINAL_NOTE: Record<string, string> = {
   cancelled: 'This request was cancelled.',
 };
 
-function warningsOf(tx: Transaction): string[] {
-  const list = tx.summary?.warnings;
-  return Array.isArray(list) ? list.filter((w): w is string => typeof w === 'string').slice(0, 10) : [];
-}
+export { amountText };
 
-export function amountText(tx: Transaction): string {
-  const token = tx.summary?.token;
-  if (token && typeof token === 'object' && token.address) {
-    const symbol = cleanText(token.symbol, 12) || 'tokens';
-    const decimals = typeof token.decimals === 'number' ? token.decimals : NaN;
-    if (isHugeAmount(tx.amount) && warningsOf(tx).includes('unlimited_approval')) return `Unlimited ${symbol}`;
-    const formatted = formatUnits(tx.amount, decimals);
-    if (formatted) return `${formatted} ${symbol}`;
-    const raw = cleanText(tx.amount, 80);
-    return raw ? `${raw} base units of ${symbol} (decimals unknown)` : '—';
-  }
-  const formatted = formatUnits(tx.value ?? tx.amount, 18);
-  if (formatted) return `${formatted} ${nativeSymbol(tx.chain_id)}`;
-  return cleanText(tx.summary?.amount_formatted, 80) || '—';
+const TX_HASH = /^0x[0-9a-f]{64}$/;
+
+/** A link to the block explorer the server configured (CHAIN_EXPLORER_URLS); nothing if it is not a plain http(s) URL. */
+function ExplorerLink({ href, testId }: { href: unknown; testId: string }) {
+  if (typeof href !== 'string' || !/^https?:\/\/[^\s"'<>]+$/.test(href)) return null;
+  return (
+    <a className="small explorer-link" href={href} target="_blank" rel="noopener noreferrer" data-testid={testId}>
+      View on explorer
+    </a>
+  );
 }
 
 function argText(arg: unknown): string {
@@ -105,10 +98,17 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
   const hasData = typeof tx.data === 'string' && tx.data !== '0x' && tx.data !== '';
   const simulation = summary.simulation;
   const fee = formatUnits(summary.fee_cap_wei, 18);
-  const title = cleanText(summary.title, 120) || (tx.kind ? `${cleanText(tx.kind, 30)} transaction` : 'Transaction');
+  const title = cleanText(summary.title, 300) || (tx.kind ? `${cleanText(tx.kind, 30)} transaction` : 'Transaction');
   const agentName = cleanText(tx.agent?.name, 60);
   const memo = cleanText(tx.memo, 280);
   const token = summary.token && typeof summary.token === 'object' ? summary.token : null;
+  const raw = rawAmountText(tx);
+  const role = counterpartyLabel(summary.recipient_role);
+  const explorer = tx.explorer && typeof tx.explorer === 'object' ? tx.explorer : null;
+  const changes = Array.isArray(summary.balance_changes) ? summary.balance_changes.slice(0, 20) : [];
+  const allowances = Array.isArray(summary.allowances) ? summary.allowances.slice(0, 20) : [];
+  const innerCalls = Array.isArray(summary.calls) ? summary.calls.slice(0, 32) : [];
+  const hash = typeof tx.tx_hash === 'string' && TX_HASH.test(tx.tx_hash) ? tx.tx_hash : null;
 
   useEffect(() => {
     let live = true;
@@ -177,10 +177,21 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
         <dl className="facts facts-compact small">
           <dt>Amount</dt>
           <dd data-testid="tx-amount">{amountText(tx)}</dd>
-          <dt>Recipient</dt>
+          <dt data-testid="tx-recipient-label">{role}</dt>
           <dd>
             <Address value={summary.recipient ?? tx.to} testId="tx-recipient" />
           </dd>
+          {hash && (
+            <>
+              <dt>Transaction</dt>
+              <dd>
+                <code className="mono address" data-testid="tx-hash">
+                  {hash}
+                </code>{' '}
+                <ExplorerLink href={explorer?.tx} testId="tx-hash-explorer" />
+              </dd>
+            </>
+          )}
           <dt>Proposed by</dt>
           <dd data-testid="tx-agent">{agentName || 'Unknown agent'}</dd>
           {tx.rejection_reason && (
@@ -202,20 +213,83 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
             <>
               <dt>Agent’s note (unverified)</dt>
               <dd className="memo" data-testid="tx-memo">
-                “{memo}”{wasAltered(tx.memo, 280) && <span className="hint"> (hidden characters or excess text removed)</span>}
+                “{memo}”{(tx.memo_altered === true || wasAltered(tx.memo, 280)) && <span className="hint"> (hidden characters or excess text removed)</span>}
               </dd>
             </>
           )}
 
           <dt>Amount</dt>
-          <dd className="amount" data-testid="tx-amount">
-            {amountText(tx)}
+          <dd className="amount">
+            <span data-testid="tx-amount">{amountText(tx)}</span>
+            {raw && (
+              <span className="hint" data-testid="tx-amount-raw">
+                {' '}
+                (= {cleanText(raw, 100)})
+              </span>
+            )}
+            {summary.value_formatted && summary.decoded_call && (
+              <span className="hint" data-testid="tx-value">
+                {' '}
+                and sends {cleanText(summary.value_formatted, 80)}
+              </span>
+            )}
           </dd>
 
-          <dt>Recipient</dt>
+          {changes.length > 0 && (
+            <>
+              <dt>Balance changes</dt>
+              <dd data-testid="tx-balance-changes">
+                <ul className="plain-list">
+                  {changes.map((change, index) => (
+                    <li key={index} data-testid="tx-balance-change" data-asset={cleanText(change.asset, 10)}>
+                      {cleanText(change.delta_formatted, 120)}
+                      {change.before_formatted && change.after_formatted && (
+                        <span className="hint">
+                          {' '}
+                          ({cleanText(change.before_formatted, 100)} → {cleanText(change.after_formatted, 100)})
+                        </span>
+                      )}
+                      {change.token && (
+                        <>
+                          {' '}
+                          <Address value={change.token} />
+                        </>
+                      )}
+                    </li>
+                  ))}
+                </ul>
+              </dd>
+            </>
+          )}
+          {warnings.some((w) => w.code === 'balance_changes_unavailable') && (
+            <>
+              <dt>Balance changes</dt>
+              <dd className="warn-text" data-testid="tx-balance-changes-unavailable">
+                Not available from this node
+              </dd>
+            </>
+          )}
+
+          {allowances.length > 0 && (
+            <>
+              <dt>Allowances granted</dt>
+              <dd data-testid="tx-allowances">
+                <ul className="plain-list">
+                  {allowances.map((granted, index) => (
+                    <li key={index} data-testid="tx-allowance">
+                      {cleanText(granted.amount_formatted, 120)} to <Address value={granted.spender} />
+                    </li>
+                  ))}
+                </ul>
+              </dd>
+            </>
+          )}
+
+          <dt data-testid="tx-recipient-label">{role}</dt>
           <dd>
-            <Address value={summary.recipient ?? tx.to} testId="tx-recipient" />
-            {warnings.includes('new_recipient') && (
+            <Address value={summary.recipient ?? tx.to} testId="tx-recipient" />{' '}
+            <ExplorerLink href={explorer?.recipient ?? explorer?.to} testId="tx-recipient-explorer" />
+            {warnings.some((w) => w.code === 'new_recipient') && (
               <span className="badge badge-warn" data-testid="tx-new-recipient">
                 New recipient
               </span>
@@ -226,14 +300,16 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
             <>
               <dt>Token contract</dt>
               <dd>
-                <Address value={token.address} testId="tx-token-address" />
+                <Address value={token.address} testId="tx-token-address" />{' '}
+                <ExplorerLink href={explorer?.token} testId="tx-token-explorer" />
               </dd>
             </>
           )}
 
           <dt>From wallet</dt>
           <dd>
-            <Address value={tx.wallet_address} testId="tx-wallet" />
+            <Address value={tx.wallet_address} testId="tx-wallet" />{' '}
+            <ExplorerLink href={explorer?.wallet} testId="tx-wallet-explorer" />
           </dd>
 
           <dt>Network</dt>
@@ -246,6 +322,12 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
                 {call && call.function ? (
                   <>
                     <code className="mono">{cleanText(call.function, 80)}</code>
+                    {call.source !== 'known' && (
+                      <span className="hint" data-testid="tx-call-unverified">
+                        {' '}
+                        (names from the agent’s ABI, not verified)
+                      </span>
+                    )}
                     {args.length > 0 && (
                       <ol className="args">
                         {args.map((arg, index) => (
@@ -258,6 +340,15 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
                   </>
                 ) : (
                   <span className="warn-text">Call data could not be decoded — approve only if you know what it does.</span>
+                )}
+                {innerCalls.length > 0 && (
+                  <ol className="args" data-testid="tx-inner-calls">
+                    {innerCalls.map((inner, index) => (
+                      <li key={index} className={inner.operation === 'delegatecall' ? 'warn-text' : ''} data-testid="tx-inner-call">
+                        {cleanText(inner.index, 12)}. {cleanText(inner.title, 300)}
+                      </li>
+                    ))}
+                  </ol>
                 )}
               </dd>
             </>
@@ -278,9 +369,16 @@ export function TransactionCard({ tx, now, selected, onSelect, onReject, onDismi
 
         {warnings.length > 0 && (
           <ul className="warnings" aria-label="Warnings">
-            {warnings.map((code) => (
-              <li key={code} className="warning" data-testid="tx-warning" data-code={cleanText(code, 40)}>
-                {WARNING_LABEL[code] ?? cleanText(code, 60)}
+            {warnings.map((warning) => (
+              <li
+                key={warning.code}
+                className={`warning ${warning.blocking ? 'warning-blocking' : ''}`}
+                data-testid="tx-warning"
+                data-code={warning.code}
+                data-blocking={warning.blocking ? 'true' : 'false'}
+              >
+                {warning.blocking ? 'Check before approving: ' : ''}
+                {warning.message}
               </li>
             ))}
           </ul>
