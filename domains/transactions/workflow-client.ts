@@ -29,6 +29,18 @@ const REFUSAL_MESSAGES: Record<RefusalReason, string> = {
   execution_window_passed: 'the execution window has passed',
 };
 
+/** How long the API waits for an Update before answering 503. */
+const UPDATE_DEADLINE_MS = 10_000;
+/**
+ * A workflow task that no worker completes (the worker died, or evicted the
+ * run from its cache while an Update's local activity was in flight — the SDK
+ * then drops that task) is retried by the server after this timeout. Below the
+ * Update deadline, so one lost task delays an answer instead of failing it.
+ * Temporal's default is 10 s, the same as the deadline; local activities
+ * heartbeat the task, so a slow one is not cut short.
+ */
+export const WORKFLOW_TASK_TIMEOUT_MS = 4_000;
+
 export class WorkflowGoneError extends Error {
   override name = 'WorkflowGoneError';
 }
@@ -61,7 +73,7 @@ export interface TransactionWorkflows {
 }
 
 export function createTransactionWorkflows(deps: { client: Client; taskQueue: string; updateDeadlineMs?: number }): TransactionWorkflows {
-  const deadlineMs = deps.updateDeadlineMs ?? 10_000;
+  const deadlineMs = deps.updateDeadlineMs ?? UPDATE_DEADLINE_MS;
   return {
     async start(input, attributes) {
       try {
@@ -69,6 +81,7 @@ export function createTransactionWorkflows(deps: { client: Client; taskQueue: st
           taskQueue: deps.taskQueue,
           workflowId: transactionWorkflowId(input.transactionId),
           args: [input],
+          workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT_MS,
           typedSearchAttributes: [
             { key: SEARCH_ATTRIBUTES.status, value: 'pending_approval' },
             { key: SEARCH_ATTRIBUTES.wallet, value: attributes.wallet.toLowerCase() },

@@ -43,8 +43,13 @@ after(async () => {
 
 type Prepared = { transaction_id: string; digest: string; summary: Summary };
 
+// Many requests here would revert (the wallet holds none of these tokens): what the approver is
+// shown for them is the subject, so they are queued the way an agent opting in would queue them.
 async function prepare(body: Record<string, unknown>): Promise<Prepared> {
-  const prepared = await call<Prepared>(app.url, 'POST', '/api/prepare_transaction', { apiKey: agent.apiKey, body: { wallet_address: wallet, ...body } });
+  const prepared = await call<Prepared>(app.url, 'POST', '/api/prepare_transaction', {
+    apiKey: agent.apiKey,
+    body: { wallet_address: wallet, allow_simulation_failure: true, ...body },
+  });
   expectStatus(prepared, 202, 'prepare');
   return prepared.body;
 }

@@ -19,6 +19,7 @@ class _Model(BaseModel):
 class Simulation(_Model):
     ok: bool
     revert_reason: Optional[str]
+    trace: Optional[Literal["eth_simulateV1", "debug_traceCall"]] = None
 
 
 class Token(_Model):
@@ -32,20 +33,58 @@ class DecodedCall(_Model):
     args: list[str]
 
 
+class BalanceChange(_Model):
+    asset: Literal["native", "erc20", "erc721"]
+    token: Optional[str]
+    token_id: Optional[str]
+    symbol: Optional[str]
+    decimals: Optional[int]
+    delta: str
+    delta_formatted: str
+
+
+class Allowance(_Model):
+    kind: Literal["erc20", "erc721", "erc721_all"]
+    token: str
+    spender: str
+    unlimited: bool
+    amount_formatted: str
+
+
+class WarningDetail(_Model):
+    code: str
+    blocking: bool
+    message: str
+
+
 class Summary(_Model):
     title: str
     recipient: Optional[str]
+    recipient_role: Optional[Literal["recipient", "spender", "operator", "contract"]] = None
     amount_formatted: Optional[str]
+    value_formatted: Optional[str] = None
     token: Optional[Token]
     decoded_call: Optional[DecodedCall]
     simulation: Simulation
+    balance_changes: list[BalanceChange] = []
+    allowances: list[Allowance] = []
     warnings: list[str]
+    warning_details: list[WarningDetail] = []
     fee_cap_wei: str
 
 
 class AgentRef(_Model):
     agent_id: str
     name: str
+
+
+class ExplorerLinks(_Model):
+    base_url: str
+    wallet: str
+    to: str
+    recipient: Optional[str]
+    token: Optional[str]
+    tx: Optional[str]
 
 
 class TransactionView(_Model):
@@ -66,6 +105,7 @@ class TransactionView(_Model):
     max_priority_fee_per_gas: str
     digest: str
     memo: Optional[str]
+    memo_altered: bool
     agent: Optional[AgentRef]
     summary: Summary
     created_at: str
@@ -74,6 +114,7 @@ class TransactionView(_Model):
     approved_at: Optional[str]
     executed_at: Optional[str]
     tx_hash: Optional[str]
+    explorer: Optional[ExplorerLinks]
     nonce: Optional[str]
     block_number: Optional[str]
     confirmations: int

@@ -115,7 +115,13 @@ export async function spawnProgram(program: Program, stack: Pick<ProofStack, 'en
   const probe = program === 'api' ? `${url}/healthz` : `${url}/readyz`;
   const deadline = Date.now() + (options.readyTimeoutMs ?? 90_000);
   for (;;) {
-    if (!alive()) throw new Error(`${name} exited during start-up (${String(await exited)}):\n${tail()}`);
+    if (!alive()) {
+      const how = await exited;
+      // An armed worker can meet its failpoint before it reports ready: a retried activity left
+      // over from an earlier round runs as soon as it polls. That is the fault being injected.
+      if (options.failpoint && how === 'SIGKILL') return proc;
+      throw new Error(`${name} exited during start-up (${String(how)}):\n${tail()}`);
+    }
     if (await fetch(probe, { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false)) break;
     if (Date.now() > deadline) {
       await proc.kill();

@@ -2029,6 +2029,17 @@ export interface operations {
                         error: string | null;
                         executed_at: string | null;
                         expires_at: string;
+                        /** @description Block explorer links (CHAIN_EXPLORER_URLS); null when none is configured for the chain */
+                        explorer: {
+                            /** @description Addresses at {base_url}/address/{address}, transactions at {base_url}/tx/{hash} */
+                            base_url: string;
+                            recipient: string | null;
+                            to: string;
+                            token: string | null;
+                            /** @description Once the transaction reached the network */
+                            tx: string | null;
+                            wallet: string;
+                        } | null;
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
@@ -2036,7 +2047,10 @@ export interface operations {
                         last_event_id: string | null;
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
+                        /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
                         memo: string | null;
+                        /** @description True when the stored memo had characters stripped (or whitespace collapsed) for display */
+                        memo_altered: boolean;
                         nonce: string | null;
                         /** @enum {string} */
                         origin: "agent" | "user";
@@ -2045,16 +2059,119 @@ export interface operations {
                         /** @enum {string} */
                         status: "pending_approval" | "approved" | "signing" | "broadcast" | "confirmed" | "failed" | "rejected" | "expired" | "cancelled";
                         summary: {
+                            allowances: {
+                                amount: string | null;
+                                amount_formatted: string;
+                                /** @enum {string} */
+                                kind: "erc20" | "erc721" | "erc721_all";
+                                spender: string;
+                                symbol: string | null;
+                                token: string;
+                                token_id: string | null;
+                                unlimited: boolean;
+                            }[];
+                            amount: {
+                                /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                decimals: number | null;
+                                /** @description Base units, a decimal string */
+                                raw: string;
+                                symbol: string | null;
+                                /**
+                                 * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                 * @enum {string}
+                                 */
+                                unit: "native" | "token" | "not_a_token";
+                                unlimited: boolean;
+                            } | null;
                             amount_formatted: string | null;
+                            /** @description What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed) */
+                            balance_changes: {
+                                after: string | null;
+                                after_formatted: string | null;
+                                /** @enum {string} */
+                                asset: "native" | "erc20" | "erc721";
+                                /** @description The wallet balance at preparation (native: gas not included) */
+                                before: string | null;
+                                before_formatted: string | null;
+                                decimals: number | null;
+                                /** @description Signed base units */
+                                delta: string;
+                                delta_formatted: string;
+                                symbol: string | null;
+                                token: string | null;
+                                token_id: string | null;
+                            }[];
+                            /** @description The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first */
+                            calls: {
+                                amount: {
+                                    /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                    decimals: number | null;
+                                    /** @description Base units, a decimal string */
+                                    raw: string;
+                                    symbol: string | null;
+                                    /**
+                                     * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                     * @enum {string}
+                                     */
+                                    unit: "native" | "token" | "not_a_token";
+                                    unlimited: boolean;
+                                } | null;
+                                amount_formatted: string | null;
+                                decoded_call: {
+                                    args: string[];
+                                    function: string;
+                                    params: {
+                                        name: string;
+                                        /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                        name_verified: boolean;
+                                        type: string;
+                                        value: string;
+                                    }[];
+                                    /**
+                                     * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                     * @enum {string}
+                                     */
+                                    source: "known" | "agent_abi";
+                                } | null;
+                                depth: number;
+                                /** @description Position in the batch, "2" or "2.1" for a batch inside a batch */
+                                index: string;
+                                /** @enum {string} */
+                                operation: "call" | "delegatecall";
+                                /**
+                                 * @description Whose rights the call runs with: the wallet's, or the batch contract's
+                                 * @enum {string}
+                                 */
+                                sender: "wallet" | "contract";
+                                title: string;
+                                to: string;
+                                value: string;
+                            }[];
                             decoded_call: {
                                 args: string[];
                                 function: string;
+                                params: {
+                                    name: string;
+                                    /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                    name_verified: boolean;
+                                    type: string;
+                                    value: string;
+                                }[];
+                                /**
+                                 * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                 * @enum {string}
+                                 */
+                                source: "known" | "agent_abi";
                             } | null;
                             fee_cap_wei: string;
                             recipient: string | null;
+                            /** @description What `recipient` is: a spender of an approval is not a recipient */
+                            recipient_role: ("recipient" | "spender" | "operator" | "contract") | null;
                             simulation: {
                                 ok: boolean;
                                 revert_reason: string | null;
+                                /** @description How balance changes were traced; null when the node has neither method */
+                                trace: ("eth_simulateV1" | "debug_traceCall") | null;
                             };
                             title: string;
                             token: {
@@ -2062,6 +2179,14 @@ export interface operations {
                                 decimals: number;
                                 symbol: string;
                             } | null;
+                            /** @description The native value the call carries, when above 0 */
+                            value_formatted: string | null;
+                            warning_details: {
+                                blocking: boolean;
+                                code: string;
+                                message: string;
+                            }[];
+                            /** @description Machine codes (README, "What the approver is shown"); warning_details says which are blocking */
                             warnings: string[];
                         };
                         to: string;
@@ -2098,6 +2223,17 @@ export interface operations {
                         error: string | null;
                         executed_at: string | null;
                         expires_at: string;
+                        /** @description Block explorer links (CHAIN_EXPLORER_URLS); null when none is configured for the chain */
+                        explorer: {
+                            /** @description Addresses at {base_url}/address/{address}, transactions at {base_url}/tx/{hash} */
+                            base_url: string;
+                            recipient: string | null;
+                            to: string;
+                            token: string | null;
+                            /** @description Once the transaction reached the network */
+                            tx: string | null;
+                            wallet: string;
+                        } | null;
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
@@ -2105,7 +2241,10 @@ export interface operations {
                         last_event_id: string | null;
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
+                        /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
                         memo: string | null;
+                        /** @description True when the stored memo had characters stripped (or whitespace collapsed) for display */
+                        memo_altered: boolean;
                         nonce: string | null;
                         /** @enum {string} */
                         origin: "agent" | "user";
@@ -2114,16 +2253,119 @@ export interface operations {
                         /** @enum {string} */
                         status: "pending_approval" | "approved" | "signing" | "broadcast" | "confirmed" | "failed" | "rejected" | "expired" | "cancelled";
                         summary: {
+                            allowances: {
+                                amount: string | null;
+                                amount_formatted: string;
+                                /** @enum {string} */
+                                kind: "erc20" | "erc721" | "erc721_all";
+                                spender: string;
+                                symbol: string | null;
+                                token: string;
+                                token_id: string | null;
+                                unlimited: boolean;
+                            }[];
+                            amount: {
+                                /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                decimals: number | null;
+                                /** @description Base units, a decimal string */
+                                raw: string;
+                                symbol: string | null;
+                                /**
+                                 * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                 * @enum {string}
+                                 */
+                                unit: "native" | "token" | "not_a_token";
+                                unlimited: boolean;
+                            } | null;
                             amount_formatted: string | null;
+                            /** @description What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed) */
+                            balance_changes: {
+                                after: string | null;
+                                after_formatted: string | null;
+                                /** @enum {string} */
+                                asset: "native" | "erc20" | "erc721";
+                                /** @description The wallet balance at preparation (native: gas not included) */
+                                before: string | null;
+                                before_formatted: string | null;
+                                decimals: number | null;
+                                /** @description Signed base units */
+                                delta: string;
+                                delta_formatted: string;
+                                symbol: string | null;
+                                token: string | null;
+                                token_id: string | null;
+                            }[];
+                            /** @description The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first */
+                            calls: {
+                                amount: {
+                                    /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                    decimals: number | null;
+                                    /** @description Base units, a decimal string */
+                                    raw: string;
+                                    symbol: string | null;
+                                    /**
+                                     * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                     * @enum {string}
+                                     */
+                                    unit: "native" | "token" | "not_a_token";
+                                    unlimited: boolean;
+                                } | null;
+                                amount_formatted: string | null;
+                                decoded_call: {
+                                    args: string[];
+                                    function: string;
+                                    params: {
+                                        name: string;
+                                        /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                        name_verified: boolean;
+                                        type: string;
+                                        value: string;
+                                    }[];
+                                    /**
+                                     * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                     * @enum {string}
+                                     */
+                                    source: "known" | "agent_abi";
+                                } | null;
+                                depth: number;
+                                /** @description Position in the batch, "2" or "2.1" for a batch inside a batch */
+                                index: string;
+                                /** @enum {string} */
+                                operation: "call" | "delegatecall";
+                                /**
+                                 * @description Whose rights the call runs with: the wallet's, or the batch contract's
+                                 * @enum {string}
+                                 */
+                                sender: "wallet" | "contract";
+                                title: string;
+                                to: string;
+                                value: string;
+                            }[];
                             decoded_call: {
                                 args: string[];
                                 function: string;
+                                params: {
+                                    name: string;
+                                    /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                    name_verified: boolean;
+                                    type: string;
+                                    value: string;
+                                }[];
+                                /**
+                                 * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                 * @enum {string}
+                                 */
+                                source: "known" | "agent_abi";
                             } | null;
                             fee_cap_wei: string;
                             recipient: string | null;
+                            /** @description What `recipient` is: a spender of an approval is not a recipient */
+                            recipient_role: ("recipient" | "spender" | "operator" | "contract") | null;
                             simulation: {
                                 ok: boolean;
                                 revert_reason: string | null;
+                                /** @description How balance changes were traced; null when the node has neither method */
+                                trace: ("eth_simulateV1" | "debug_traceCall") | null;
                             };
                             title: string;
                             token: {
@@ -2131,6 +2373,14 @@ export interface operations {
                                 decimals: number;
                                 symbol: string;
                             } | null;
+                            /** @description The native value the call carries, when above 0 */
+                            value_formatted: string | null;
+                            warning_details: {
+                                blocking: boolean;
+                                code: string;
+                                message: string;
+                            }[];
+                            /** @description Machine codes (README, "What the approver is shown"); warning_details says which are blocking */
                             warnings: string[];
                         };
                         to: string;
@@ -2717,16 +2967,119 @@ export interface operations {
                         /** @enum {string} */
                         status: "pending_approval" | "approved" | "signing" | "broadcast" | "confirmed" | "failed" | "rejected" | "expired" | "cancelled";
                         summary: {
+                            allowances: {
+                                amount: string | null;
+                                amount_formatted: string;
+                                /** @enum {string} */
+                                kind: "erc20" | "erc721" | "erc721_all";
+                                spender: string;
+                                symbol: string | null;
+                                token: string;
+                                token_id: string | null;
+                                unlimited: boolean;
+                            }[];
+                            amount: {
+                                /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                decimals: number | null;
+                                /** @description Base units, a decimal string */
+                                raw: string;
+                                symbol: string | null;
+                                /**
+                                 * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                 * @enum {string}
+                                 */
+                                unit: "native" | "token" | "not_a_token";
+                                unlimited: boolean;
+                            } | null;
                             amount_formatted: string | null;
+                            /** @description What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed) */
+                            balance_changes: {
+                                after: string | null;
+                                after_formatted: string | null;
+                                /** @enum {string} */
+                                asset: "native" | "erc20" | "erc721";
+                                /** @description The wallet balance at preparation (native: gas not included) */
+                                before: string | null;
+                                before_formatted: string | null;
+                                decimals: number | null;
+                                /** @description Signed base units */
+                                delta: string;
+                                delta_formatted: string;
+                                symbol: string | null;
+                                token: string | null;
+                                token_id: string | null;
+                            }[];
+                            /** @description The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first */
+                            calls: {
+                                amount: {
+                                    /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                    decimals: number | null;
+                                    /** @description Base units, a decimal string */
+                                    raw: string;
+                                    symbol: string | null;
+                                    /**
+                                     * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                     * @enum {string}
+                                     */
+                                    unit: "native" | "token" | "not_a_token";
+                                    unlimited: boolean;
+                                } | null;
+                                amount_formatted: string | null;
+                                decoded_call: {
+                                    args: string[];
+                                    function: string;
+                                    params: {
+                                        name: string;
+                                        /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                        name_verified: boolean;
+                                        type: string;
+                                        value: string;
+                                    }[];
+                                    /**
+                                     * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                     * @enum {string}
+                                     */
+                                    source: "known" | "agent_abi";
+                                } | null;
+                                depth: number;
+                                /** @description Position in the batch, "2" or "2.1" for a batch inside a batch */
+                                index: string;
+                                /** @enum {string} */
+                                operation: "call" | "delegatecall";
+                                /**
+                                 * @description Whose rights the call runs with: the wallet's, or the batch contract's
+                                 * @enum {string}
+                                 */
+                                sender: "wallet" | "contract";
+                                title: string;
+                                to: string;
+                                value: string;
+                            }[];
                             decoded_call: {
                                 args: string[];
                                 function: string;
+                                params: {
+                                    name: string;
+                                    /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                    name_verified: boolean;
+                                    type: string;
+                                    value: string;
+                                }[];
+                                /**
+                                 * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                 * @enum {string}
+                                 */
+                                source: "known" | "agent_abi";
                             } | null;
                             fee_cap_wei: string;
                             recipient: string | null;
+                            /** @description What `recipient` is: a spender of an approval is not a recipient */
+                            recipient_role: ("recipient" | "spender" | "operator" | "contract") | null;
                             simulation: {
                                 ok: boolean;
                                 revert_reason: string | null;
+                                /** @description How balance changes were traced; null when the node has neither method */
+                                trace: ("eth_simulateV1" | "debug_traceCall") | null;
                             };
                             title: string;
                             token: {
@@ -2734,6 +3087,14 @@ export interface operations {
                                 decimals: number;
                                 symbol: string;
                             } | null;
+                            /** @description The native value the call carries, when above 0 */
+                            value_formatted: string | null;
+                            warning_details: {
+                                blocking: boolean;
+                                code: string;
+                                message: string;
+                            }[];
+                            /** @description Machine codes (README, "What the approver is shown"); warning_details says which are blocking */
                             warnings: string[];
                         };
                         transaction_id: string;
@@ -3007,6 +3368,17 @@ export interface operations {
                         error: string | null;
                         executed_at: string | null;
                         expires_at: string;
+                        /** @description Block explorer links (CHAIN_EXPLORER_URLS); null when none is configured for the chain */
+                        explorer: {
+                            /** @description Addresses at {base_url}/address/{address}, transactions at {base_url}/tx/{hash} */
+                            base_url: string;
+                            recipient: string | null;
+                            to: string;
+                            token: string | null;
+                            /** @description Once the transaction reached the network */
+                            tx: string | null;
+                            wallet: string;
+                        } | null;
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
@@ -3014,7 +3386,10 @@ export interface operations {
                         last_event_id: string | null;
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
+                        /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
                         memo: string | null;
+                        /** @description True when the stored memo had characters stripped (or whitespace collapsed) for display */
+                        memo_altered: boolean;
                         nonce: string | null;
                         /** @enum {string} */
                         origin: "agent" | "user";
@@ -3023,16 +3398,119 @@ export interface operations {
                         /** @enum {string} */
                         status: "pending_approval" | "approved" | "signing" | "broadcast" | "confirmed" | "failed" | "rejected" | "expired" | "cancelled";
                         summary: {
+                            allowances: {
+                                amount: string | null;
+                                amount_formatted: string;
+                                /** @enum {string} */
+                                kind: "erc20" | "erc721" | "erc721_all";
+                                spender: string;
+                                symbol: string | null;
+                                token: string;
+                                token_id: string | null;
+                                unlimited: boolean;
+                            }[];
+                            amount: {
+                                /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                decimals: number | null;
+                                /** @description Base units, a decimal string */
+                                raw: string;
+                                symbol: string | null;
+                                /**
+                                 * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                 * @enum {string}
+                                 */
+                                unit: "native" | "token" | "not_a_token";
+                                unlimited: boolean;
+                            } | null;
                             amount_formatted: string | null;
+                            /** @description What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed) */
+                            balance_changes: {
+                                after: string | null;
+                                after_formatted: string | null;
+                                /** @enum {string} */
+                                asset: "native" | "erc20" | "erc721";
+                                /** @description The wallet balance at preparation (native: gas not included) */
+                                before: string | null;
+                                before_formatted: string | null;
+                                decimals: number | null;
+                                /** @description Signed base units */
+                                delta: string;
+                                delta_formatted: string;
+                                symbol: string | null;
+                                token: string | null;
+                                token_id: string | null;
+                            }[];
+                            /** @description The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first */
+                            calls: {
+                                amount: {
+                                    /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                    decimals: number | null;
+                                    /** @description Base units, a decimal string */
+                                    raw: string;
+                                    symbol: string | null;
+                                    /**
+                                     * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                     * @enum {string}
+                                     */
+                                    unit: "native" | "token" | "not_a_token";
+                                    unlimited: boolean;
+                                } | null;
+                                amount_formatted: string | null;
+                                decoded_call: {
+                                    args: string[];
+                                    function: string;
+                                    params: {
+                                        name: string;
+                                        /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                        name_verified: boolean;
+                                        type: string;
+                                        value: string;
+                                    }[];
+                                    /**
+                                     * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                     * @enum {string}
+                                     */
+                                    source: "known" | "agent_abi";
+                                } | null;
+                                depth: number;
+                                /** @description Position in the batch, "2" or "2.1" for a batch inside a batch */
+                                index: string;
+                                /** @enum {string} */
+                                operation: "call" | "delegatecall";
+                                /**
+                                 * @description Whose rights the call runs with: the wallet's, or the batch contract's
+                                 * @enum {string}
+                                 */
+                                sender: "wallet" | "contract";
+                                title: string;
+                                to: string;
+                                value: string;
+                            }[];
                             decoded_call: {
                                 args: string[];
                                 function: string;
+                                params: {
+                                    name: string;
+                                    /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                    name_verified: boolean;
+                                    type: string;
+                                    value: string;
+                                }[];
+                                /**
+                                 * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                 * @enum {string}
+                                 */
+                                source: "known" | "agent_abi";
                             } | null;
                             fee_cap_wei: string;
                             recipient: string | null;
+                            /** @description What `recipient` is: a spender of an approval is not a recipient */
+                            recipient_role: ("recipient" | "spender" | "operator" | "contract") | null;
                             simulation: {
                                 ok: boolean;
                                 revert_reason: string | null;
+                                /** @description How balance changes were traced; null when the node has neither method */
+                                trace: ("eth_simulateV1" | "debug_traceCall") | null;
                             };
                             title: string;
                             token: {
@@ -3040,6 +3518,14 @@ export interface operations {
                                 decimals: number;
                                 symbol: string;
                             } | null;
+                            /** @description The native value the call carries, when above 0 */
+                            value_formatted: string | null;
+                            warning_details: {
+                                blocking: boolean;
+                                code: string;
+                                message: string;
+                            }[];
+                            /** @description Machine codes (README, "What the approver is shown"); warning_details says which are blocking */
                             warnings: string[];
                         };
                         to: string;
@@ -3324,6 +3810,17 @@ export interface operations {
                         error: string | null;
                         executed_at: string | null;
                         expires_at: string;
+                        /** @description Block explorer links (CHAIN_EXPLORER_URLS); null when none is configured for the chain */
+                        explorer: {
+                            /** @description Addresses at {base_url}/address/{address}, transactions at {base_url}/tx/{hash} */
+                            base_url: string;
+                            recipient: string | null;
+                            to: string;
+                            token: string | null;
+                            /** @description Once the transaction reached the network */
+                            tx: string | null;
+                            wallet: string;
+                        } | null;
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
@@ -3331,7 +3828,10 @@ export interface operations {
                         last_event_id: string | null;
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
+                        /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
                         memo: string | null;
+                        /** @description True when the stored memo had characters stripped (or whitespace collapsed) for display */
+                        memo_altered: boolean;
                         nonce: string | null;
                         /** @enum {string} */
                         origin: "agent" | "user";
@@ -3340,16 +3840,119 @@ export interface operations {
                         /** @enum {string} */
                         status: "pending_approval" | "approved" | "signing" | "broadcast" | "confirmed" | "failed" | "rejected" | "expired" | "cancelled";
                         summary: {
+                            allowances: {
+                                amount: string | null;
+                                amount_formatted: string;
+                                /** @enum {string} */
+                                kind: "erc20" | "erc721" | "erc721_all";
+                                spender: string;
+                                symbol: string | null;
+                                token: string;
+                                token_id: string | null;
+                                unlimited: boolean;
+                            }[];
+                            amount: {
+                                /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                decimals: number | null;
+                                /** @description Base units, a decimal string */
+                                raw: string;
+                                symbol: string | null;
+                                /**
+                                 * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                 * @enum {string}
+                                 */
+                                unit: "native" | "token" | "not_a_token";
+                                unlimited: boolean;
+                            } | null;
                             amount_formatted: string | null;
+                            /** @description What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed) */
+                            balance_changes: {
+                                after: string | null;
+                                after_formatted: string | null;
+                                /** @enum {string} */
+                                asset: "native" | "erc20" | "erc721";
+                                /** @description The wallet balance at preparation (native: gas not included) */
+                                before: string | null;
+                                before_formatted: string | null;
+                                decimals: number | null;
+                                /** @description Signed base units */
+                                delta: string;
+                                delta_formatted: string;
+                                symbol: string | null;
+                                token: string | null;
+                                token_id: string | null;
+                            }[];
+                            /** @description The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first */
+                            calls: {
+                                amount: {
+                                    /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                    decimals: number | null;
+                                    /** @description Base units, a decimal string */
+                                    raw: string;
+                                    symbol: string | null;
+                                    /**
+                                     * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                     * @enum {string}
+                                     */
+                                    unit: "native" | "token" | "not_a_token";
+                                    unlimited: boolean;
+                                } | null;
+                                amount_formatted: string | null;
+                                decoded_call: {
+                                    args: string[];
+                                    function: string;
+                                    params: {
+                                        name: string;
+                                        /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                        name_verified: boolean;
+                                        type: string;
+                                        value: string;
+                                    }[];
+                                    /**
+                                     * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                     * @enum {string}
+                                     */
+                                    source: "known" | "agent_abi";
+                                } | null;
+                                depth: number;
+                                /** @description Position in the batch, "2" or "2.1" for a batch inside a batch */
+                                index: string;
+                                /** @enum {string} */
+                                operation: "call" | "delegatecall";
+                                /**
+                                 * @description Whose rights the call runs with: the wallet's, or the batch contract's
+                                 * @enum {string}
+                                 */
+                                sender: "wallet" | "contract";
+                                title: string;
+                                to: string;
+                                value: string;
+                            }[];
                             decoded_call: {
                                 args: string[];
                                 function: string;
+                                params: {
+                                    name: string;
+                                    /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                    name_verified: boolean;
+                                    type: string;
+                                    value: string;
+                                }[];
+                                /**
+                                 * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                 * @enum {string}
+                                 */
+                                source: "known" | "agent_abi";
                             } | null;
                             fee_cap_wei: string;
                             recipient: string | null;
+                            /** @description What `recipient` is: a spender of an approval is not a recipient */
+                            recipient_role: ("recipient" | "spender" | "operator" | "contract") | null;
                             simulation: {
                                 ok: boolean;
                                 revert_reason: string | null;
+                                /** @description How balance changes were traced; null when the node has neither method */
+                                trace: ("eth_simulateV1" | "debug_traceCall") | null;
                             };
                             title: string;
                             token: {
@@ -3357,6 +3960,14 @@ export interface operations {
                                 decimals: number;
                                 symbol: string;
                             } | null;
+                            /** @description The native value the call carries, when above 0 */
+                            value_formatted: string | null;
+                            warning_details: {
+                                blocking: boolean;
+                                code: string;
+                                message: string;
+                            }[];
+                            /** @description Machine codes (README, "What the approver is shown"); warning_details says which are blocking */
                             warnings: string[];
                         };
                         to: string;
@@ -3503,6 +4114,17 @@ export interface operations {
                             error: string | null;
                             executed_at: string | null;
                             expires_at: string;
+                            /** @description Block explorer links (CHAIN_EXPLORER_URLS); null when none is configured for the chain */
+                            explorer: {
+                                /** @description Addresses at {base_url}/address/{address}, transactions at {base_url}/tx/{hash} */
+                                base_url: string;
+                                recipient: string | null;
+                                to: string;
+                                token: string | null;
+                                /** @description Once the transaction reached the network */
+                                tx: string | null;
+                                wallet: string;
+                            } | null;
                             gas_limit: string;
                             /** @enum {string} */
                             kind: "native" | "erc20" | "contract_call";
@@ -3510,7 +4132,10 @@ export interface operations {
                             last_event_id: string | null;
                             max_fee_per_gas: string;
                             max_priority_fee_per_gas: string;
+                            /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
                             memo: string | null;
+                            /** @description True when the stored memo had characters stripped (or whitespace collapsed) for display */
+                            memo_altered: boolean;
                             nonce: string | null;
                             /** @enum {string} */
                             origin: "agent" | "user";
@@ -3519,16 +4144,119 @@ export interface operations {
                             /** @enum {string} */
                             status: "pending_approval" | "approved" | "signing" | "broadcast" | "confirmed" | "failed" | "rejected" | "expired" | "cancelled";
                             summary: {
+                                allowances: {
+                                    amount: string | null;
+                                    amount_formatted: string;
+                                    /** @enum {string} */
+                                    kind: "erc20" | "erc721" | "erc721_all";
+                                    spender: string;
+                                    symbol: string | null;
+                                    token: string;
+                                    token_id: string | null;
+                                    unlimited: boolean;
+                                }[];
+                                amount: {
+                                    /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                    decimals: number | null;
+                                    /** @description Base units, a decimal string */
+                                    raw: string;
+                                    symbol: string | null;
+                                    /**
+                                     * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                     * @enum {string}
+                                     */
+                                    unit: "native" | "token" | "not_a_token";
+                                    unlimited: boolean;
+                                } | null;
                                 amount_formatted: string | null;
+                                /** @description What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed) */
+                                balance_changes: {
+                                    after: string | null;
+                                    after_formatted: string | null;
+                                    /** @enum {string} */
+                                    asset: "native" | "erc20" | "erc721";
+                                    /** @description The wallet balance at preparation (native: gas not included) */
+                                    before: string | null;
+                                    before_formatted: string | null;
+                                    decimals: number | null;
+                                    /** @description Signed base units */
+                                    delta: string;
+                                    delta_formatted: string;
+                                    symbol: string | null;
+                                    token: string | null;
+                                    token_id: string | null;
+                                }[];
+                                /** @description The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first */
+                                calls: {
+                                    amount: {
+                                        /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                        decimals: number | null;
+                                        /** @description Base units, a decimal string */
+                                        raw: string;
+                                        symbol: string | null;
+                                        /**
+                                         * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                         * @enum {string}
+                                         */
+                                        unit: "native" | "token" | "not_a_token";
+                                        unlimited: boolean;
+                                    } | null;
+                                    amount_formatted: string | null;
+                                    decoded_call: {
+                                        args: string[];
+                                        function: string;
+                                        params: {
+                                            name: string;
+                                            /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                            name_verified: boolean;
+                                            type: string;
+                                            value: string;
+                                        }[];
+                                        /**
+                                         * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                         * @enum {string}
+                                         */
+                                        source: "known" | "agent_abi";
+                                    } | null;
+                                    depth: number;
+                                    /** @description Position in the batch, "2" or "2.1" for a batch inside a batch */
+                                    index: string;
+                                    /** @enum {string} */
+                                    operation: "call" | "delegatecall";
+                                    /**
+                                     * @description Whose rights the call runs with: the wallet's, or the batch contract's
+                                     * @enum {string}
+                                     */
+                                    sender: "wallet" | "contract";
+                                    title: string;
+                                    to: string;
+                                    value: string;
+                                }[];
                                 decoded_call: {
                                     args: string[];
                                     function: string;
+                                    params: {
+                                        name: string;
+                                        /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                        name_verified: boolean;
+                                        type: string;
+                                        value: string;
+                                    }[];
+                                    /**
+                                     * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                     * @enum {string}
+                                     */
+                                    source: "known" | "agent_abi";
                                 } | null;
                                 fee_cap_wei: string;
                                 recipient: string | null;
+                                /** @description What `recipient` is: a spender of an approval is not a recipient */
+                                recipient_role: ("recipient" | "spender" | "operator" | "contract") | null;
                                 simulation: {
                                     ok: boolean;
                                     revert_reason: string | null;
+                                    /** @description How balance changes were traced; null when the node has neither method */
+                                    trace: ("eth_simulateV1" | "debug_traceCall") | null;
                                 };
                                 title: string;
                                 token: {
@@ -3536,6 +4264,14 @@ export interface operations {
                                     decimals: number;
                                     symbol: string;
                                 } | null;
+                                /** @description The native value the call carries, when above 0 */
+                                value_formatted: string | null;
+                                warning_details: {
+                                    blocking: boolean;
+                                    code: string;
+                                    message: string;
+                                }[];
+                                /** @description Machine codes (README, "What the approver is shown"); warning_details says which are blocking */
                                 warnings: string[];
                             };
                             to: string;
@@ -3678,6 +4414,17 @@ export interface operations {
                         error: string | null;
                         executed_at: string | null;
                         expires_at: string;
+                        /** @description Block explorer links (CHAIN_EXPLORER_URLS); null when none is configured for the chain */
+                        explorer: {
+                            /** @description Addresses at {base_url}/address/{address}, transactions at {base_url}/tx/{hash} */
+                            base_url: string;
+                            recipient: string | null;
+                            to: string;
+                            token: string | null;
+                            /** @description Once the transaction reached the network */
+                            tx: string | null;
+                            wallet: string;
+                        } | null;
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
@@ -3685,7 +4432,10 @@ export interface operations {
                         last_event_id: string | null;
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
+                        /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
                         memo: string | null;
+                        /** @description True when the stored memo had characters stripped (or whitespace collapsed) for display */
+                        memo_altered: boolean;
                         nonce: string | null;
                         /** @enum {string} */
                         origin: "agent" | "user";
@@ -3694,16 +4444,119 @@ export interface operations {
                         /** @enum {string} */
                         status: "pending_approval" | "approved" | "signing" | "broadcast" | "confirmed" | "failed" | "rejected" | "expired" | "cancelled";
                         summary: {
+                            allowances: {
+                                amount: string | null;
+                                amount_formatted: string;
+                                /** @enum {string} */
+                                kind: "erc20" | "erc721" | "erc721_all";
+                                spender: string;
+                                symbol: string | null;
+                                token: string;
+                                token_id: string | null;
+                                unlimited: boolean;
+                            }[];
+                            amount: {
+                                /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                decimals: number | null;
+                                /** @description Base units, a decimal string */
+                                raw: string;
+                                symbol: string | null;
+                                /**
+                                 * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                 * @enum {string}
+                                 */
+                                unit: "native" | "token" | "not_a_token";
+                                unlimited: boolean;
+                            } | null;
                             amount_formatted: string | null;
+                            /** @description What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed) */
+                            balance_changes: {
+                                after: string | null;
+                                after_formatted: string | null;
+                                /** @enum {string} */
+                                asset: "native" | "erc20" | "erc721";
+                                /** @description The wallet balance at preparation (native: gas not included) */
+                                before: string | null;
+                                before_formatted: string | null;
+                                decimals: number | null;
+                                /** @description Signed base units */
+                                delta: string;
+                                delta_formatted: string;
+                                symbol: string | null;
+                                token: string | null;
+                                token_id: string | null;
+                            }[];
+                            /** @description The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first */
+                            calls: {
+                                amount: {
+                                    /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                    decimals: number | null;
+                                    /** @description Base units, a decimal string */
+                                    raw: string;
+                                    symbol: string | null;
+                                    /**
+                                     * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                     * @enum {string}
+                                     */
+                                    unit: "native" | "token" | "not_a_token";
+                                    unlimited: boolean;
+                                } | null;
+                                amount_formatted: string | null;
+                                decoded_call: {
+                                    args: string[];
+                                    function: string;
+                                    params: {
+                                        name: string;
+                                        /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                        name_verified: boolean;
+                                        type: string;
+                                        value: string;
+                                    }[];
+                                    /**
+                                     * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                     * @enum {string}
+                                     */
+                                    source: "known" | "agent_abi";
+                                } | null;
+                                depth: number;
+                                /** @description Position in the batch, "2" or "2.1" for a batch inside a batch */
+                                index: string;
+                                /** @enum {string} */
+                                operation: "call" | "delegatecall";
+                                /**
+                                 * @description Whose rights the call runs with: the wallet's, or the batch contract's
+                                 * @enum {string}
+                                 */
+                                sender: "wallet" | "contract";
+                                title: string;
+                                to: string;
+                                value: string;
+                            }[];
                             decoded_call: {
                                 args: string[];
                                 function: string;
+                                params: {
+                                    name: string;
+                                    /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                    name_verified: boolean;
+                                    type: string;
+                                    value: string;
+                                }[];
+                                /**
+                                 * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                 * @enum {string}
+                                 */
+                                source: "known" | "agent_abi";
                             } | null;
                             fee_cap_wei: string;
                             recipient: string | null;
+                            /** @description What `recipient` is: a spender of an approval is not a recipient */
+                            recipient_role: ("recipient" | "spender" | "operator" | "contract") | null;
                             simulation: {
                                 ok: boolean;
                                 revert_reason: string | null;
+                                /** @description How balance changes were traced; null when the node has neither method */
+                                trace: ("eth_simulateV1" | "debug_traceCall") | null;
                             };
                             title: string;
                             token: {
@@ -3711,6 +4564,14 @@ export interface operations {
                                 decimals: number;
                                 symbol: string;
                             } | null;
+                            /** @description The native value the call carries, when above 0 */
+                            value_formatted: string | null;
+                            warning_details: {
+                                blocking: boolean;
+                                code: string;
+                                message: string;
+                            }[];
+                            /** @description Machine codes (README, "What the approver is shown"); warning_details says which are blocking */
                             warnings: string[];
                         };
                         to: string;
@@ -3852,6 +4713,17 @@ export interface operations {
                         error: string | null;
                         executed_at: string | null;
                         expires_at: string;
+                        /** @description Block explorer links (CHAIN_EXPLORER_URLS); null when none is configured for the chain */
+                        explorer: {
+                            /** @description Addresses at {base_url}/address/{address}, transactions at {base_url}/tx/{hash} */
+                            base_url: string;
+                            recipient: string | null;
+                            to: string;
+                            token: string | null;
+                            /** @description Once the transaction reached the network */
+                            tx: string | null;
+                            wallet: string;
+                        } | null;
                         gas_limit: string;
                         /** @enum {string} */
                         kind: "native" | "erc20" | "contract_call";
@@ -3859,7 +4731,10 @@ export interface operations {
                         last_event_id: string | null;
                         max_fee_per_gas: string;
                         max_priority_fee_per_gas: string;
+                        /** @description The agent's unverified note, stripped of control, bidi and invisible characters */
                         memo: string | null;
+                        /** @description True when the stored memo had characters stripped (or whitespace collapsed) for display */
+                        memo_altered: boolean;
                         nonce: string | null;
                         /** @enum {string} */
                         origin: "agent" | "user";
@@ -3868,16 +4743,119 @@ export interface operations {
                         /** @enum {string} */
                         status: "pending_approval" | "approved" | "signing" | "broadcast" | "confirmed" | "failed" | "rejected" | "expired" | "cancelled";
                         summary: {
+                            allowances: {
+                                amount: string | null;
+                                amount_formatted: string;
+                                /** @enum {string} */
+                                kind: "erc20" | "erc721" | "erc721_all";
+                                spender: string;
+                                symbol: string | null;
+                                token: string;
+                                token_id: string | null;
+                                unlimited: boolean;
+                            }[];
+                            amount: {
+                                /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                decimals: number | null;
+                                /** @description Base units, a decimal string */
+                                raw: string;
+                                symbol: string | null;
+                                /**
+                                 * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                 * @enum {string}
+                                 */
+                                unit: "native" | "token" | "not_a_token";
+                                unlimited: boolean;
+                            } | null;
                             amount_formatted: string | null;
+                            /** @description What the call changes for the wallet, from a trace at preparation (a lying node can mislead it, not what is signed) */
+                            balance_changes: {
+                                after: string | null;
+                                after_formatted: string | null;
+                                /** @enum {string} */
+                                asset: "native" | "erc20" | "erc721";
+                                /** @description The wallet balance at preparation (native: gas not included) */
+                                before: string | null;
+                                before_formatted: string | null;
+                                decimals: number | null;
+                                /** @description Signed base units */
+                                delta: string;
+                                delta_formatted: string;
+                                symbol: string | null;
+                                token: string | null;
+                                token_id: string | null;
+                            }[];
+                            /** @description The calls inside a batch (multicall, Multicall3, Safe multiSend / execTransaction), depth first */
+                            calls: {
+                                amount: {
+                                    /** @description The decimals the amount is formatted with; null when unknown or not trusted (then it is shown in base units) */
+                                    decimals: number | null;
+                                    /** @description Base units, a decimal string */
+                                    raw: string;
+                                    symbol: string | null;
+                                    /**
+                                     * @description not_a_token: the target does not answer like an ERC-20, so only base units mean anything
+                                     * @enum {string}
+                                     */
+                                    unit: "native" | "token" | "not_a_token";
+                                    unlimited: boolean;
+                                } | null;
+                                amount_formatted: string | null;
+                                decoded_call: {
+                                    args: string[];
+                                    function: string;
+                                    params: {
+                                        name: string;
+                                        /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                        name_verified: boolean;
+                                        type: string;
+                                        value: string;
+                                    }[];
+                                    /**
+                                     * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                     * @enum {string}
+                                     */
+                                    source: "known" | "agent_abi";
+                                } | null;
+                                depth: number;
+                                /** @description Position in the batch, "2" or "2.1" for a batch inside a batch */
+                                index: string;
+                                /** @enum {string} */
+                                operation: "call" | "delegatecall";
+                                /**
+                                 * @description Whose rights the call runs with: the wallet's, or the batch contract's
+                                 * @enum {string}
+                                 */
+                                sender: "wallet" | "contract";
+                                title: string;
+                                to: string;
+                                value: string;
+                            }[];
                             decoded_call: {
                                 args: string[];
                                 function: string;
+                                params: {
+                                    name: string;
+                                    /** @description false: the name comes from the agent's ABI and says nothing verified */
+                                    name_verified: boolean;
+                                    type: string;
+                                    value: string;
+                                }[];
+                                /**
+                                 * @description known: recognised by selector, canonical names; agent_abi: decoded with the agent's ABI, names unverified
+                                 * @enum {string}
+                                 */
+                                source: "known" | "agent_abi";
                             } | null;
                             fee_cap_wei: string;
                             recipient: string | null;
+                            /** @description What `recipient` is: a spender of an approval is not a recipient */
+                            recipient_role: ("recipient" | "spender" | "operator" | "contract") | null;
                             simulation: {
                                 ok: boolean;
                                 revert_reason: string | null;
+                                /** @description How balance changes were traced; null when the node has neither method */
+                                trace: ("eth_simulateV1" | "debug_traceCall") | null;
                             };
                             title: string;
                             token: {
@@ -3885,6 +4863,14 @@ export interface operations {
                                 decimals: number;
                                 symbol: string;
                             } | null;
+                            /** @description The native value the call carries, when above 0 */
+                            value_formatted: string | null;
+                            warning_details: {
+                                blocking: boolean;
+                                code: string;
+                                message: string;
+                            }[];
+                            /** @description Machine codes (README, "What the approver is shown"); warning_details says which are blocking */
                             warnings: string[];
                         };
                         to: string;
