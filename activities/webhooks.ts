@@ -24,6 +24,7 @@ import { unixSeconds, type Clock } from '../lib/clock';
 import type { Db } from '../lib/db';
 import type { Logger } from '../lib/logger';
 import { checksumAddress } from '../domains/chain';
+import { webhookDeliveryAttempts } from '../lib/metrics';
 import { findEvent } from '../domains/events';
 import { agentLabelsOf } from '../domains/policies';
 import { eventName } from '../domains/events';
@@ -131,6 +132,7 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
     }
 
     const state = (await recordAttempt(db, delivery.id, outcome, maxAttempts, now())) ?? 'failed';
+    webhookDeliveryAttempts.inc({ state });
     deps.logger.info(
       {
         deliveryId: delivery.id,

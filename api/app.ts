@@ -6,7 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import Koa from 'koa';
 import { z } from 'zod';
+import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from '../lib/logger';
+import { withLogContext } from '../lib/log-context';
+import { httpRequestDuration } from '../lib/metrics';
+import { httpServerSpans } from '../lib/tracing';
 import type { Clock } from '../lib/clock';
 import { errorMiddleware } from './http/errors';
 import { securityHeaders } from './http/security-headers';
@@ -37,6 +41,8 @@ export interface AppOptions {
   publicUrl?: string | undefined;
   limits: { perMinute: number; agentPerMinute: number };
   webDist?: string;
+  /** Set when tracing is on (lib/tracing.ts): one server span per request. */
+  tracer?: Tracer;
 }
 
 export function createApp(options: AppOptions): Koa {
@@ -73,18 +79,26 @@ export function createApp(options: AppOptions): Koa {
 
   app.use(async (ctx, next) => {
     const incoming = ctx.get('x-request-id');
-    ctx.state.requestId = /^[A-Za-z0-9._-]{8,64}$/.test(incoming) ? incoming : randomUUID();
-    ctx.set('X-Request-Id', ctx.state.requestId as string);
+    const requestId = /^[A-Za-z0-9._-]{8,64}$/.test(incoming) ? incoming : randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.set('X-Request-Id', requestId);
     const started = performance.now();
-    try {
-      await next();
-    } finally {
-      options.logger.info(
-        { requestId: ctx.state.requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) },
-        'request',
-      );
-    }
+    // Everything logged while serving the request carries its ids (the router adds the principal and transaction).
+    await withLogContext({ requestId }, async () => {
+      try {
+        await next();
+      } finally {
+        const seconds = (performance.now() - started) / 1000;
+        // The route template (bounded); requests no route matched share one label.
+        const route = typeof ctx.state.route === 'string' ? ctx.state.route : ctx.path.startsWith('/api/') ? 'unmatched' : 'web';
+        httpRequestDuration.observe({ method: ctx.method, route, status: String(ctx.status) }, seconds);
+        // Refusals (4xx) are expected answers: info, like every request line; 5xx are logged as errors by errorMiddleware.
+        const traceId = typeof ctx.state.traceId === 'string' ? { traceId: ctx.state.traceId } : {};
+        options.logger.info({ method: ctx.method, route, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1000), ...traceId }, 'request');
+      }
+    });
   });
+  if (options.tracer) app.use(httpServerSpans(options.tracer));
   app.use(securityHeaders);
   app.use(errorMiddleware(options.logger));
   app.use(serveWebApp(options.webDist ?? WEB_DIST));

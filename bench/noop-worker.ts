@@ -10,6 +10,7 @@
 import http from 'node:http';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { NO_TRACING_SINKS } from '../lib/tracing';
 
 const env = (key: string) => {
   const value = process.env[key];
@@ -45,6 +46,8 @@ async function main() {
     taskQueue: env('TEMPORAL_TASK_QUEUE'),
     workflowBundle: { codePath: env('WORKFLOW_BUNDLE_PATH') },
     activities: noopActivities(),
+    // The bundle carries the OpenTelemetry workflow interceptors; their spans go nowhere here.
+    sinks: NO_TRACING_SINKS,
     // As the real worker (config/env.ts WORKER_MAX_CACHED_WORKFLOWS): not the heap-derived default.
     maxCachedWorkflows: 100,
   });

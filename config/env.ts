@@ -52,6 +52,25 @@ const schema = z
     HOST: z.string().default('127.0.0.1'),
     PORT: port(3000),
     WORKER_HEALTH_PORT: port(3001),
+    /**
+     * The API's operations listener: Prometheus /metrics and the Temporal codec server
+     * (/codec/encode, /codec/decode). Its own port, on loopback unless OPS_HOST says otherwise:
+     * never the public API port. The worker serves /metrics on WORKER_HEALTH_PORT.
+     */
+    OPS_PORT: port(3002),
+    OPS_HOST: z.string().default('127.0.0.1'),
+    /**
+     * Operators' credential for the codec server (`Authorization: Bearer <token>`): neither a
+     * user's JWT nor an agent's API key opens it. Unset: the codec server refuses every request.
+     */
+    CODEC_OPERATOR_TOKEN: optionalSecret(32),
+    /** Origins (comma-separated) allowed to call the codec server from a browser: the Temporal UI's. */
+    CODEC_CORS_ORIGINS: z.string().default(''),
+    /**
+     * OTLP/HTTP (JSON) trace export, e.g. http://127.0.0.1:4318 (spans go to <endpoint>/v1/traces).
+     * Unset: no tracer is installed and nothing is exported.
+     */
+    OTEL_EXPORTER_OTLP_ENDPOINT: url.optional(),
     /** Honour X-Forwarded-For only behind a proxy you control. */
     TRUST_PROXY: flag(false),
     PUBLIC_URL: url.optional(),
@@ -97,6 +116,8 @@ const schema = z
     VAULT_WALLET_KEY: z.string().min(1).default('countersign-wallets'),
     VAULT_MFA_KEY: z.string().min(1).default('countersign-mfa'),
     VAULT_WEBHOOK_KEY: z.string().min(1).default('countersign-webhooks'),
+    /** Wraps the data keys of the Temporal payload codec (API and worker: encrypt + decrypt). */
+    VAULT_HISTORY_KEY: z.string().min(1).default('countersign-history'),
     VAULT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(5000),
     KEYSTORE_PASSPHRASE: optionalSecret(12),
     KEYSTORE_KEY_FILE: z.string().optional(),
@@ -198,6 +219,9 @@ const schema = z
     }
     if (env.WEBHOOK_LOOPBACK_PORTS !== undefined && parsePortList(env.WEBHOOK_LOOPBACK_PORTS) === undefined) {
       ctx.addIssue({ code: 'custom', path: ['WEBHOOK_LOOPBACK_PORTS'], message: 'expected ports and ranges like 9000,9100-9199' });
+    }
+    for (const origin of codecOrigins(env.CODEC_CORS_ORIGINS)) {
+      if (!/^https?:\/\/[^/\s]+$/.test(origin)) ctx.addIssue({ code: 'custom', path: ['CODEC_CORS_ORIGINS'], message: `expected origins like http://127.0.0.1:8233, got ${origin}` });
     }
     if ((env.TEMPORAL_TLS_CERT === undefined) !== (env.TEMPORAL_TLS_KEY === undefined)) {
       const missing = env.TEMPORAL_TLS_CERT === undefined ? 'TEMPORAL_TLS_CERT' : 'TEMPORAL_TLS_KEY';
@@ -302,6 +326,14 @@ function parseExplorerMap(raw: string | undefined): Map<number, string> {
 export function isLoopbackAddress(address: string): boolean {
   const host = address.startsWith('[') ? address.slice(1, address.indexOf(']')) : address.split(':')[0]!;
   return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/** CODEC_CORS_ORIGINS as a list. */
+export function codecOrigins(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter((origin) => origin !== '');
 }
 
 export class ConfigError extends Error {

@@ -131,6 +131,12 @@ export const TABLE_GRANTS: Record<string, TableGrants> = {
   policy_refusals: { api: { select: ALL, insert: ALL }, worker: { insert: ALL } },
   // The owner's labels; the worker reads the labels its webhook payloads carry.
   address_book: { api: { select: ALL, insert: ALL, update: ['label', 'updated_at'], delete: ALL }, worker: { select: ['user_id', 'address', 'label'] } },
+  // --- the Temporal payload codec's data keys (domains/history), wrapped by the key store ---
+  // Both read them to encrypt and decrypt payloads. Only the API adds one: the first at start-up
+  // (it starts every workflow, so one exists before the worker needs it), and `npm run
+  // history:rotate-key` runs with its credentials. Nobody may change or delete a key: every older
+  // history needs its key to decode (the owner's `keys:rotate` rewraps them).
+  history_keys: { api: { select: ALL, insert: ALL }, worker: { select: ALL } },
 
   // --- webhooks: the API registers and deletes them; the worker delivers and records attempts ---
   webhooks: { api: { select: ALL, insert: ALL, update: ['deleted_at'] }, worker: { select: ALL } },

@@ -9,7 +9,7 @@
  * send a message or read a history. scripts/temporal-certs.sh makes them.
  */
 import { readFileSync } from 'node:fs';
-import { Client, Connection, type TLSConfig } from '@temporalio/client';
+import { Client, Connection, type ClientOptions, type TLSConfig } from '@temporalio/client';
 import type { Config } from '../config/env';
 import { ConfigError } from '../config/env';
 import { SEARCH_ATTRIBUTE_TYPES } from '../workflows/definitions';
@@ -46,9 +46,25 @@ export function temporalTls(settings: TemporalTlsSettings): TLSConfig | undefine
   };
 }
 
-export async function connectTemporal(options: { address: string; namespace: string; tls?: TLSConfig }) {
+export interface TemporalClientOptions {
+  address: string;
+  namespace: string;
+  /** mTLS (temporalTls); plaintext without it. */
+  tls?: TLSConfig | undefined;
+  /** The payload codec (domains/history): without it, payloads reach Temporal's store in clear. */
+  dataConverter?: ClientOptions['dataConverter'];
+  /** Tracing (lib/tracing.ts). */
+  interceptors?: ClientOptions['interceptors'];
+}
+
+export async function connectTemporal(options: TemporalClientOptions) {
   const connection = await Connection.connect({ address: options.address, connectTimeout: '10s', ...(options.tls ? { tls: options.tls } : {}) });
-  const client = new Client({ connection, namespace: options.namespace });
+  const client = new Client({
+    connection,
+    namespace: options.namespace,
+    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+    ...(options.interceptors ? { interceptors: options.interceptors } : {}),
+  });
   return { connection, client };
 }
 

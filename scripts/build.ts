@@ -3,7 +3,7 @@
  * alone (no tsx, no TypeScript, no bundler at start-up).
  *
  *   dist/api/server.js, dist/worker/main.js   the two processes
- *   dist/scripts/*.js                         migrate, audit:verify, keys:rotate
+ *   dist/scripts/*.js                         migrate, audit:verify, keys:rotate, history:rotate-key
  *   dist/migrations/*.js                      loaded by lib/db.ts (recorded under their .ts names)
  *   dist/workflow-bundle.js                   the workflow code, bundled once (the worker loads it)
  *
@@ -20,7 +20,7 @@ import { REPO_ROOT } from './infra/paths';
 export const DIST = path.join(REPO_ROOT, 'dist');
 
 /** Entry points, relative to the repository root. Paths under dist/ mirror them. */
-export const ENTRY_POINTS = ['api/server.ts', 'worker/main.ts', 'scripts/migrate.ts', 'scripts/audit-verify.ts', 'scripts/keys-rotate.ts'];
+export const ENTRY_POINTS = ['api/server.ts', 'worker/main.ts', 'scripts/migrate.ts', 'scripts/audit-verify.ts', 'scripts/keys-rotate.ts', 'scripts/history-key-rotate.ts'];
 
 export const compiledPath = (entry: string) => path.join(DIST, entry.replace(/\.ts$/, '.js'));
 
@@ -48,9 +48,10 @@ export async function buildServer(options: { workflows?: boolean } = {}): Promis
   });
   // No package.json under dist/: the root's ("type": "module") applies, and lib/app-paths.ts finds the root by it.
   if (options.workflows !== false) {
-    const { bundleWorkflowCode } = await import('@temporalio/worker');
+    // The one way workflows are bundled: with the OpenTelemetry workflow interceptors in it.
+    const { bundleWorkflows } = await import('../lib/workflow-bundle');
     const quiet = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
-    const bundle = await bundleWorkflowCode({ workflowsPath: path.join(REPO_ROOT, 'workflows', 'index.ts'), logger: quiet });
+    const bundle = await bundleWorkflows({ logger: quiet });
     fs.writeFileSync(path.join(DIST, 'workflow-bundle.js'), bundle.code);
   }
 }

@@ -36,14 +36,16 @@ function loadDotEnv(): void {
   }
 }
 
-function banner(stack: Stack, apiPort: number, workerPort: number): string {
+function banner(stack: Stack, apiPort: number, workerPort: number, opsPort: number): string {
   const temporal = stack.handles.find((h) => h.name === 'temporal') as TemporalHandle | undefined;
   const rows: Array<[string, string]> = [
     ['API', `http://127.0.0.1:${apiPort}`],
     ['OpenAPI', `http://127.0.0.1:${apiPort}/openapi.json`],
     ['Web app', `http://127.0.0.1:${apiPort}/`],
     ['Temporal UI', temporal?.uiUrl ?? '(external Temporal)'],
-    ['Worker health', `http://127.0.0.1:${workerPort}/readyz`],
+    ['Worker health', `http://127.0.0.1:${workerPort}/readyz (metrics: /metrics)`],
+    ['API metrics', `http://127.0.0.1:${opsPort}/metrics`],
+    ['Codec server', `http://127.0.0.1:${opsPort}/codec (Authorization: Bearer <CODEC_OPERATOR_TOKEN in .data/secrets.json>)`],
     ['PostgreSQL', `${redact(stack.env.API_DATABASE_URL ?? '')} (API; worker ${userOf(stack.env.WORKER_DATABASE_URL)}, migrations ${userOf(stack.env.MIGRATION_DATABASE_URL)})`],
     ['Temporal', stack.env.TEMPORAL_ADDRESS ?? ''],
     ['OpenBao', stack.env.VAULT_ADDR ?? ''],
@@ -81,6 +83,7 @@ async function main(): Promise<number> {
   loadDotEnv();
   const apiPort = Number(process.env.PORT || 3000);
   const workerPort = Number(process.env.WORKER_HEALTH_PORT || 3001);
+  const opsPort = Number(process.env.OPS_PORT || 3002);
   const missing = missingAppEntries();
   if (missing.length > 0) {
     say(`${missing.join(' and ')} do(es) not exist yet — nothing to run on top of the stack`);
@@ -132,6 +135,7 @@ async function main(): Promise<number> {
     }
     await assertPortsFree('api', [apiPort], '127.0.0.1', 'set PORT to use another');
     await assertPortsFree('worker', [workerPort], '127.0.0.1', 'set WORKER_HEALTH_PORT to use another');
+    await assertPortsFree('api operations', [opsPort], '127.0.0.1', 'set OPS_PORT to use another');
     say('starting PostgreSQL, Temporal, OpenBao and anvil…');
     const startingStack = startStack({ mode: 'dev', dataDir: devDataDir(), console: true, note: say });
     const web = ensureWebBuilt({ logDir: logDirOf(devDataDir()), note: say }).catch((error: unknown) => {
@@ -152,13 +156,20 @@ async function main(): Promise<number> {
       stack,
       apiPort,
       workerPort,
+      opsPort,
       console: true,
-      env: { NODE_ENV: 'development', KEYSTORE: 'vault', WEBHOOK_ALLOW_LOOPBACK: 'true' },
+      env: {
+        NODE_ENV: 'development',
+        KEYSTORE: 'vault',
+        WEBHOOK_ALLOW_LOOPBACK: 'true',
+        // The dev Temporal UI may call the codec server from the operator's browser.
+        CODEC_CORS_ORIGINS: process.env.CODEC_CORS_ORIGINS || 'http://127.0.0.1:8233,http://localhost:8233',
+      },
     });
     say('waiting for the worker and the API to report ready (/readyz)…');
     const interrupted = await Promise.race([apps.ready.then(() => undefined), signalled]);
     if (interrupted) return 0;
-    process.stdout.write(`${banner(stack, apiPort, workerPort)}\n`);
+    process.stdout.write(`${banner(stack, apiPort, workerPort, opsPort)}\n`);
 
     // Run until a signal, or until anything we started dies on its own.
     const watched = [apps.api, apps.worker].map((p) => ({ name: p.name, exited: p.exited, tail: () => p.logTail() }));

@@ -144,9 +144,10 @@ async function bundleWorkflows(outDir: string): Promise<string | undefined> {
     say('workflows/index.ts does not exist yet — no workflow bundle (WORKFLOW_BUNDLE_PATH unset)');
     return undefined;
   }
-  const { bundleWorkflowCode } = await import('@temporalio/worker');
+  // The same bundle the worker builds (the OpenTelemetry workflow interceptors included).
+  const { bundleWorkflows: bundleWithInterceptors } = await import('../lib/workflow-bundle');
   const started = Date.now();
-  const bundle = await bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger() });
+  const bundle = await bundleWithInterceptors({ logger: quietBundlerLogger() });
   const file = path.join(outDir, 'workflow-bundle.js');
   fs.writeFileSync(file, bundle.code);
   say(`workflow code bundled in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -184,7 +185,7 @@ function testEnv(stack: Stack, bundlePath: string | undefined, apps: Apps | unde
   const env: NodeJS.ProcessEnv = { ...process.env };
   // Tests pick the API or the worker credential explicitly; no ambient Vault identity.
   // …and no ambient database: each test connects as the role it means (test/support/db.ts).
-  for (const key of ['DATABASE_URL', 'VAULT_TOKEN', 'VAULT_ROLE_ID', 'VAULT_SECRET_ID', 'WORKFLOW_BUNDLE_PATH', 'COUNTERSIGN_API_URL', 'COUNTERSIGN_WORKER_URL']) {
+  for (const key of ['DATABASE_URL', 'VAULT_TOKEN', 'VAULT_ROLE_ID', 'VAULT_SECRET_ID', 'WORKFLOW_BUNDLE_PATH', 'COUNTERSIGN_API_URL', 'COUNTERSIGN_WORKER_URL', 'COUNTERSIGN_API_OPS_URL']) {
     delete env[key];
   }
   Object.assign(env, stack.env, TEST_FLAGS, {
@@ -195,6 +196,7 @@ function testEnv(stack: Stack, bundlePath: string | undefined, apps: Apps | unde
   if (apps) {
     env.COUNTERSIGN_API_URL = apps.apiUrl;
     env.COUNTERSIGN_WORKER_URL = apps.workerUrl;
+    env.COUNTERSIGN_API_OPS_URL = apps.apiOpsUrl;
     env.COUNTERSIGN_API_PID = String(apps.api.pid);
     env.COUNTERSIGN_WORKER_PID = String(apps.worker.pid);
   }
@@ -220,6 +222,7 @@ async function startTestApps(stack: Stack, bundlePath: string | undefined): Prom
     stack,
     apiPort: await getFreePort(),
     workerPort: await getFreePort(),
+    opsPort: await getFreePort(),
     env: {
       ...TEST_FLAGS,
       TEMPORAL_TASK_QUEUE: `countersign-e2e-${randomBytes(4).toString('hex')}`,

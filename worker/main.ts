@@ -1,11 +1,11 @@
 /**
  * The worker process: runs workflows and activities. It is the custody
  * boundary — its Vault credential can decrypt wallet keys — so keep it off the
- * internet; it only serves its own /healthz and /readyz on WORKER_HEALTH_PORT.
- * Its database role cannot write approvals, TOTP uses, users or agents
- * (lib/db-roles.ts). It does not migrate: it refuses a schema that is behind
- * or ahead of it, and a database role that may do more (or less) than the
- * worker should.
+ * internet; it only serves /healthz, /readyz and /metrics (ours and the
+ * Temporal SDK's, Prometheus text) on WORKER_HEALTH_PORT. Its database role
+ * cannot write approvals, TOTP uses, users or agents (lib/db-roles.ts). It does
+ * not migrate: it refuses a schema that is behind or ahead of it, and a
+ * database role that may do more (or less) than the worker should.
  */
 import 'dotenv/config';
 import http from 'node:http';
@@ -18,31 +18,45 @@ import { connectTemporal, assertSearchAttributes, temporalTls } from '../lib/tem
 import { chainCheck, postgresCheck, temporalCheck, vaultCheck } from '../lib/readiness';
 import { runReadiness } from '../lib/readiness';
 import { createActivities } from '../activities';
-import { createKeyStore } from '../domains/keystore';
+import { createKeyStore, instrumentKeyStore } from '../domains/keystore';
 import { createChainClients } from '../domains/chain';
 import { assertKnownChains } from '../domains/chain';
 import { createChainAdapter } from '../domains/transactions';
 import { createAuditLog } from '../domains/audit';
 import { systemClock } from '../lib/clock';
+import { initMetrics, registry } from '../lib/metrics';
+import { installTemporalRuntime } from '../lib/temporal-runtime';
+import { NO_TRACING_SINKS, startTracing } from '../lib/tracing';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../lib/workflow-bundle';
 import { COMPILED, WORKFLOW_BUNDLE, WORKFLOWS_SOURCE } from '../lib/app-paths';
-
+import { createHistoryKeyring, historyDataConverter } from '../domains/history';
+import { observeActivities } from './interceptors';
 
 async function main() {
   const config = loadConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
+  // Before any Temporal connection: the SDK logs through pino, its metrics join ours.
+  const runtime = installTemporalRuntime(logger);
+  initMetrics('worker');
+  const tracing = startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: 'countersign-worker' });
   const db = createDb({ url: config.DATABASE_URL, poolMax: config.DATABASE_POOL_MAX, applicationName: 'countersign-worker' });
   await assertSchemaCurrent(db);
   await assertPrivileges(db, 'worker');
 
+  // The worker's credential may decrypt wallet keys and webhook secrets, and unwrap the payload
+  // codec's data keys (which open no wallet key), nothing else. It only reads the data keys: the
+  // API creates the first one before it starts any workflow (lib/db-roles.ts, history_keys).
+  const keystore = instrumentKeyStore(await createKeyStore(config, { logger }));
+  const historyKeys = createHistoryKeyring({ db, keystore });
+  const dataConverter = historyDataConverter(historyKeys);
   const tls = temporalTls(config);
-  const client = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, tls });
+  const client = await connectTemporal({ address: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE, tls, dataConverter });
   await assertSearchAttributes(client.connection, config.TEMPORAL_NAMESPACE);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS, ...(tls ? { tls } : {}) });
-  // The worker's credential may decrypt wallet keys (and webhook secrets), nothing else.
-  const keystore = await createKeyStore(config, { logger });
   const chains = createChainClients(config.chains);
   await assertKnownChains(db, chains);
 
+  const code = workflowCode(config.WORKFLOW_BUNDLE_PATH);
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -51,7 +65,14 @@ async function main() {
     // inside the API's Update deadline.
     stickyQueueScheduleToStartTimeout: '3 seconds',
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
-    ...workflowCode(config.WORKFLOW_BUNDLE_PATH),
+    ...code,
+    dataConverter,
+    interceptors: {
+      // The workflow interceptors run in the sandbox: a prebuilt bundle has them already (lib/workflow-bundle.ts).
+      ...('workflowsPath' in code ? { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } : {}),
+      activity: [observeActivities, ...(tracing?.activityInterceptors ?? [])],
+    },
+    sinks: tracing?.sinks ?? NO_TRACING_SINKS,
     activities: createActivities({
       db,
       logger,
@@ -73,6 +94,11 @@ async function main() {
     void (async () => {
       if (req.url === '/healthz') {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok' }));
+        return;
+      }
+      if (req.url === '/metrics') {
+        const text = (await registry.metrics()) + runtime.renderMetrics();
+        res.writeHead(200, { 'content-type': registry.contentType }).end(text);
         return;
       }
       if (req.url === '/readyz') {
@@ -98,6 +124,9 @@ async function main() {
 
   await worker.run();
   health.close();
+  runtime.stop();
+  await tracing?.flush();
+  historyKeys.close();
   chains.destroy();
   await keystore.close?.();
   await connection.close();

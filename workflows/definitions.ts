@@ -124,6 +124,10 @@ export const SEARCH_ATTRIBUTES = {
   owner: defineSearchAttributeKey('CountersignOwner', SearchAttributeType.KEYWORD),
   chainId: defineSearchAttributeKey('CountersignChainId', SearchAttributeType.INT),
   txHash: defineSearchAttributeKey('CountersignTxHash', SearchAttributeType.KEYWORD),
+  /** Base units as a decimal string (wei, or token units for ERC-20): set at start by the API. */
+  amount: defineSearchAttributeKey('CountersignAmount', SearchAttributeType.KEYWORD),
+  /** Why a request ended `failed` (`reverted`, `broadcast_rejected: …`, `nonce_consumed`, …). */
+  failure: defineSearchAttributeKey('CountersignFailure', SearchAttributeType.KEYWORD),
 } as const;
 
 /** Name → Temporal type, for registration at start-up (`--search-attribute Name=Type`). */
@@ -134,4 +138,6 @@ export const SEARCH_ATTRIBUTE_TYPES: Record<string, 'Keyword' | 'Int'> = {
   CountersignOwner: 'Keyword',
   CountersignChainId: 'Int',
   CountersignTxHash: 'Keyword',
+  CountersignAmount: 'Keyword',
+  CountersignFailure: 'Keyword',
 };

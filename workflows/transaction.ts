@@ -108,6 +108,13 @@ const NOTIFY_ONLY_WITH_WEBHOOKS_PATCH = 'notify-only-with-webhooks';
  */
 const VERIFY_COMMANDS_PATCH = 'verify-commands';
 
+/**
+ * From this patch on, a failed request also carries `CountersignFailure` (the reason's category,
+ * e.g. `reverted`), so an operator finds on-chain failures with one query. A separate upsert:
+ * histories from before it have none, and replay without it.
+ */
+const FAILURE_ATTRIBUTE_PATCH = 'failure-search-attribute';
+
 export async function transactionWorkflow(input: TransactionWorkflowInput): Promise<TransactionState> {
   const notifyOnlyWithWebhooks = patched(NOTIFY_ONLY_WITH_WEBHOOKS_PATCH);
   const state: TransactionState = { status: 'pending_approval', version: 1 };
@@ -311,6 +318,7 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
 
   async function fail(reason: string): Promise<TransactionState> {
     transition('failed');
+    if (patched(FAILURE_ATTRIBUTE_PATCH)) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.failure, value: failureCategory(reason) }]);
     await local.recordFailure({ transactionId: input.transactionId, version: state.version, reason });
     return finish();
   }
@@ -326,6 +334,11 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
 /** Why a request in this state can no longer be cancelled. */
 function cancelRefusal(status: TransactionStatus): RefusalReason {
   return SIGNING_STARTED_STATUSES.includes(status) ? 'signing_started' : 'already_decided';
+}
+
+/** `broadcast_rejected: nonce_too_low` → `broadcast_rejected`: a bounded set of lowercase values to query by. */
+function failureCategory(reason: string): string {
+  return (reason.split(':')[0] ?? '').trim().toLowerCase().slice(0, 64) || 'failed';
 }
 
 /** The machine reason carried by an activity's non-retryable failure. */

@@ -8,6 +8,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { AppError } from '../../lib/errors';
+import { addLogContext, type LogContext } from '../../lib/log-context';
 import type { RateLimiter } from './rate-limit';
 import { readJsonBody } from './body';
 import { errorBody, zodDetails } from './errors';
@@ -44,10 +45,13 @@ export function clientIp(ctx: Context, trustProxy: boolean): string {
 }
 
 async function runRoute(route: AnyRoute, ctx: Context, deps: RouterDeps) {
+  // The template, not the path: request metrics and spans stay bounded however many ids there are.
+  ctx.state.route = route.path;
   const ip = clientIp(ctx, deps.trustProxy);
   applyRateLimit(route, deps, ip, undefined);
   // Public routes ignore credentials: a stale token must not stand in the way of logging in.
   const principal = route.auth === 'public' ? undefined : await resolvePrincipal(ctx, deps.auth);
+  if (principal) addLogContext(principal.type === 'agent' ? { agentId: principal.agentId, userId: principal.userId } : { userId: principal.userId });
   requireAuth(route.auth, principal);
   checkCsrf(ctx, principal, deps.auth, deps.publicOrigin);
   applyRateLimit(route, deps, ip, principal);
@@ -61,9 +65,13 @@ async function runRoute(route: AnyRoute, ctx: Context, deps: RouterDeps) {
   const query = route.query ? parse(route.query, { ...ctx.query }, 'query') : undefined;
   const params = route.params ? parse(route.params, { ...ctx.params }, 'path') : undefined;
   const headerParams = route.headers ? parse(route.headers, declaredHeaders(route.headers, ctx), 'header') : undefined;
+  const pathTransaction = route.path.startsWith('/api/transactions/:id') ? { transaction_id: (params as { id?: unknown } | undefined)?.id } : undefined;
+  addLogContext(transactionsNamed(body, pathTransaction, query));
 
   const result = await route.handler({ principal, body, query, params, headerParams, ip, requestId: ctx.state.requestId as string, headers: ctx.headers, koa: ctx });
   if (route.raw) return;
+  // A new request's id is known from the answer (prepare, transfers).
+  addLogContext(transactionsNamed(result.body));
   ctx.status = result.status;
   for (const [name, value] of Object.entries(result.headers ?? {})) ctx.set(name, value);
   if (result.body !== undefined) ctx.body = result.body;
@@ -79,6 +87,19 @@ function applyRateLimit(route: AnyRoute, deps: RouterDeps, ip: string, principal
     const key = principal.type === 'agent' ? `agent:${principal.agentId}` : `user:${principal.userId}`;
     deps.rateLimiter.hit(key, principal.type === 'agent' ? deps.limits.agentPerMinute : deps.limits.perMinute * 10);
   }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The transaction ids a validated request (or its answer) names, for the log context. */
+function transactionsNamed(...sources: unknown[]): LogContext {
+  for (const source of sources) {
+    if (typeof source !== 'object' || source === null) continue;
+    const { transaction_id: id, transaction_ids: ids } = source as { transaction_id?: unknown; transaction_ids?: unknown };
+    if (typeof id === 'string' && UUID.test(id)) return { transactionId: id };
+    if (Array.isArray(ids)) return { transactionIds: ids.filter((x): x is string => typeof x === 'string' && UUID.test(x)).slice(0, 25) };
+  }
+  return {};
 }
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query' | 'path' | 'header'): T {

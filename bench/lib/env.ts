@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflows } from '../../lib/workflow-bundle';
 import { REPO_ROOT } from '../../scripts/infra/paths';
 import { getFreePort, httpOk, readPidRecords } from '../../scripts/infra/process';
 import { appNodeFlags } from '../../scripts/infra/apps';
@@ -68,10 +68,7 @@ export async function createWorld(note: (message: string) => void): Promise<Benc
     Object.assign(base, database.urls);
 
     const started = Date.now();
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: path.join(REPO_ROOT, 'workflows', 'index.ts'),
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
-    });
+    const bundle = await bundleWorkflows({ logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never });
     const bundlePath = path.join(workDir, 'workflow-bundle.js');
     fs.writeFileSync(bundlePath, bundle.code);
     note(`workflow code bundled in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -227,7 +224,7 @@ export async function startApp(world: BenchWorld, role: 'api' | 'worker' | 'noop
     API_KEY_HMAC_KEY: world.env.API_KEY_HMAC_KEY!,
     WORKFLOW_BUNDLE_PATH: world.bundlePath,
     HOST: '127.0.0.1',
-    ...(role === 'api' ? { PORT: String(port) } : { WORKER_HEALTH_PORT: String(port) }),
+    ...(role === 'api' ? { PORT: String(port), OPS_PORT: String(await getFreePort()) } : { WORKER_HEALTH_PORT: String(port) }),
     ...(options.env ?? {}),
   };
   // Logs go straight to a file: a pipe through the bench would let a busy load generator

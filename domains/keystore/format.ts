@@ -10,7 +10,7 @@ export function assertPurpose(purpose: unknown): asserts purpose is KeyPurpose {
 
 /**
  * The context bound into every ciphertext: `wallet:<id>`, `mfa:<user id>`,
- * `webhook:<id>`. The purpose is a fixed prefix, so two different
+ * `webhook:<id>`, `history:<data key id>`. The purpose is a fixed prefix, so two different
  * (purpose, subject) pairs never yield the same context.
  */
 export function keyContext(purpose: KeyPurpose, subjectId: string): string {

@@ -26,6 +26,7 @@ export type KeyStoreConfig = Pick<
   | 'VAULT_WALLET_KEY'
   | 'VAULT_MFA_KEY'
   | 'VAULT_WEBHOOK_KEY'
+  | 'VAULT_HISTORY_KEY'
   | 'VAULT_TIMEOUT_MS'
   | 'KEYSTORE_PASSPHRASE'
   | 'KEYSTORE_KEY_FILE'
@@ -44,7 +45,7 @@ export function vaultOptionsFromConfig(config: KeyStoreConfig, deps: KeyStoreDep
       ? { roleId: config.VAULT_ROLE_ID, secretId: config.VAULT_SECRET_ID }
       : { token: config.VAULT_TOKEN }),
     mount: config.VAULT_TRANSIT_MOUNT,
-    keys: { wallet: config.VAULT_WALLET_KEY, mfa: config.VAULT_MFA_KEY, webhook: config.VAULT_WEBHOOK_KEY },
+    keys: { wallet: config.VAULT_WALLET_KEY, mfa: config.VAULT_MFA_KEY, webhook: config.VAULT_WEBHOOK_KEY, history: config.VAULT_HISTORY_KEY },
     timeoutMs: config.VAULT_TIMEOUT_MS,
     ...(deps.logger ? { logger: deps.logger } : {}),
   };
@@ -74,3 +75,4 @@ export async function createKeyAdmin(config: KeyStoreConfig, deps: KeyStoreDeps 
   });
 }
 export { RotationError, rotateKeys, type RotateOptions } from './rotation';
+export { instrumentKeyStore } from './instrumented';

@@ -64,7 +64,8 @@ const metaSchema = z.object({
   kdf: z.object({ name: z.literal('scrypt'), N: z.number().int().min(MIN_SCRYPT_N).max(2 ** 22), r: z.number().int().min(8).max(32), p: z.number().int().min(1).max(16) }).optional(),
   salt: z.string().regex(/^[A-Za-z0-9+/]{43}=$/),
   check: z.string().regex(/^[A-Za-z0-9+/]{43}=$/),
-  keys: z.object({ wallet: versionsSchema, mfa: versionsSchema, webhook: versionsSchema }),
+  // `history` came later: an installation made before it starts that purpose at version 1.
+  keys: z.object({ wallet: versionsSchema, mfa: versionsSchema, webhook: versionsSchema, history: versionsSchema.default({ latest: 1, min_decryption: 1 }) }),
   created_at: z.string(),
   updated_at: z.string(),
 });
@@ -206,7 +207,7 @@ export async function createLocalKeyStore(options: LocalKeyStoreOptions): Promis
         ...(source === 'passphrase' ? { kdf } : {}),
         salt: salt.toString('base64'),
         check: checkValue(master, salt).toString('base64'),
-        keys: { wallet: { latest: 1, min_decryption: 1 }, mfa: { latest: 1, min_decryption: 1 }, webhook: { latest: 1, min_decryption: 1 } },
+        keys: { wallet: { latest: 1, min_decryption: 1 }, mfa: { latest: 1, min_decryption: 1 }, webhook: { latest: 1, min_decryption: 1 }, history: { latest: 1, min_decryption: 1 } },
         created_at: now,
         updated_at: now,
       };

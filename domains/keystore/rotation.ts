@@ -25,10 +25,11 @@ export const CIPHERTEXT_COLUMNS: Record<KeyPurpose, { table: string; subject: st
   wallet: { table: 'wallets', subject: 'id', column: 'key_ciphertext' },
   mfa: { table: 'mfa_factors', subject: 'user_id', column: 'secret_ciphertext' },
   webhook: { table: 'webhooks', subject: 'id', column: 'secret_ciphertext' },
+  history: { table: 'history_keys', subject: 'id', column: 'key_ciphertext' },
 };
 
 export interface RotateOptions {
-  /** Default: all three. */
+  /** Default: every purpose. */
   purposes?: readonly KeyPurpose[];
   /** Add a key version first (default true); false only rewraps (e.g. to finish an interrupted run). */
   rotate?: boolean;

@@ -1,6 +1,7 @@
 /**
- * The key store: envelope encryption of wallet keys, MFA secrets and webhook
- * secrets, by Vault/OpenBao transit or by a local AES-256-GCM master key.
+ * The key store: envelope encryption of wallet keys, MFA secrets, webhook
+ * secrets and the Temporal history data keys, by Vault/OpenBao transit or by a
+ * local AES-256-GCM master key.
  *
  * Security invariants kept by every implementation:
  * * Each purpose has its own key and its own context prefix (`wallet:<id>`,
@@ -12,9 +13,13 @@
  *   body), and whatever an error carries ends up in logs and Temporal failures.
  */
 
-export type KeyPurpose = 'wallet' | 'mfa' | 'webhook';
+/**
+ * `history` wraps the data keys of the Temporal payload codec (domains/history): the API and
+ * the worker may both encrypt and decrypt with it. It is not a wallet key and opens none.
+ */
+export type KeyPurpose = 'wallet' | 'mfa' | 'webhook' | 'history';
 
-export const KEY_PURPOSES: readonly KeyPurpose[] = ['wallet', 'mfa', 'webhook'];
+export const KEY_PURPOSES: readonly KeyPurpose[] = ['wallet', 'mfa', 'webhook', 'history'];
 
 export interface KeyStore {
   /** Encrypts under the purpose's latest key version, bound to `<purpose>:<subjectId>`. The caller owns (and zeroes) `plaintext`. */

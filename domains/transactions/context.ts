@@ -23,7 +23,7 @@ import { projectionFields } from './projection';
 import type { TransactionRow } from './rows';
 import type { TransactionView } from './schemas';
 import { effectiveStatus, toView, type ExplorerUrls } from './view';
-import { WorkflowGoneError, type TransactionWorkflows } from './workflow-client';
+import { operatorView, WorkflowGoneError, type TransactionWorkflows } from './workflow-client';
 
 export type AuditSink = Pick<AuditLog, 'append' | 'appendMany'>;
 
@@ -84,7 +84,7 @@ export function createContext(deps: TransactionServiceDeps) {
           autoExecute: row.auto_execute,
           notifyWebhooks,
         },
-        { wallet: row.from_address, agent: row.agent_id, owner: row.user_id, chainId: row.chain_id },
+        { wallet: row.from_address, agent: row.agent_id, owner: row.user_id, chainId: row.chain_id, ...operatorView(row) },
       );
     } catch (err) {
       deps.logger.error({ transactionId: row.id, err: err instanceof Error ? err.name : 'unknown' }, 'could not start the transaction workflow');

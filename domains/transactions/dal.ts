@@ -19,6 +19,7 @@ import {
   type SignedTransactionRow,
   type TransactionRow,
 } from './rows';
+import { recordTransition } from './metrics';
 
 export type { TransactionRow } from './rows';
 
@@ -57,6 +58,7 @@ export async function insertTransaction(db: DbOrTx, row: NewTransaction, now: Da
     version: 1,
     created_at: now,
   });
+  recordTransition(db, { from: 'none', to: 'pending_approval', at: now });
   return TransactionRowSchema.parse(inserted);
 }
 
@@ -130,7 +132,8 @@ export async function projectStatus(db: DbOrTx, update: ProjectionUpdate): Promi
   // would lose the event for good), and `target` still answers when `applied` is empty (the API
   // or an earlier attempt wrote this version first).
   const rows = (await db
-    .with('target', (q) => q.from(TX).where({ id: update.transactionId }).select('agent_id'))
+    // `target` reads the row as it was before this statement (one snapshot): the status it leaves, for the metrics.
+    .with('target', (q) => q.from(TX).where({ id: update.transactionId }).select('agent_id', 'status', 'created_at', 'approved_at'))
     .with(
       'applied',
       db(TX)
@@ -150,12 +153,25 @@ export async function projectStatus(db: DbOrTx, update: ProjectionUpdate): Promi
     )
     .from('target')
     .joinRaw('left join applied on true')
-    .select('applied.user_id', db.raw('exists (?) as agent_has_webhook', [activeWebhookOf(db, db.ref('target.agent_id'), update.at)]))) as {
+    .select(
+      'applied.user_id',
+      'target.status as from_status',
+      'target.created_at',
+      'target.approved_at',
+      db.raw('exists (?) as agent_has_webhook', [activeWebhookOf(db, db.ref('target.agent_id'), update.at)]),
+    )) as {
     user_id: string | null;
+    from_status: string;
+    created_at: Date;
+    approved_at: Date | null;
     agent_has_webhook: boolean;
   }[];
   const row = rows[0];
-  return { applied: Boolean(row?.user_id), agentHasWebhook: row?.agent_has_webhook === true };
+  const applied = Boolean(row?.user_id);
+  if (applied && row!.from_status !== update.status) {
+    recordTransition(db, { from: row!.from_status, to: update.status, at: update.at, createdAt: row!.created_at, approvedAt: update.fields?.approved_at ?? row!.approved_at });
+  }
+  return { applied, agentHasWebhook: row?.agent_has_webhook === true };
 }
 
 /** Non-status fields (confirmations, last_error, the signature's nonce and hash) that may change without a transition. */

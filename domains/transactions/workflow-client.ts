@@ -45,8 +45,29 @@ export class WorkflowGoneError extends Error {
   override name = 'WorkflowGoneError';
 }
 
+/** What an operator sees of a request in the Temporal UI's list, beside the ids (see operatorView). */
+export interface OperatorView {
+  kind: string;
+  /** Base units (wei, or token units for ERC-20). */
+  amount: string;
+  /** The recipient (for ERC-20, the token's recipient, not the contract). */
+  to: string;
+}
+
+export interface WorkflowAttributes extends Partial<OperatorView> {
+  wallet: string;
+  agent: string | null;
+  owner: string;
+  chainId: number;
+}
+
+/** The amount, kind and recipient of a stored request, for the Temporal UI. */
+export function operatorView(row: { kind: string; amount: string | null; value: string; recipient: string | null; to_address: string }): OperatorView {
+  return { kind: row.kind, amount: row.amount ?? row.value, to: (row.recipient ?? row.to_address).toLowerCase() };
+}
+
 export interface TransactionWorkflows {
-  start(input: TransactionWorkflowInput, attributes: { wallet: string; agent: string | null; owner: string; chainId: number }): Promise<void>;
+  start(input: TransactionWorkflowInput, attributes: WorkflowAttributes): Promise<void>;
   /** Runs an Update; throws AppError (409 / 503) or WorkflowGoneError. */
   update<Arg>(transactionId: string, def: UpdateDefinition<TransactionState, [Arg]>, arg: Arg, updateId?: string): Promise<TransactionState>;
 }
@@ -67,7 +88,12 @@ export function createTransactionWorkflows(deps: { client: Client; taskQueue: st
             { key: SEARCH_ATTRIBUTES.owner, value: attributes.owner },
             { key: SEARCH_ATTRIBUTES.chainId, value: attributes.chainId },
             ...(attributes.agent ? [{ key: SEARCH_ATTRIBUTES.agent, value: attributes.agent }] : []),
+            ...(attributes.amount ? [{ key: SEARCH_ATTRIBUTES.amount, value: attributes.amount }] : []),
           ],
+          // Shown in the Temporal UI (encrypted by the payload codec like every payload; the codec server decodes it).
+          ...(attributes.amount && attributes.kind && attributes.to
+            ? { staticSummary: `${attributes.kind} ${attributes.amount} → ${attributes.to} on chain ${attributes.chainId}` }
+            : {}),
         });
       } catch (err) {
         // Starting twice (a retried request) is fine: the id is the transaction's.

@@ -73,6 +73,8 @@ export interface AppsOptions {
   stack: Stack;
   apiPort: number;
   workerPort: number;
+  /** The API's operations listener (/metrics, /codec/*; OPS_PORT). */
+  opsPort: number;
   /** NODE_ENV, feature flags, TEMPORAL_TASK_QUEUE, … (on top of the stack's env). */
   env: Record<string, string>;
   console?: boolean;
@@ -86,6 +88,8 @@ export interface Apps {
   worker: ManagedProcess;
   apiUrl: string;
   workerUrl: string;
+  /** The API's operations listener: /metrics and the codec server. */
+  apiOpsUrl: string;
   /** Resolves when both answer /readyz with 200; rejects (ComponentError with the log tail) otherwise. */
   ready: Promise<void>;
   /** API first (no new requests), then the worker. */
@@ -100,20 +104,20 @@ export function startApps(options: AppsOptions): Apps {
   const missing = missingAppEntries(options.compiled);
   if (missing.length > 0) throw new ComponentError('apps', `${missing.join(' and ')} do(es) not exist yet`);
   const base = { ...process.env, ...options.stack.env, ...options.env };
-  const spawnApp = (role: AppRole, portVar: string, port: number) =>
+  const spawnApp = (role: AppRole, ports: Record<string, number>) =>
     spawnManaged({
       name: role,
       // node itself (with the tsx loader for sources): one process, so a SIGKILL after the stop timeout leaves no orphan behind a wrapper.
       command: process.execPath,
       args: options.compiled ? [...appNodeFlags(role), '--enable-source-maps', COMPILED_APP_ENTRIES[role]] : [...appNodeFlags(role), '--import', 'tsx', APP_ENTRIES[role]],
       cwd: REPO_ROOT,
-      env: { ...base, ...vaultIdentity(base, role), ...databaseIdentity(base, role), [portVar]: String(port) },
+      env: { ...base, ...vaultIdentity(base, role), ...databaseIdentity(base, role), ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])) },
       logDir: options.stack.logDir,
       runDir: options.stack.runDir,
       console: options.console ?? false,
     });
-  const worker = spawnApp('worker', 'WORKER_HEALTH_PORT', options.workerPort);
-  const api = spawnApp('api', 'PORT', options.apiPort);
+  const worker = spawnApp('worker', { WORKER_HEALTH_PORT: options.workerPort });
+  const api = spawnApp('api', { PORT: options.apiPort, OPS_PORT: options.opsPort });
   const apiUrl = `http://127.0.0.1:${options.apiPort}`;
   const workerUrl = `http://127.0.0.1:${options.workerPort}`;
   const wait = (proc: ManagedProcess, url: string) =>
@@ -129,5 +133,5 @@ export function startApps(options: AppsOptions): Apps {
     })();
     return stopped;
   };
-  return { api, worker, apiUrl, workerUrl, ready, stop };
+  return { api, worker, apiUrl, workerUrl, apiOpsUrl: `http://127.0.0.1:${options.opsPort}`, ready, stop };
 }

@@ -9,10 +9,10 @@
  * is initialised; the root token and recovery key go to .data/openbao/init.json (0600)
  * and are used ONLY here, to provision. The API and the worker never see them.
  *
- * Provisioning (idempotent, both modes): transit at transit/, three derived
+ * Provisioning (idempotent, both modes): transit at transit/, four derived
  * aes256-gcm96 keys (not exportable, no plaintext backup, not deletable), policies
  * countersign-api (encrypt only for wallets), countersign-worker (decrypt only for
- * wallets), countersign-operator (rotate/config/rewrap/read), AppRole roles for api and
+ * wallets) — both encrypt and decrypt the Temporal history data keys (countersign-history), countersign-operator (rotate/config/rewrap/read), AppRole roles for api and
  * worker, and periodic tokens for api, worker and operator.
  */
 import { randomBytes } from 'node:crypto';
@@ -24,7 +24,7 @@ import { randomSecret, readJsonFile, writePrivateFile } from './secrets';
 
 export const DEV_OPENBAO_PORT = 8200;
 export const TRANSIT_MOUNT = 'transit';
-export const TRANSIT_KEYS = ['countersign-wallets', 'countersign-mfa', 'countersign-webhooks'] as const;
+export const TRANSIT_KEYS = ['countersign-wallets', 'countersign-mfa', 'countersign-webhooks', 'countersign-history'] as const;
 
 /**
  * The security split: the API can seal new wallet keys but never open one; only the
@@ -36,10 +36,15 @@ export const POLICIES: Record<'countersign-api' | 'countersign-worker' | 'counte
     rule('transit/encrypt/countersign-mfa', ['update']),
     rule('transit/decrypt/countersign-mfa', ['update']),
     rule('transit/encrypt/countersign-webhooks', ['update']),
+    // The payload codec's data keys (domains/history): both processes read and write Temporal payloads.
+    rule('transit/encrypt/countersign-history', ['update']),
+    rule('transit/decrypt/countersign-history', ['update']),
   ].join('\n'),
   'countersign-worker': [
     rule('transit/decrypt/countersign-wallets', ['update']),
     rule('transit/decrypt/countersign-webhooks', ['update']),
+    rule('transit/encrypt/countersign-history', ['update']),
+    rule('transit/decrypt/countersign-history', ['update']),
   ].join('\n'),
   'countersign-operator': [
     rule('transit/keys/+/rotate', ['update']),

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-export const APP_SECRET_NAMES = ['JWT_SECRET_KEY', 'AUDIT_HMAC_KEY', 'API_KEY_HMAC_KEY'] as const;
+export const APP_SECRET_NAMES = ['JWT_SECRET_KEY', 'AUDIT_HMAC_KEY', 'API_KEY_HMAC_KEY', 'CODEC_OPERATOR_TOKEN'] as const;
 export type AppSecretName = (typeof APP_SECRET_NAMES)[number];
 
 export interface StackSecrets {

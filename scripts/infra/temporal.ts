@@ -10,6 +10,7 @@
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
+import { SEARCH_ATTRIBUTE_TYPES } from '../../workflows/definitions';
 import { temporalBinary, temporalTestServerBinary } from './paths';
 import { abortStart, assertPortsFree, delay, getFreePort, spawnManaged, waitUntilReady, type Handle } from './process';
 
@@ -19,15 +20,8 @@ export const DEV_TEMPORAL_PORT = 7233;
 export const DEV_TEMPORAL_UI_PORT = 8233;
 export const DEFAULT_NAMESPACE = 'default';
 
-/** The project's custom search attributes (DESIGN.md, "Names of attributes"). */
-export const SEARCH_ATTRIBUTES = {
-  CountersignStatus: 'Keyword',
-  CountersignWallet: 'Keyword',
-  CountersignAgent: 'Keyword',
-  CountersignOwner: 'Keyword',
-  CountersignTxHash: 'Keyword',
-  CountersignChainId: 'Int',
-} as const;
+/** The project's custom search attributes (DESIGN.md, "Names of attributes"; one list, in workflows/definitions.ts). */
+export const SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTE_TYPES;
 
 type AttributeType = (typeof SEARCH_ATTRIBUTES)[keyof typeof SEARCH_ATTRIBUTES];
 

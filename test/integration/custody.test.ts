@@ -18,6 +18,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Wallet } from 'ethers';
 import type { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
+import { decodeHistory } from '../support/history';
 import { verifyChain } from '../../domains/audit';
 import { auditRows, startWalletStack, type HttpAnswer, type TestUser, type WalletStack } from './wallets-harness';
 
@@ -115,7 +117,7 @@ async function waitForTransaction(auth: { apiKey?: string; token?: string }, id:
   throw new Error(`transaction ${id} did not reach ${statuses.join('|')}: ${last?.text.slice(0, 300)}`);
 }
 
-async function temporalText(client: Client): Promise<{ ids: string[]; text: string }> {
+async function temporalText(client: Client, codec: PayloadCodec): Promise<{ ids: string[]; text: string }> {
   // Every workflow started on the server since this test began (other tests' too: stricter, and cheap).
   const query = `StartTime >= "${testStart.toISOString()}"`;
   const parts: string[] = [];
@@ -125,7 +127,8 @@ async function temporalText(client: Client): Promise<{ ids: string[]; text: stri
     workflows += 1;
     ids.push(info.workflowId);
     const history = await client.workflow.getHandle(info.workflowId, info.runId).fetchHistory();
-    parts.push(historyText(history).join('\n'));
+    // As stored (encrypted by the payload codec) and as an operator with the codec server reads it.
+    parts.push(historyText(history).join('\n'), historyText(await decodeHistory(history, codec)).join('\n'));
     if (workflows >= 1000) break;
   }
   return { ids, text: parts.join('\n') };
@@ -209,6 +212,7 @@ describe('a planted wallet key', () => {
         VAULT_WALLET_KEY: s.vault.keys.wallet,
         VAULT_MFA_KEY: s.vault.keys.mfa,
         VAULT_WEBHOOK_KEY: s.vault.keys.webhook,
+        VAULT_HISTORY_KEY: s.vault.keys.history,
         JWT_SECRET_KEY: s.config.JWT_SECRET_KEY!,
         AUDIT_HMAC_KEY: s.config.AUDIT_HMAC_KEY!,
         API_KEY_HMAC_KEY: s.config.API_KEY_HMAC_KEY!,
@@ -244,10 +248,10 @@ describe('a planted wallet key', () => {
     if (s.temporal) {
       // Visibility is eventually consistent: wait until our workflows are listed.
       const wanted = transactionIds.map((id) => `tx-${id}`);
-      let scan = await temporalText(s.temporal.client);
+      let scan = await temporalText(s.temporal.client, s.temporal.codec);
       for (let i = 0; i < 50 && !wanted.every((id) => scan.ids.includes(id)); i += 1) {
         await new Promise((r) => setTimeout(r, 200));
-        scan = await temporalText(s.temporal.client);
+        scan = await temporalText(s.temporal.client, s.temporal.codec);
       }
       for (const id of wanted) assert.ok(scan.ids.includes(id), `the history of ${id} was scanned`);
       assert.ok(scan.text.includes(transactionIds[0]!), 'the scanned text holds the histories');

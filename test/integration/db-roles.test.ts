@@ -147,6 +147,7 @@ describe('the API role', () => {
     await allowed(asApi, 'SELECT secret_ciphertext FROM mfa_factors');
     await allowed(asApi, 'UPDATE user_sessions SET last_seen_at = last_seen_at WHERE false');
     await allowed(asApi, 'DELETE FROM user_sessions WHERE false');
+    await allowed(asApi, 'SELECT key_ciphertext FROM history_keys');
     await allowed(asApi, 'UPDATE login_throttles SET failures = failures, next_attempt_at = next_attempt_at, last_failure_at = last_failure_at WHERE false');
     await allowed(asApi, 'DELETE FROM login_throttles WHERE false');
   });
@@ -165,6 +166,12 @@ describe('the API role', () => {
     await refused(asApi, 'UPDATE wallet_policies SET wallet_id = wallet_id WHERE false');
     await refused(asApi, 'DELETE FROM wallet_policies WHERE false');
     await allowed(asApi, 'UPDATE wallet_policies SET rules = rules, version = version WHERE false');
+  });
+
+  test('adds history data keys, but cannot change or delete one (older histories need them)', async () => {
+    await allowed(asApi, `INSERT INTO history_keys (id, key_ciphertext) SELECT '${someUuid}', 'vault:v1:x' WHERE false`);
+    await refused(asApi, "UPDATE history_keys SET key_ciphertext = 'vault:v1:x' WHERE false");
+    await refused(asApi, 'DELETE FROM history_keys WHERE false');
   });
 });
 
@@ -217,6 +224,13 @@ describe('the worker role', () => {
     await allowed(asWorker, 'SELECT key_ciphertext FROM wallets');
     await allowed(asWorker, 'SELECT id, revoked_at, expires_at FROM agents');
     await allowed(asWorker, 'UPDATE wallet_nonces SET next_nonce = next_nonce WHERE false');
+    await allowed(asWorker, 'SELECT key_ciphertext FROM history_keys');
+  });
+
+  test('reads history data keys but cannot add, change or delete one (the API adds them)', async () => {
+    await refused(asWorker, `INSERT INTO history_keys (id, key_ciphertext) VALUES ('${someUuid}', 'vault:v1:x')`);
+    await refused(asWorker, "UPDATE history_keys SET key_ciphertext = 'vault:v1:x' WHERE false");
+    await refused(asWorker, 'DELETE FROM history_keys WHERE false');
   });
 });
 
@@ -299,7 +313,7 @@ describe('the grants as applied are exactly the map', () => {
     // The API's credentials in the worker (and the reverse) are refused, naming what is wrong.
     const extraWrites = async (db: typeof database.db, as: AppRole) =>
       [...new Set((await checkPrivileges(db, as)).filter((f) => f.kind === 'extra' && f.privilege === 'INSERT').map((f) => f.table))].sort();
-    assert.deepEqual(await extraWrites(database.api.db, 'worker'), ['address_book', 'agent_wallets', 'agents', 'approvals', 'login_throttles', 'mfa_factors', 'mfa_failures', 'mfa_uses', 'policy_spend', 'revoked_tokens', 'transaction_commands', 'transactions', 'user_sessions', 'users', 'wallet_policies', 'wallets', 'webhooks']);
+    assert.deepEqual(await extraWrites(database.api.db, 'worker'), ['address_book', 'agent_wallets', 'agents', 'approvals', 'history_keys', 'login_throttles', 'mfa_factors', 'mfa_failures', 'mfa_uses', 'policy_spend', 'revoked_tokens', 'transaction_commands', 'transactions', 'user_sessions', 'users', 'wallet_policies', 'wallets', 'webhooks']);
     assert.deepEqual(await extraWrites(database.worker.db, 'api'), ['chains', 'nonce_assignments', 'pings', 'signed_transactions', 'wallet_nonces', 'webhook_deliveries']);
     await assert.rejects(assertPrivileges(database.api.db, 'worker'), /may do more than the worker should \(it can DELETE address_book, can DELETE agent_wallets, can DELETE login_throttles/);
     await assert.rejects(assertPrivileges(database.worker.db, 'api'), /may do more than the api should \(it can INSERT chains, can INSERT nonce_assignments, can INSERT pings, can INSERT signed_transactions and \d+ more\)/);

@@ -159,6 +159,8 @@ describe('rotation with Vault (operator credential: rotate, config, read, rewrap
         ['wallet', 1, 2, 2, 7, 0, 0],
         ['mfa', 1, 2, 2, 3, 0, 0],
         ['webhook', 1, 2, 2, 2, 0, 0],
+        // The payload codec's data keys (none stored in this database).
+        ['history', 1, 2, 2, 0, 0, 0],
       ],
     );
     for (const ciphertext of await allCiphertexts()) assert.match(ciphertext, /^vault:v2:/);
@@ -180,6 +182,7 @@ describe('rotation with Vault (operator credential: rotate, config, read, rewrap
         ['keys.rotated', 'operator', 'key', 'wallet', 2, 7, 2],
         ['keys.rotated', 'operator', 'key', 'mfa', 2, 3, 2],
         ['keys.rotated', 'operator', 'key', 'webhook', 2, 2, 2],
+        ['keys.rotated', 'operator', 'key', 'history', 2, 0, 2],
       ],
     );
   });
@@ -273,6 +276,7 @@ describe('rotation with the local store (decrypts and re-encrypts in process)', 
         ['wallet', 2, 2, 7, 0],
         ['mfa', 2, 2, 3, 0],
         ['webhook', 2, 2, 2, 0],
+        ['history', 2, 2, 0, 0],
       ],
     );
     for (const ciphertext of await allCiphertexts()) assert.match(ciphertext, /^local:v2:/);
@@ -317,6 +321,7 @@ describe('npm run keys:rotate', () => {
       VAULT_WALLET_KEY: own.keys.wallet,
       VAULT_MFA_KEY: own.keys.mfa,
       VAULT_WEBHOOK_KEY: own.keys.webhook,
+      VAULT_HISTORY_KEY: own.keys.history,
     };
     const refused = await run([], env);
     assert.equal(refused.code, 1);
@@ -334,7 +339,7 @@ describe('npm run keys:rotate', () => {
     assert.deepEqual(await worker.decrypt('wallet', planted.wallets[0]!.id, await stored('wallet', planted.wallets[0]!.id)), planted.wallets[0]!.key);
     // Written to the real audit log: a summary per purpose and one event per wallet.
     const audited = await db('audit_events').where('created_at', '>=', startedAt).select('action', 'actor_type', 'subject_type', 'subject_id');
-    assert.deepEqual(audited.filter((r) => r.action === 'keys.rotated').map((r) => r.subject_id).sort(), ['mfa', 'wallet', 'webhook']);
+    assert.deepEqual(audited.filter((r) => r.action === 'keys.rotated').map((r) => r.subject_id).sort(), ['history', 'mfa', 'wallet', 'webhook']);
     assert.deepEqual(audited.filter((r) => r.action === 'wallet.key_rotated').map((r) => r.subject_id).sort(), planted.wallets.map((w) => w.id).sort());
     assert.ok(audited.every((r) => r.actor_type === 'operator'));
   });

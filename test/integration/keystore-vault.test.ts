@@ -69,7 +69,7 @@ before(async () => {
   if (vault.shared && env.VAULT_API_TOKEN && env.VAULT_WORKER_TOKEN) {
     layout = {
       mount: env.VAULT_TRANSIT_MOUNT ?? 'transit',
-      keys: { wallet: env.VAULT_WALLET_KEY ?? AGREED_KEYS.wallet, mfa: env.VAULT_MFA_KEY ?? AGREED_KEYS.mfa, webhook: env.VAULT_WEBHOOK_KEY ?? AGREED_KEYS.webhook },
+      keys: { wallet: env.VAULT_WALLET_KEY ?? AGREED_KEYS.wallet, mfa: env.VAULT_MFA_KEY ?? AGREED_KEYS.mfa, webhook: env.VAULT_WEBHOOK_KEY ?? AGREED_KEYS.webhook, history: env.VAULT_HISTORY_KEY ?? AGREED_KEYS.history },
       apiToken: env.VAULT_API_TOKEN,
       workerToken: env.VAULT_WORKER_TOKEN,
       ...(env.VAULT_OPERATOR_TOKEN ? { operatorToken: env.VAULT_OPERATOR_TOKEN } : {}),
@@ -159,6 +159,7 @@ describe('Vault key store: separation of duties', () => {
       VAULT_WALLET_KEY: layout.keys.wallet,
       VAULT_MFA_KEY: layout.keys.mfa,
       VAULT_WEBHOOK_KEY: layout.keys.webhook,
+      VAULT_HISTORY_KEY: layout.keys.history,
       VAULT_TIMEOUT_MS: TIMEOUT_MS,
       KEYSTORE_PASSPHRASE: undefined,
       KEYSTORE_KEY_FILE: undefined,

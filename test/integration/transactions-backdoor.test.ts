@@ -19,6 +19,7 @@ import { startTestApp, type TestApp } from '../support/app';
 import { call, chainProvider, expectStatus, newAgent, newUser, newWallet, randomAddress, waitForStatus, type TestUser } from '../support/actors';
 import { statusQuery, transactionWorkflowId } from '../../workflows/definitions';
 import { temporalBinary } from '../../scripts/infra/paths';
+import { backdoorRefusals } from '../../lib/metrics';
 
 let app: TestApp;
 const provider = chainProvider();
@@ -65,6 +66,9 @@ const refusals = async (transactionId: string) =>
 const audited = async (action: string, transactionId: string) =>
   Number(((await app.database.db('audit_events').where({ action, subject_id: transactionId }).count<{ count: string }[]>('* as count'))[0]!).count);
 
+/** countersign_backdoor_refusals_total{update} in this process's registry (the test worker's activities count there). */
+const backdoorCount = async (update: string) => (await backdoorRefusals.get()).values.find((v) => v.labels.update === update)?.value ?? 0;
+
 const handleOf = (transactionId: string) => app.temporal.workflow.getHandle(transactionWorkflowId(transactionId));
 
 describe('execute sent straight to Temporal', () => {
@@ -73,6 +77,7 @@ describe('execute sent straight to Temporal', () => {
     const prepared = await prepare(agent.apiKey, wallet);
     await approve(owner, prepared);
     const id = prepared.transaction_id;
+    const countedBefore = await backdoorCount('execute');
 
     // Exactly the command from the report, through the real Temporal CLI.
     const run = promisify(execFile);
@@ -99,6 +104,7 @@ describe('execute sent straight to Temporal', () => {
     const refused = await refusals(id);
     assert.equal(refused.length, 4, JSON.stringify(refused));
     assert.ok(refused.every((r) => r.update === 'execute'));
+    assert.equal((await backdoorCount('execute')) - countedBefore, 4, 'each refusal counted in the metrics');
     assert.equal(await audited('transaction.execute_requested', id), 0);
     assert.ok(app.logs.some((line) => line.includes('"level":40') && line.includes('ALERT') && line.includes(id)), 'an operator alert was logged at warn');
 

@@ -42,6 +42,9 @@ import { createChainClients, type ChainClients } from '../../domains/chain';
 import { AGREED_KEYS, provisionIsolated, provisionTransit, useTestVault, type TestVault } from '../support/keystore-openbao';
 import { devChain, receiptOf, type DevChain } from '../support/contracts';
 import { workflowBundle } from '../support/app';
+import type { PayloadCodec } from '@temporalio/common';
+import { createHistoryCodec, createHistoryKeyring, historyDataConverter } from '../../domains/history';
+import { NO_TRACING_SINKS } from '../../lib/tracing';
 
 /** anvil's well-known dev account 0 (public test mnemonic; never holds real funds). */
 export const ANVIL_ACCOUNT_0 = '0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80';
@@ -96,7 +99,8 @@ export interface WalletStack {
   workerKeystore: VaultKeyStore;
   audit: AuditLog;
   /** With `temporal: true`: the client, and the task queue of this stack's own worker. */
-  temporal?: { client: Client; taskQueue: string } | undefined;
+  /** `codec` decodes this stack's payloads (other stacks' use other data keys). */
+  temporal?: { client: Client; taskQueue: string; codec: PayloadCodec } | undefined;
   /** Every log line the app (and its worker) wrote. */
   logs: string[];
   /** Every HTTP answer (status line, headers and body). */
@@ -138,7 +142,7 @@ async function vaultLayout(vault: TestVault, isolated: boolean): Promise<VaultLa
       addr: vault.addr,
       rootToken: vault.rootToken,
       mount: env.VAULT_TRANSIT_MOUNT ?? 'transit',
-      keys: { wallet: env.VAULT_WALLET_KEY ?? AGREED_KEYS.wallet, mfa: env.VAULT_MFA_KEY ?? AGREED_KEYS.mfa, webhook: env.VAULT_WEBHOOK_KEY ?? AGREED_KEYS.webhook },
+      keys: { wallet: env.VAULT_WALLET_KEY ?? AGREED_KEYS.wallet, mfa: env.VAULT_MFA_KEY ?? AGREED_KEYS.mfa, webhook: env.VAULT_WEBHOOK_KEY ?? AGREED_KEYS.webhook, history: env.VAULT_HISTORY_KEY ?? AGREED_KEYS.history },
       apiToken: env.VAULT_API_TOKEN,
       workerToken: env.VAULT_WORKER_TOKEN,
       operatorToken: env.VAULT_OPERATOR_TOKEN,
@@ -202,6 +206,7 @@ export async function startWalletStack(options: WalletStackOptions): Promise<Wal
       VAULT_WALLET_KEY: vault.keys.wallet,
       VAULT_MFA_KEY: vault.keys.mfa,
       VAULT_WEBHOOK_KEY: vault.keys.webhook,
+      VAULT_HISTORY_KEY: vault.keys.history,
       VAULT_TIMEOUT_MS: '5000',
       JWT_SECRET_KEY: env.JWT_SECRET_KEY ?? secret(),
       AUDIT_HMAC_KEY: env.AUDIT_HMAC_KEY ?? secret(),
@@ -247,7 +252,15 @@ export async function startWalletStack(options: WalletStackOptions): Promise<Wal
     if (options.temporal) {
       const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
       closers.push(() => connection.close());
-      const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+      // The payload codec, each side with its own credential, as in production.
+      const historyKeys = createHistoryKeyring({ db, keystore: apiKeystore });
+      await historyKeys.ensure();
+      const workerHistoryKeys = createHistoryKeyring({ db, keystore: workerKeystore });
+      closers.push(async () => {
+        historyKeys.close();
+        workerHistoryKeys.close();
+      });
+      const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter: historyDataConverter(historyKeys) });
       // Exactly what production runs (api/compose.ts); windows on real time, as Temporal's timers are.
       const composed = composeApi({ config, db: apiDb, logger, clock, windowClock: systemClock, temporal: client, keystore: apiKeystore, chains: chainClients });
       closers.push(() => composed.close());
@@ -270,13 +283,15 @@ export async function startWalletStack(options: WalletStackOptions): Promise<Wal
           audit: createAuditLog({ db: workerDb, hmacKey: config.AUDIT_HMAC_KEY! }),
           config,
         }),
+        dataConverter: historyDataConverter(workerHistoryKeys),
+        sinks: NO_TRACING_SINKS,
       });
       const running = worker.run();
       closers.push(async () => {
         worker.shutdown();
         await running;
       });
-      temporal = { client, taskQueue };
+      temporal = { client, taskQueue, codec: createHistoryCodec(historyKeys) };
     } else {
       const sessions = createSessionService({ db: apiDb, clock, audit });
       const users = createUserService({ db: apiDb, clock, config, audit, sessions });

@@ -263,7 +263,7 @@ before(async () => {
   if (vault.shared && env.VAULT_API_TOKEN && env.VAULT_WORKER_TOKEN) {
     layout = {
       mount: env.VAULT_TRANSIT_MOUNT ?? 'transit',
-      keys: { wallet: env.VAULT_WALLET_KEY ?? AGREED_KEYS.wallet, mfa: env.VAULT_MFA_KEY ?? AGREED_KEYS.mfa, webhook: env.VAULT_WEBHOOK_KEY ?? AGREED_KEYS.webhook },
+      keys: { wallet: env.VAULT_WALLET_KEY ?? AGREED_KEYS.wallet, mfa: env.VAULT_MFA_KEY ?? AGREED_KEYS.mfa, webhook: env.VAULT_WEBHOOK_KEY ?? AGREED_KEYS.webhook, history: env.VAULT_HISTORY_KEY ?? AGREED_KEYS.history },
       apiToken: env.VAULT_API_TOKEN,
       workerToken: env.VAULT_WORKER_TOKEN,
     };

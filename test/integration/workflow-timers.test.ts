@@ -12,6 +12,7 @@ import { temporalTestServerBinary } from '../../scripts/infra/paths';
 import { registerSearchAttributes } from '../../lib/temporal';
 import { approveUpdate, transactionWorkflowId, type TransactionWorkflowInput } from '../../workflows/definitions';
 import { workflowBundle } from '../support/app';
+import { NO_TRACING_SINKS } from '../../lib/tracing';
 
 let env: TestWorkflowEnvironment;
 before(async () => {
@@ -49,6 +50,7 @@ async function run(input: Omit<TransactionWorkflowInput, 'transactionId'>, durin
     taskQueue,
     workflowBundle: 'codePath' in bundle ? bundle : { code: bundle.code },
     activities: fakeActivities(projected),
+    sinks: NO_TRACING_SINKS,
   });
   const transactionId = randomUUID();
   const result = await worker.runUntil(async () => {

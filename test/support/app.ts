@@ -11,11 +11,15 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { pino } from 'pino';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { PayloadCodec } from '@temporalio/common';
 import { loadConfig, type Config } from '../../config/env';
 import { createTestClock, systemClock, type TestClock } from '../../lib/clock';
-import type { Logger } from '../../lib/logger';
+import { createLogger, type Logger } from '../../lib/logger';
+import { bundleWorkflows } from '../../lib/workflow-bundle';
+import { NO_TRACING_SINKS, startTracing, type Tracing } from '../../lib/tracing';
+import { observeActivities } from '../../worker/interceptors';
+import { createHistoryCodec, createHistoryKeyring, historyDataConverter, type HistoryKeyring } from '../../domains/history';
 import { createApp } from '../../api/app';
 import { composeApi } from '../../api/compose';
 import { createHttpServer, httpLimits } from '../../api/http/http-server';
@@ -37,6 +41,11 @@ export interface TestApp {
   logs: string[];
   /** The worker's activities (the same object the worker runs), to call one directly. */
   activities: ReturnType<typeof createActivities>;
+  /** The payload codec both sides use (the API's keyring), to decode a raw history. */
+  codec: PayloadCodec;
+  historyKeys: HistoryKeyring;
+  /** Set when OTEL_EXPORTER_OTLP_ENDPOINT was given. */
+  tracing?: Tracing;
   /** The API's long-poll waiters (how many requests are held now). */
   waiters: { size(): number };
   stopWorker(): Promise<void>;
@@ -55,7 +64,7 @@ let bundlePromise: Promise<{ code: string }> | undefined;
 export function workflowBundle(): Promise<{ code: string }> | { codePath: string } {
   const prebuilt = process.env.WORKFLOW_BUNDLE_PATH;
   if (prebuilt) return { codePath: prebuilt };
-  bundlePromise ??= bundleWorkflowCode({ workflowsPath: new URL('../../workflows/index.ts', import.meta.url).pathname, logger: silentWebpackLogger });
+  bundlePromise ??= bundleWorkflows({ logger: silentWebpackLogger });
   return bundlePromise;
 }
 const silentWebpackLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never;
@@ -83,6 +92,7 @@ export function testConfig(databaseUrl: string, extra: Record<string, string> = 
   });
 }
 
+/** The product's logger (redaction, log context), writing into `lines`. */
 function capturingLogger(lines: string[], name: string): Logger {
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -90,7 +100,7 @@ function capturingLogger(lines: string[], name: string): Logger {
       done();
     },
   });
-  return pino({ name, level: 'debug' }, sink);
+  return createLogger({ name, level: 'debug', destination: sink });
 }
 
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -98,10 +108,19 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const config = testConfig(database.api.url, options.env);
   const logs: string[] = [];
   const clock = createTestClock();
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-
+  const tracing = startTracing({ endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: 'countersign-test' });
   const apiKeystore = await createKeyStore(config);
+  // Each side unwraps the history data keys with its own credential, as in production.
+  const historyKeys = createHistoryKeyring({ db: database.api.db, keystore: apiKeystore });
+  await historyKeys.ensure();
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const temporal = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: historyDataConverter(historyKeys),
+    ...(tracing ? { interceptors: tracing.clientInterceptors } : {}),
+  });
+
   const chains = createChainClients(config.chains);
   const composed = composeApi({ config, db: database.api.db, logger: capturingLogger(logs, 'api'), clock, windowClock: systemClock, temporal, keystore: apiKeystore, chains });
   const app = createApp({
@@ -111,6 +130,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     routes: composed.routes,
     version: 'test',
     trustProxy: false,
+    ...(tracing ? { tracer: tracing.tracer } : {}),
     limits: { perMinute: config.RATE_LIMIT_PER_MINUTE, agentPerMinute: config.AGENT_RATE_LIMIT_PER_MINUTE },
     readiness: {},
   });
@@ -123,6 +143,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
 
   // The worker holds the decrypt-only credential.
   const workerKeystore = await createKeyStore({ ...config, VAULT_TOKEN: requireEnv('VAULT_WORKER_TOKEN') });
+  const workerHistoryKeys = createHistoryKeyring({ db: database.worker.db, keystore: workerKeystore });
   const activities = createActivities({
     db: database.worker.db,
     logger: capturingLogger(logs, 'worker'),
@@ -145,6 +166,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       workflowBundle: 'codePath' in bundle ? bundle : { code: bundle.code },
       activities,
+      dataConverter: historyDataConverter(workerHistoryKeys),
+      interceptors: { activity: [observeActivities, ...(tracing?.activityInterceptors ?? [])] },
+      sinks: tracing?.sinks ?? NO_TRACING_SINKS,
     });
     running = worker.run();
   }
@@ -167,6 +191,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     logs,
     activities,
+    codec: createHistoryCodec(historyKeys),
+    historyKeys,
+    ...(tracing ? { tracing } : {}),
     waiters: composed.waiters,
     startWorker,
     stopWorker,
@@ -179,6 +206,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       await apiKeystore.close();
       await workerKeystore.close();
       await nativeConnection?.close();
+      historyKeys.close();
+      workerHistoryKeys.close();
       await connection.close();
       await database.drop();
     },

@@ -106,7 +106,7 @@ export async function vaultApi(addr: string, token: string, method: string, apiP
   return text ? JSON.parse(text) : undefined;
 }
 
-export const AGREED_KEYS: Record<KeyPurpose, string> = { wallet: 'countersign-wallets', mfa: 'countersign-mfa', webhook: 'countersign-webhooks' };
+export const AGREED_KEYS: Record<KeyPurpose, string> = { wallet: 'countersign-wallets', mfa: 'countersign-mfa', webhook: 'countersign-webhooks', history: 'countersign-history' };
 
 export interface Provisioned {
   mount: string;
@@ -120,8 +120,8 @@ export interface Provisioned {
 function policyText(mount: string, keys: Record<KeyPurpose, string>) {
   const update = (p: string) => `path "${mount}/${p}" {\n  capabilities = ["update"]\n}\n`;
   return {
-    api: [update(`encrypt/${keys.wallet}`), update(`encrypt/${keys.mfa}`), update(`decrypt/${keys.mfa}`), update(`encrypt/${keys.webhook}`)].join(''),
-    worker: [update(`decrypt/${keys.wallet}`), update(`decrypt/${keys.webhook}`)].join(''),
+    api: [update(`encrypt/${keys.wallet}`), update(`encrypt/${keys.mfa}`), update(`decrypt/${keys.mfa}`), update(`encrypt/${keys.webhook}`), update(`encrypt/${keys.history}`), update(`decrypt/${keys.history}`)].join(''),
+    worker: [update(`decrypt/${keys.wallet}`), update(`decrypt/${keys.webhook}`), update(`encrypt/${keys.history}`), update(`decrypt/${keys.history}`)].join(''),
     operator: Object.values(keys)
       .map((k) => [update(`keys/${k}/rotate`), update(`keys/${k}/config`), update(`rewrap/${k}`), `path "${mount}/keys/${k}" {\n  capabilities = ["read"]\n}\n`].join(''))
       .join(''),
@@ -163,7 +163,7 @@ export async function provisionTransit(addr: string, rootToken: string, options:
 export async function provisionIsolated(addr: string, rootToken: string): Promise<Provisioned> {
   const suffix = randomBytes(4).toString('hex');
   return provisionTransit(addr, rootToken, {
-    keys: { wallet: `countersign-wallets-t${suffix}`, mfa: `countersign-mfa-t${suffix}`, webhook: `countersign-webhooks-t${suffix}` },
+    keys: { wallet: `countersign-wallets-t${suffix}`, mfa: `countersign-mfa-t${suffix}`, webhook: `countersign-webhooks-t${suffix}`, history: `countersign-history-t${suffix}` },
     policyPrefix: `countersign-t${suffix}`,
   });
 }

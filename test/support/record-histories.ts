@@ -1,7 +1,9 @@
 /**
  * Records workflow histories for the replay test (test/integration/workflow-replay.test.ts):
  * runs each lifecycle on the real stack and writes its history as JSON into
- * test/fixtures/histories/.
+ * test/fixtures/histories/ (the current set) — payloads encrypted by the payload
+ * codec, as the current code stores them — with the run's (throwaway) data key
+ * in history-key.json, so the replay test can decrypt them.
  *
  *   npm test -- --no-lint test/support/record-histories.ts
  *     (the harness runs it like a test file, with a throwaway stack's env;
@@ -9,10 +11,10 @@
  *
  * Re-record only when a workflow change is *meant* to be incompatible, and
  * then version the workflow with patched() and move the previous set to a
- * subfolder (v1/, …) first: the committed histories are what running
+ * new versioned subfolder (v1/ … v3/, the next one; its history-key.json with it) first: the committed histories are what running
  * workflows in production look like, and the replay test replays every set.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -25,6 +27,10 @@ import { transactionWorkflowId } from '../../workflows/definitions';
 const OUT = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'fixtures', 'histories');
 
 const app = await startTestApp({ env: { APPROVAL_TTL_MIN: '2s', EXECUTION_WINDOW: '3s' } });
+mkdirSync(OUT, { recursive: true });
+// This run's database holds one fresh data key: a test key, committed with what it encrypted.
+const dataKey = await app.historyKeys.current();
+writeFileSync(path.join(OUT, 'history-key.json'), `${JSON.stringify({ note: 'test fixture key for the replay histories beside it only', id: dataKey.id, key: dataKey.key.toString('base64') }, null, 2)}\n`);
 // A receiver for the one lifecycle whose agent has a webhook.
 const receiver = http.createServer((req, res) => req.resume().on('end', () => res.writeHead(204).end()));
 await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));

@@ -99,6 +99,22 @@ test('api and worker run with the heap limits the dev and test launchers use', a
   }
 });
 
+test('compose registers every search attribute the code requires, with its type', async () => {
+  const { SEARCH_ATTRIBUTE_TYPES } = await import('../../workflows/definitions');
+  const admin = compose.services['temporal-admin'] as { command: string[] };
+  const registered = Object.fromEntries([...admin.command.join(' ').matchAll(/\b(Countersign[A-Za-z]+):(Keyword|Int)\b/g)].map((m) => [m[1]!, m[2]!]));
+  assert.deepEqual(registered, SEARCH_ATTRIBUTE_TYPES);
+});
+
+test('the API\'s operations port (metrics, codec server) is published on loopback only, apart from the public port', () => {
+  const api = compose.services.api as { environment: Record<string, string>; ports: string[] };
+  const opsPort = api.environment.OPS_PORT!;
+  assert.notEqual(opsPort, api.environment.PORT);
+  const published = api.ports.filter((p) => p.endsWith(`:${opsPort}`));
+  assert.deepEqual(published, [`127.0.0.1:${opsPort}:${opsPort}`]);
+  assert.match(configSource, /OPS_HOST: z\.string\(\)\.default\('127\.0\.0\.1'\)/);
+});
+
 test('the image and compose run the compiled build (node dist/…), never tsx', async () => {
   const { ENTRY_POINTS, compiledPath } = await import('../../scripts/build');
   const compiled = new Set(ENTRY_POINTS.map((entry) => compiledPath(entry).replace(`${process.cwd()}/`, '')));

@@ -212,6 +212,8 @@ describe('temporal search attributes', () => {
       CountersignOwner: KEYWORD,
       CountersignTxHash: KEYWORD,
       CountersignChainId: INT,
+      CountersignAmount: KEYWORD,
+      CountersignFailure: KEYWORD,
     };
     assert.deepEqual(diffSearchAttributes(all), { missing: [], wrongType: [] });
     const { CountersignTxHash: _dropped, ...partial } = all;
@@ -226,7 +228,12 @@ describe('vault policies', () => {
     assert.match(api, /path "transit\/encrypt\/countersign-wallets"/);
     assert.doesNotMatch(api, /transit\/decrypt\/countersign-wallets/);
     assert.match(worker, /path "transit\/decrypt\/countersign-wallets"/);
-    assert.doesNotMatch(worker, /transit\/encrypt\//);
+    // The worker encrypts nothing but the payload codec's data keys (which open no wallet key).
+    assert.doesNotMatch(worker.replace(/path "transit\/encrypt\/countersign-history"/g, ''), /transit\/encrypt\//);
+    for (const policy of [api, worker]) {
+      assert.match(policy, /path "transit\/encrypt\/countersign-history"/);
+      assert.match(policy, /path "transit\/decrypt\/countersign-history"/);
+    }
     assert.doesNotMatch(`${api}\n${worker}`, /\*|sudo|"transit\/keys/);
   });
 });

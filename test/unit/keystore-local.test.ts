@@ -225,6 +225,7 @@ describe('local key store with a passphrase (real scrypt N=2^17)', () => {
       VAULT_WALLET_KEY: 'countersign-wallets',
       VAULT_MFA_KEY: 'countersign-mfa',
       VAULT_WEBHOOK_KEY: 'countersign-webhooks',
+      VAULT_HISTORY_KEY: 'countersign-history',
       VAULT_TIMEOUT_MS: 5000,
     });
     assert.deepEqual(store.describe(), { kind: 'local' });

@@ -74,6 +74,8 @@ export async function spawnProgram(program: Program, stack: Pick<ProofStack, 'en
     VAULT_TOKEN: program === 'api' ? stack.env.VAULT_API_TOKEN! : stack.env.VAULT_WORKER_TOKEN!,
     DATABASE_URL: program === 'api' ? app.database.api.url : app.database.worker.url,
     ...(program === 'api' ? { PORT: String(port), WORKER_HEALTH_PORT: String(await getFreePort()) } : { WORKER_HEALTH_PORT: String(port), PORT: String(await getFreePort()) }),
+    // Several APIs run at once: each its own operations port (metrics, codec server).
+    OPS_PORT: String(await getFreePort()),
     ...(options.failpoint ? { COUNTERSIGN_FAILPOINT: options.failpoint } : {}),
     ...(options.env ?? {}),
   };

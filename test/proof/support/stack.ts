@@ -78,12 +78,9 @@ interface Slot {
 async function ensureWorkflowBundle(dir: string): Promise<string> {
   const prebuilt = process.env.WORKFLOW_BUNDLE_PATH;
   if (prebuilt && fs.existsSync(prebuilt)) return prebuilt;
-  const { bundleWorkflowCode } = await import('@temporalio/worker');
+  const { bundleWorkflows } = await import('../../../lib/workflow-bundle');
   const noop = () => {};
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: path.join(REPO_ROOT, 'workflows', 'index.ts'),
-    logger: { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop } as never,
-  });
+  const bundle = await bundleWorkflows({ logger: { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop } as never });
   const file = path.join(dir, 'workflow-bundle.js');
   fs.writeFileSync(file, bundle.code);
   return file;
