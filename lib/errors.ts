@@ -1,6 +1,6 @@
 /**
  * Every error the API can answer with, each with its HTTP status and machine
- * code (CONTRACT.md, "Errors"), and the one-sentence `hint` that tells an
+ * code (docs/http-contract.md, "Errors"), and the one-sentence `hint` that tells an
  * agent what to do next. Mapped to a response in one middleware
  * (api/http/errors.ts). Messages and hints are part of the API: tests pin them.
  */

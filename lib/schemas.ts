@@ -1,7 +1,7 @@
 /**
  * zod pieces shared by every route schema. JSON Schema's minLength/maxLength
  * count code points while zod's .min()/.max() count UTF-16 units, so a
- * published length bound must be checked in code points too (CONTRACT.md:
+ * published length bound must be checked in code points too (docs/http-contract.md:
  * "string lengths count code points").
  */
 import { z } from 'zod';
@@ -23,7 +23,7 @@ export function codePointString(min: number, max: number) {
     .meta({ minLength: min, maxLength: max });
 }
 
-/** A lowercase UUID, as PostgreSQL and randomUUID() write them (CONTRACT.md: ids are lowercase UUIDs). */
+/** A lowercase UUID, as PostgreSQL and randomUUID() write them (docs/http-contract.md: ids are lowercase UUIDs). */
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID_PATTERN.test(value);
 export const uuidString = () => z.string().regex(UUID_PATTERN);
@@ -55,7 +55,7 @@ export const MfaCode = z.string().regex(/^[0-9]{6}$/, 'expected the 6-digit code
 /** A password as typed: 1–128 code points (the policy on new passwords is the users domain's). */
 export const Password = boundedString(1, 128);
 
-/** One of the configured chains (CONTRACT.md: `chain_id` is an enum of them). */
+/** One of the configured chains (docs/http-contract.md: `chain_id` is an enum of them). */
 export function chainIdSchema(chainIds: readonly number[]) {
   const [first, ...rest] = chainIds.map((id) => z.literal(id));
   if (!first) throw new Error('no chain configured');

@@ -69,7 +69,7 @@ function hasKeyInQuery(ctx: Context): boolean {
   return Object.keys(ctx.query).some((name) => /^(api[_-]?key|access[_-]?token|token|jwt)$/i.test(name));
 }
 
-/** 401 without credentials, 403 wrong_principal for the wrong kind (CONTRACT.md, order of checks). */
+/** 401 without credentials, 403 wrong_principal for the wrong kind (docs/http-contract.md, order of checks). */
 export function requireAuth(route: RouteAuth, principal: Principal | undefined): void {
   if (route === 'public') return;
   if (!principal) throw unauthenticated();

@@ -1,7 +1,7 @@
 /**
  * Reads a JSON body: 413 past the limit, 415 for a non-JSON body, 400 for
  * broken JSON. An empty body (any or no Content-Type) reads as `undefined`,
- * so routes without a documented body accept it (CONTRACT.md).
+ * so routes without a documented body accept it (docs/http-contract.md).
  */
 import type { Context } from 'koa';
 import getRawBody from 'raw-body';

@@ -1,6 +1,6 @@
 /**
  * The one place errors become HTTP answers: `{"error":{"code","message","hint"}}`
- * (plus `details` / `reason` where CONTRACT.md says; `hint` is one sentence
+ * (plus `details` / `reason` where docs/http-contract.md says; `hint` is one sentence
  * telling the caller what to do next, lib/errors.ts). A 5xx body never carries
  * internals; the request id travels in the X-Request-Id header, not the body,
  * so two identical failures have identical bodies.
@@ -69,7 +69,7 @@ type Detail = { field: string; message: string };
 /**
  * One detail per field. A union that matched no branch (e.g. the request kinds of
  * prepare_transaction) reports the branch the input came closest to — not a bare
- * "Invalid input" — so an unknown or missing field is still named (CONTRACT.md:
+ * "Invalid input" — so an unknown or missing field is still named (docs/http-contract.md:
  * 400 `details` name the fields).
  */
 function issueDetails(issue: Issue, prefix: PropertyKey[]): Detail[] {

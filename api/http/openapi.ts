@@ -1,6 +1,6 @@
 /**
  * The OpenAPI 3.1 document, generated from the same route declarations and
- * zod schemas that validate requests (CONTRACT.md: "so the two cannot drift").
+ * zod schemas that validate requests (docs/http-contract.md: "so the two cannot drift").
  */
 import { z } from 'zod';
 import type { AnyRoute } from './route';

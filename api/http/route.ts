@@ -7,7 +7,7 @@ import type { Context } from 'koa';
 import type { z } from 'zod';
 import type { Principal, UserPrincipal, AgentPrincipal } from './principal';
 
-/** Who may call a route (CONTRACT.md, "Who may call what"). */
+/** Who may call a route (docs/http-contract.md, "Who may call what"). */
 export type RouteAuth = 'public' | 'user' | 'agent' | 'principal';
 
 type PrincipalFor<A extends RouteAuth> = A extends 'user'

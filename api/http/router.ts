@@ -1,5 +1,5 @@
 /**
- * Turns route declarations into a Koa router that checks, in CONTRACT.md's
+ * Turns route declarations into a Koa router that checks, in docs/http-contract.md's
  * order: routing (404 / 405 with Allow) → authentication (401) → principal
  * type (403) → body (413, 415, 400) → the handler (object lookup, factors,
  * state, idempotency).

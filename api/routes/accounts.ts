@@ -1,6 +1,6 @@
 /**
  * Account routes: register, login, logout, MFA enrolment, password change and
- * sessions (CONTRACT.md; issue 19 §5 for the last two).
+ * sessions (docs/http-contract.md; issue 19 §5 for the last two).
  *
  * * `POST /api/change_password` `{current_password, new_password, mfa_code}` → 204:
  *   every other session of the user is revoked; the caller's stays valid (it

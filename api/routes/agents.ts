@@ -30,7 +30,7 @@ export const CreateAgentBody = z
       .max(100)
       .optional()
       .meta({ description: 'Your own wallets the agent may use; omitted or empty grants none' }),
-    // UTC with Z only (CONTRACT.md, "Times"): an offset could carry year 9999 past what the API can print back.
+    // UTC with Z only (docs/http-contract.md, "Times"): an offset could carry year 9999 past what the API can print back.
     expires_at: IsoTime.nullable()
       .optional()
       .meta({ description: 'When the key stops working (ISO-8601 UTC, with Z); omitted or null: never. A time already past creates an expired key.' }),

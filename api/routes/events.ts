@@ -1,5 +1,5 @@
 /**
- * `GET /api/events` (CONTRACT.md): a user receives every status change of
+ * `GET /api/events` (docs/http-contract.md): a user receives every status change of
  * their transactions, an agent those of the transactions it prepared. With
  * `Accept: text/event-stream` the answer is an SSE stream that resumes after
  * `Last-Event-ID` without loss; otherwise an immediate JSON batch.

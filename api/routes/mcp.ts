@@ -1,7 +1,7 @@
 /**
  * `POST /mcp`: the Countersign MCP server over Streamable HTTP, on the API's
  * own port (mcp/http.ts). For agents only: no or an invalid key is 401, a
- * user's token 403 wrong_principal — the router's checks, in CONTRACT.md's
+ * user's token 403 wrong_principal — the router's checks, in docs/http-contract.md's
  * order, before any MCP message is read. It speaks JSON-RPC, not REST, so it
  * is not in /openapi.json; GET and DELETE /mcp are 405 (stateless: no
  * server-initiated stream, no session to end).

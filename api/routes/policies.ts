@@ -1,5 +1,5 @@
 /**
- * Policies and the address book (issue 14; CONTRACT.md, "Who may call what"):
+ * Policies and the address book (issue 14; docs/http-contract.md, "Who may call what"):
  * a wallet's rules (its owner reads and replaces them with TOTP; a granted
  * agent reads the rules that apply to it), the dry run of a prepare, and the
  * owner's labels.

@@ -1,4 +1,4 @@
-/** The seed's transaction routes plus reads and cancel (CONTRACT.md, "Who may call what"). */
+/** The seed's transaction routes plus reads and cancel (docs/http-contract.md, "Who may call what"). */
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { defineRoute, type AnyRoute } from '../http/route';

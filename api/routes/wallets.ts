@@ -1,5 +1,5 @@
 /**
- * Wallet routes (CONTRACT.md, "Who may call what"): create, load, list, one
+ * Wallet routes (docs/http-contract.md, "Who may call what"): create, load, list, one
  * wallet with token balances, and the owner's grants to agents. There is no
  * route that exports, shows or signs with a private key.
  */

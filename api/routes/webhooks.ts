@@ -1,5 +1,5 @@
 /**
- * Agent webhooks (CONTRACT.md, "Webhooks"): `POST /api/webhooks {url}` → 201
+ * Agent webhooks (docs/http-contract.md, "Webhooks"): `POST /api/webhooks {url}` → 201
  * with the secret (shown once), `GET /api/webhooks`, `DELETE
  * /api/webhooks/:id` → 204. Agents only (an API key); a user token gets 403.
  */

@@ -1,5 +1,5 @@
 /**
- * The canonical JSON of the approval digest (CONTRACT.md, "The approval
+ * The canonical JSON of the approval digest (docs/http-contract.md, "The approval
  * digest"). No imports and no Node built-ins: the web app imports this file and
  * hashes its output with WebCrypto, so both sides hash the very same bytes.
  *
@@ -111,7 +111,7 @@ export function unixSeconds(value: Date | number | bigint | string): string {
 }
 
 /**
- * The object of CONTRACT.md with every value normalised to its canonical
+ * The object of docs/http-contract.md with every value normalised to its canonical
  * string: addresses and data lowercase, numbers as decimal strings. Malformed
  * input throws rather than hashing something the approver never saw.
  */

@@ -1,5 +1,5 @@
 /**
- * The approval digest (CONTRACT.md): what the approver approves and what the
+ * The approval digest (docs/http-contract.md): what the approver approves and what the
  * sign activity recomputes from the frozen request before it decrypts a key.
  */
 import { createHash } from 'node:crypto';

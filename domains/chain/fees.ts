@@ -2,7 +2,7 @@
  * EIP-1559 fees. At prepare time we compute fee CAPS (they go into the approval
  * digest, so they must leave room for the base fee to rise while the request
  * waits for its human); at signing the network's current suggestion is used,
- * never above the approved caps (CONTRACT.md: "signing uses the lower of the
+ * never above the approved caps (docs/http-contract.md: "signing uses the lower of the
  * cap and the network's suggestion").
  */
 import type { JsonRpcProvider } from 'ethers';

@@ -1,8 +1,8 @@
 /**
- * Input formats of CONTRACT.md, as patterns (for the API's zod schemas) and as
+ * Input formats of docs/http-contract.md, as patterns (for the API's zod schemas) and as
  * parsers that throw InvalidIntentError (a 400) naming the field.
  *
- * Addresses are accepted in any case with no checksum check (CONTRACT.md: input
+ * Addresses are accepted in any case with no checksum check (docs/http-contract.md: input
  * matching the schema never gets a 400), stored lowercase, shown EIP-55.
  */
 import { getAddress } from 'ethers';

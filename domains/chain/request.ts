@@ -193,7 +193,7 @@ const INTEGER = /^-?(0|[1-9][0-9]{0,77})$|^0x[0-9a-fA-F]{1,64}$/;
 /**
  * JSON arguments → values ethers encodes as meant. Strict where ethers is lax:
  * "false" is not true, mixed-case addresses are not checksum-checked
- * (CONTRACT.md), integers arrive as decimal strings or safe numbers.
+ * (docs/http-contract.md), integers arrive as decimal strings or safe numbers.
  */
 function coerceArgument(param: ParamType, value: unknown, label: string, depth: number): unknown {
   const fail = (expected: string): never => {

@@ -1,7 +1,7 @@
 /**
  * Signing, offline. Only EIP-1559 (type 2) transactions with a `to` are signed:
  * no contract creation, no access lists, no EIP-7702 authorisations, no
- * messages (CONTRACT.md).
+ * messages (docs/http-contract.md).
  *
  * Key hygiene: the caller holds the decrypted key in a Buffer and zeroes it in
  * a `finally` (see `withZeroedKey`). This function makes no copy of it; ethers'

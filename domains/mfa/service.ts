@@ -3,7 +3,7 @@
  * replacing it, creating an agent, approving or initiating a transaction —
  * passes `verifyAndConsume`, and nothing else accepts a code.
  *
- * Invariants (DESIGN.md, "One TOTP gate"):
+ * Invariants (docs/architecture.md, "One TOTP gate"):
  * * A code is accepted for the current or the previous 30-second step only.
  * * A step is accepted at most once per user: the compare-and-set
  *   `UPDATE users SET mfa_last_step = :step WHERE … mfa_last_step < :step`

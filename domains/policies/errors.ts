@@ -1,4 +1,4 @@
-/** The answer to a request the owner's policy refuses (CONTRACT.md: 403 `policy_denied`). */
+/** The answer to a request the owner's policy refuses (docs/http-contract.md: 403 `policy_denied`). */
 import { AppError } from '../../lib/errors';
 import type { Verdict } from './types';
 

@@ -1,7 +1,7 @@
 /**
  * Request and response shapes of the policy and address-book routes. They
  * validate input and are published as the OpenAPI document, so whatever
- * matches them is accepted (CONTRACT.md: schema-valid input never gets a 400):
+ * matches them is accepted (docs/http-contract.md: schema-valid input never gets a 400):
  * every rule a schema admits can be stored and evaluated.
  */
 import { z } from 'zod';

@@ -6,7 +6,7 @@
  * or a command row — and the Update sent to the workflow names that record;
  * the workflow verifies it, and the signing gate checks again.
  *
- * Order of checks (CONTRACT.md): object lookup (404 for unknown and foreign
+ * Order of checks (docs/http-contract.md): object lookup (404 for unknown and foreign
  * alike, before any TOTP step is consumed) → MFA → state (409).
  */
 import { randomUUID } from 'node:crypto';
@@ -74,7 +74,7 @@ export async function authorizeTransactions(ctx: TransactionContext, userId: str
 
   // A digest list that does not pair up with the ids cannot show what the owner reviewed.
   // It matches the published schema (JSON Schema cannot tie two arrays' lengths), so it is
-  // not a 400 (CONTRACT.md): like any digest that differs, it is 409 stale_digest.
+  // not a 400 (docs/http-contract.md): like any digest that differs, it is 409 stale_digest.
   if (!single && submittedDigests.length !== body.transaction_ids.length) {
     throw invalidState('stale_digest', 'digests must list one digest per transaction id, in the same order: review the requests again');
   }

@@ -1,7 +1,7 @@
 /**
  * Request and response shapes of the transaction routes. They validate input
  * and are published as the OpenAPI document, so whatever matches them is
- * accepted (CONTRACT.md: schema-valid input never gets a 400).
+ * accepted (docs/http-contract.md: schema-valid input never gets a 400).
  */
 import { z } from 'zod';
 import { Address, boundedString, chainIdSchema, MfaCode, Password, storedText } from '../../lib/schemas';
@@ -152,7 +152,7 @@ export const StatusQuery = TransactionIdQuery.extend({
 export type StatusQuery = z.output<typeof StatusQuery>;
 export const TransactionIdParams = z.object({ id: TransactionId }).strict();
 
-/** Cursors are opaque; every value of the pattern is meaningful (CONTRACT.md). */
+/** Cursors are opaque; every value of the pattern is meaningful (docs/http-contract.md). */
 export const Cursor = z.string().regex(/^[0-9]{1,19}$/, 'expected a cursor from next_cursor');
 export const ListQuery = z
   .object({

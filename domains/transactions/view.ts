@@ -1,4 +1,4 @@
-/** Turns a projection row into the public JSON shape (CONTRACT.md formats). */
+/** Turns a projection row into the public JSON shape (docs/http-contract.md formats). */
 import { getAddress } from 'ethers';
 import { isBlockingWarning, sanitizeDisplayText, warningLabel } from '../chain';
 import type { TransactionStatus } from '../../workflows/definitions';
@@ -32,7 +32,7 @@ const NO_NOTES: ViewNotes = { labels: [], limits: [] };
  */
 export function toView(row: TransactionRow & { last_event_id: string | null }, agentName: string | null, now: Date, explorers?: ExplorerUrls, notes: ViewNotes = NO_NOTES): TransactionView {
   const status = effectiveStatus(row, now);
-  // The memo is stored as the agent sent it and shown stripped (CONTRACT.md): bidi overrides and
+  // The memo is stored as the agent sent it and shown stripped (docs/http-contract.md): bidi overrides and
   // invisible characters never reach a client that forgets to clean it.
   const memo = row.memo === null ? null : sanitizeDisplayText(row.memo, MAX_MEMO_LENGTH);
   const expiresAt = row.status === 'approved' && row.execution_expires_at ? row.execution_expires_at : row.approval_expires_at;

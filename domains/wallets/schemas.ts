@@ -1,7 +1,7 @@
 /**
  * Request and response shapes of the wallet routes. They validate input and
  * are published as the OpenAPI document, so whatever matches them is accepted
- * (CONTRACT.md: schema-valid input never gets a 400). zod counts string
+ * (docs/http-contract.md: schema-valid input never gets a 400). zod counts string
  * lengths in code points, as JSON Schema does.
  */
 import { z } from 'zod';

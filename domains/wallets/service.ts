@@ -14,7 +14,7 @@
  * * Object-level authorization lives in the queries (dal.ts): a user finds only
  *   their own wallets, an agent only those granted to it by their current
  *   owner; unknown and foreign look the same (404), and that lookup happens
- *   before the password is checked or a TOTP step is consumed (CONTRACT.md,
+ *   before the password is checked or a TOTP step is consumed (docs/http-contract.md,
  *   "Order of checks").
  * * Chain reads happen before the TOTP step is consumed, so a node that is
  *   down answers 503 without burning the user's code. Any chain failure is a

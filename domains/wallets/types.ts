@@ -29,7 +29,7 @@ export interface WalletServiceDeps {
   config: Pick<Config, 'CHAIN_ID'>;
   /**
    * Only `encrypt`: the API's credential cannot decrypt a wallet key, and this
-   * service has no reason to ask (DESIGN.md, "Key separation").
+   * service has no reason to ask (docs/architecture.md, "Key separation").
    */
   keystore: Pick<KeyStore, 'encrypt' | 'describe'>;
   chain: WalletChain;

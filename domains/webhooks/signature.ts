@@ -1,5 +1,5 @@
 /**
- * Webhook signatures (CONTRACT.md): `X-Countersign-Signature: t=<unix>,v1=<hex
+ * Webhook signatures (docs/http-contract.md): `X-Countersign-Signature: t=<unix>,v1=<hex
  * HMAC-SHA256(secret, t + "." + raw body)>`. The HMAC key is the secret
  * exactly as shown at creation (its UTF-8 bytes, `whsec_` prefix included).
  * The timestamp lets a receiver refuse replays older than its tolerance.

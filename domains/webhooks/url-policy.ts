@@ -1,7 +1,7 @@
 /**
  * Which webhook receivers Countersign will call — pure functions, no I/O.
  *
- * Security invariants (CONTRACT.md, "Webhooks"):
+ * Security invariants (docs/http-contract.md, "Webhooks"):
  * * Production: only `https:` URLs, no credentials in the URL, and every
  *   address the host resolves to must be public unicast (not loopback,
  *   private, link-local, CGNAT, multicast, unspecified, documentation,

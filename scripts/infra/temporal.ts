@@ -20,7 +20,7 @@ export const DEV_TEMPORAL_PORT = 7233;
 export const DEV_TEMPORAL_UI_PORT = 8233;
 export const DEFAULT_NAMESPACE = 'default';
 
-/** The project's custom search attributes (DESIGN.md, "Names of attributes"; one list, in workflows/definitions.ts). */
+/** The project's custom search attributes (docs/architecture.md, "Names of attributes"; one list, in workflows/definitions.ts). */
 export const SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTE_TYPES;
 
 type AttributeType = (typeof SEARCH_ATTRIBUTES)[keyof typeof SEARCH_ATTRIBUTES];

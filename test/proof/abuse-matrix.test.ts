@@ -1,5 +1,5 @@
 /**
- * Abuse, part 1: who may call what, on whose objects (CONTRACT.md, "Who may
+ * Abuse, part 1: who may call what, on whose objects (docs/http-contract.md, "Who may
  * call what" and "Order of checks"), against the real stack.
  *
  *  - The authorization matrix: every operation of the served OpenAPI document
@@ -14,7 +14,7 @@
  *    content types (415), replayed TOTP codes (403 mfa_code_used), credentials
  *    in the query string (401), cookie writes without the CSRF header (401).
  *  - Every error answer, whichever test produced it: `{error:{code,message}}`
- *    with a CONTRACT.md code for its status, no stack or internals, the request
+ *    with a docs/http-contract.md code for its status, no stack or internals, the request
  *    id in a header only; and no 5xx at all.
  *
  * Brute-force lock-outs move the clock and live in abuse-lockouts.test.ts.
@@ -1029,7 +1029,7 @@ const CODES: Record<number, string[]> = {
 const INTERNALS = [/\bat .+:\d+:\d+/, /node_modules/, /\/work\//, /\.ts\b/, /stack/i, /\bSELECT\b|\bINSERT\b|violates|constraint|knex|postgres/i, /Error:/, /vault|openbao|temporal/i];
 
 describe('every error answer', () => {
-  it('is {error:{code,message}} with a CONTRACT.md code for its status, no internals, the request id only in a header', () => {
+  it('is {error:{code,message}} with a docs/http-contract.md code for its status, no internals, the request id only in a header', () => {
     assert.ok(answers.length > 300, `only ${answers.length} answers collected`);
     const failures: string[] = [];
     for (const a of answers) {

@@ -141,6 +141,6 @@ test('while PostgreSQL is down, the API answers the documented 503 unavailable, 
   assert.deepEqual(
     answers.filter((a) => a.status !== 503 || a.code !== 'unavailable'),
     [],
-    'every answer while the database is down is 503 unavailable (CONTRACT.md)',
+    'every answer while the database is down is 503 unavailable (docs/http-contract.md)',
   );
 });

@@ -38,7 +38,7 @@ const SEED = Number(process.env.COUNTERSIGN_FUZZ_SEED ?? randomInt(1, 2 ** 31));
 const RUN_TIMEOUT_MS = Number(process.env.COUNTERSIGN_FUZZ_RUN_MINUTES ?? 12) * 60_000;
 
 /**
- * Per-operation tuning, each a rule JSON Schema cannot state (CONTRACT.md keeps
+ * Per-operation tuning, each a rule JSON Schema cannot state (docs/http-contract.md keeps
  * these answers; everything else is held to the defaults):
  *  - prepare_transaction, contract call with an ABI: whether `function_name` is in
  *    `contract_abi` and `function_args` fit its inputs is a cross-field rule → 400
@@ -51,7 +51,7 @@ const RUN_TIMEOUT_MS = Number(process.env.COUNTERSIGN_FUZZ_RUN_MINUTES ?? 12) * 
  *    the 413 apply to it (it judges the policy only: no 422);
  *  - prepare_transaction refuses a schema-valid request the simulation says cannot succeed
  *    (it would revert, the wallet cannot pay, the token is no ERC-20) with 422
- *    simulation_failed (CONTRACT.md documents it beside idempotency_key_reused), so 422 is
+ *    simulation_failed (docs/http-contract.md documents it beside idempotency_key_reused), so 422 is
  *    an accepted answer to valid data there;
  *  - transaction_status: a schema-valid `wait` holds the request until the status changes or
  *    up to 60 s; the fuzzer sends wait=1 with if_version=0, which every transaction is past,

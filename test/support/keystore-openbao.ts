@@ -1,7 +1,7 @@
 /**
  * OpenBao for the key-store tests: starts `bao server -dev` on free loopback
  * ports when the harness has not provided one, and provisions transit keys,
- * policies and tokens with the agreed layout (see DESIGN.md, "Key
+ * policies and tokens with the agreed layout (see docs/architecture.md, "Key
  * separation"): three derived aes256-gcm96 keys, not exportable, no plaintext
  * backup, no deletion; api = encrypt wallets/webhooks + encrypt/decrypt MFA;
  * worker = decrypt wallets/webhooks; operator = rotate/config/read/rewrap.

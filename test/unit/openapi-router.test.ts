@@ -2,7 +2,7 @@
  * The served OpenAPI document and the router are one: every route the app
  * serves is documented (method + path), every documented operation is served,
  * each operation carries its request and response schemas and the error
- * statuses CONTRACT.md promises, every `$ref` resolves, and a method a path
+ * statuses docs/http-contract.md promises, every `$ref` resolves, and a method a path
  * does not document is a 405 with `Allow`.
  *
  * The app is composed exactly as production composes it (api/compose.ts +
@@ -139,7 +139,7 @@ describe('the served OpenAPI document and the router', () => {
     }
   });
 
-  test('every route of CONTRACT.md is there', () => {
+  test('every route of docs/http-contract.md is there', () => {
     const documented = documentedOperations();
     const contract = [
       'POST /api/register', 'POST /api/login', 'POST /api/logout', 'POST /api/setup_mfa', 'POST /api/confirm_mfa',
@@ -200,7 +200,7 @@ describe('the served OpenAPI document and the router', () => {
     }
   });
 
-  test('every operation documents the error statuses CONTRACT.md says it can answer, each with the error schema', () => {
+  test('every operation documents the error statuses docs/http-contract.md says it can answer, each with the error schema', () => {
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(item)) {
         const label = `${method.toUpperCase()} ${path}`;

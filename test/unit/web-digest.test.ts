@@ -1,5 +1,5 @@
 /**
- * The web app's own approval digest (web/src/lib/digest.ts) against CONTRACT.md:
+ * The web app's own approval digest (web/src/lib/digest.ts) against docs/http-contract.md:
  * a hand-written canonical string hashed by Node's crypto, RFC 8785 key order
  * and escaping, and refusal of malformed input.
  */

@@ -5,7 +5,7 @@
  * rules that refused it (`violations`).
  */
 
-/** Every `error.code` the API answers with (CONTRACT.md, "Errors"). */
+/** Every `error.code` the API answers with (docs/http-contract.md, "Errors"). */
 export type ErrorCode =
   | 'invalid_request'
   | 'invalid_json'

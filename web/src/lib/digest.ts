@@ -1,5 +1,5 @@
 /**
- * The approval digest (CONTRACT.md, "The approval digest"), recomputed in the
+ * The approval digest (docs/http-contract.md, "The approval digest"), recomputed in the
  * browser from the very fields the page displays. The app refuses to submit an
  * approval when its own digest differs from the server's: a server (or a
  * man-in-the-middle) that shows one transaction and asks for a signature on

@@ -1,7 +1,7 @@
 import { ApiError } from './api';
 
 /**
- * What a person should read for each API error (CONTRACT.md codes). Server
+ * What a person should read for each API error (docs/http-contract.md codes). Server
  * messages are not shown verbatim for the codes we know: ours say what to do.
  */
 export function errorMessage(error: unknown): string {

@@ -1,5 +1,5 @@
 /**
- * Shapes of the API's answers (CONTRACT.md). Everything is optional/nullable on
+ * Shapes of the API's answers (docs/http-contract.md). Everything is optional/nullable on
  * purpose: the page renders defensively and never trusts a field to be present.
  */
 
