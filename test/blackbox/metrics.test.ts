@@ -87,7 +87,7 @@ test('after one flow, the API and the worker export the series operators watch',
   // An expected refusal, to be counted under its status.
   expect(await http('POST', '/api/execute_transaction', { apiKey, body: { transaction_id: id } }), 409, 'execute before approval');
   await waitForStep(agentStep + 1);
-  expect(await http('POST', '/api/authorize_transaction', { token, body: { transaction_id: id, mfa_code: totpAt(secret, currentStep()) } }), 200, 'approve');
+  expect(await http('POST', '/api/authorize_transaction', { token, body: { transaction_id: id, digest: prepared.body.digest, mfa_code: totpAt(secret, currentStep()) } }), 200, 'approve');
   expect(await http('POST', '/api/execute_transaction', { apiKey, body: { transaction_id: id } }), 202, 'execute');
   let status = '';
   for (let i = 0; i < 300 && status !== 'confirmed'; i += 1) {

@@ -45,13 +45,13 @@ before(async () => {
   owner = await newUser(app.url, app.clock);
   const wallet = await newWallet(app.url, owner);
   agent = await newAgent(app.url, owner, [wallet]);
-  const prepared = await call<{ transaction_id: string }>(app.url, 'POST', '/api/prepare_transaction', {
+  const prepared = await call<{ transaction_id: string; digest: string }>(app.url, 'POST', '/api/prepare_transaction', {
     apiKey: agent.apiKey,
     body: { wallet_address: wallet, kind: 'native', to_address: randomAddress(), amount: '777', auto_execute: true },
   });
   expectStatus(prepared, 202, 'prepare');
   transactionId = prepared.body.transaction_id;
-  expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: transactionId, mfa_code: await owner.nextCode() } }), 200, 'approve');
+  expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: transactionId, digest: prepared.body.digest, mfa_code: await owner.nextCode() } }), 200, 'approve');
   await waitForStatus(app.url, { apiKey: agent.apiKey }, transactionId, ['confirmed'], 60_000);
   await app.temporal.workflow.getHandle(transactionWorkflowId(transactionId)).result();
 });

@@ -136,7 +136,7 @@ describe('checked again at signing', () => {
     const first = await prepare(t, (4n * ETH) / 10n);
     const second = await prepare(t, (4n * ETH) / 10n);
     for (const p of [first, second]) {
-      expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: t.owner.token, body: { transaction_id: p.body.transaction_id, mfa_code: await t.owner.nextCode() } }), 200, 'approve');
+      expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: t.owner.token, body: { transaction_id: p.body.transaction_id, digest: p.body.digest, mfa_code: await t.owner.nextCode() } }), 200, 'approve');
     }
     await setRules(t, [{ type: 'rolling_limit', asset: 'native', amount: ((6n * ETH) / 10n).toString(), window: '24h' }]);
     expectStatus(await call(app.url, 'POST', '/api/execute_transaction', { apiKey: t.agent.apiKey, body: { transaction_id: first.body.transaction_id } }), 202, 'execute first');

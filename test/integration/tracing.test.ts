@@ -52,13 +52,13 @@ test('one trace id spans the HTTP request, the workflow and its activities', { t
   const owner = await newUser(app.url, app.clock);
   const wallet = await newWallet(app.url, owner);
   const agent = await newAgent(app.url, owner, [wallet]);
-  const prepared = await call<{ transaction_id: string }>(app.url, 'POST', '/api/prepare_transaction', {
+  const prepared = await call<{ transaction_id: string; digest: string }>(app.url, 'POST', '/api/prepare_transaction', {
     apiKey: agent.apiKey,
     body: { wallet_address: wallet, kind: 'native', to_address: randomAddress(), amount: '42', auto_execute: true },
   });
   expectStatus(prepared, 202, 'prepare');
   const id = prepared.body.transaction_id;
-  expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: id, mfa_code: await owner.nextCode() } }), 200, 'approve');
+  expectStatus(await call(app.url, 'POST', '/api/authorize_transaction', { token: owner.token, body: { transaction_id: id, digest: prepared.body.digest, mfa_code: await owner.nextCode() } }), 200, 'approve');
   await waitForStatus(app.url, { apiKey: agent.apiKey }, id, ['confirmed'], 60_000);
   await app.temporal.workflow.getHandle(transactionWorkflowId(id)).result();
 
