@@ -33,7 +33,8 @@ before(async () => {
   const logDir = path.join(process.env.COUNTERSIGN_TEST_DIR ?? '/tmp', 'logs', 'longpoll-replicas');
   const stack = { env: process.env as Record<string, string>, logDir };
   [apiA, apiB] = await Promise.all([
-    spawnProgram('api', stack, app, { name: 'api-a', nodeFlags: appNodeFlags('api') }),
+    // 200 held requests come from one test address: lift the per-address connection cap as the bench does.
+    spawnProgram('api', stack, app, { name: 'api-a', nodeFlags: appNodeFlags('api'), env: { HTTP_MAX_CONNECTIONS_PER_ADDRESS: '1000' } }),
     spawnProgram('api', stack, app, { name: 'api-b', nodeFlags: appNodeFlags('api') }),
   ]);
   owner = await newUser(app.url, app.clock);
