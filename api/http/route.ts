@@ -23,7 +23,7 @@ export interface HandlerInput<A extends RouteAuth, B, Q, P, H = unknown> {
   body: B;
   query: Q;
   params: P;
-  /** The declared request headers (`RouteSpec.headers`), validated; an empty header counts as absent. */
+  /** The declared request headers (`RouteSpec.headers`), validated; a present but empty header is validated (and refused) like any other value. */
   headerParams: H;
   /** Client address (X-Forwarded-For only when TRUST_PROXY is on). */
   ip: string;

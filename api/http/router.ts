@@ -110,13 +110,16 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, where: 'body' | 'query' 
   throw new AppError('invalid_request', `${what} is not valid`, { extra: { details } });
 }
 
-/** The declared headers by canonical name; an empty or absent header is left out. */
+/**
+ * The declared headers by canonical name. An absent header is left out; a present
+ * but empty one is kept, so its schema refuses it (`Idempotency-Key:` with no value
+ * is a 400, not a request without a key).
+ */
 function declaredHeaders(schema: z.ZodType, ctx: Context): Record<string, string> {
   const names = schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
   const out: Record<string, string> = {};
   for (const name of names) {
-    const value = ctx.get(name);
-    if (value !== '') out[name] = value;
+    if (ctx.headers[name.toLowerCase()] !== undefined) out[name] = ctx.get(name);
   }
   return out;
 }

@@ -247,14 +247,17 @@ describe('idempotency', () => {
     assert.equal(Number(row!.count), 1);
   });
 
-  test('a malformed Idempotency-Key header is a 400 naming the header, and nothing is prepared', async () => {
+  test('a malformed or empty Idempotency-Key header is a 400 naming the header, and nothing is prepared', async () => {
     const { wallet, agent } = await setup();
     const before = await app.database.db('transactions').where({ agent_id: agent.agentId }).count<{ count: string }[]>('* as count');
-    const bad = await prepare(agent.apiKey, wallet, {}, { 'Idempotency-Key': 'has spaces/and slashes' });
-    expectStatus(bad, 400, 'bad header');
-    const error = errorOf(bad.body) as { code: string; details?: { field: string; in?: string }[] };
-    assert.equal(error.code, 'invalid_request');
-    assert.deepEqual(error.details?.map((d) => [d.field, d.in]), [['Idempotency-Key', 'header']]);
+    // The empty value is what the OpenAPI fuzzer sent: it violates the pattern, so it is no "request without a key".
+    for (const value of ['has spaces/and slashes', '']) {
+      const bad = await prepare(agent.apiKey, wallet, {}, { 'Idempotency-Key': value });
+      expectStatus(bad, 400, `header ${JSON.stringify(value)}`);
+      const error = errorOf(bad.body) as { code: string; details?: { field: string; in?: string }[] };
+      assert.equal(error.code, 'invalid_request');
+      assert.deepEqual(error.details?.map((d) => [d.field, d.in]), [['Idempotency-Key', 'header']]);
+    }
     const after = await app.database.db('transactions').where({ agent_id: agent.agentId }).count<{ count: string }[]>('* as count');
     assert.equal(Number(after[0]!.count), Number(before[0]!.count));
   });
