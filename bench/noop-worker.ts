@@ -25,7 +25,8 @@ const env = (key: string) => {
  * expects to continue.
  */
 function noopActivities(): Record<string, (...args: unknown[]) => Promise<unknown>> {
-  const inert: unknown = new Proxy(function inert() {}, { get: () => inert, apply: () => inert });
+  // Anything read from it is inert too; used as a number (a config value), it is 0.
+  const inert: unknown = new Proxy(function inert() {}, { get: (_, key) => (key === Symbol.toPrimitive ? () => 0 : inert), apply: () => inert });
   // The bench's agents have no webhooks, so the status-writing activities say so, as the real ones would.
   const answers: Record<string, unknown> = {
     verifyApproval: true,
@@ -35,7 +36,9 @@ function noopActivities(): Record<string, (...args: unknown[]) => Promise<unknow
     broadcastTransaction: { notifyWebhooks: false },
     confirmTransaction: { status: 'confirmed' },
   };
-  return Object.fromEntries(Object.keys(createActivities(inert as never)).map((name) => [name, async () => answers[name]]));
+  // Each dependency inert, named one by one: createActivities spreads its deps, and a spread proxy has no keys.
+  const deps = { db: inert, logger: inert, clock: inert, keystore: inert, chain: inert, audit: inert, config: inert };
+  return Object.fromEntries(Object.keys(createActivities(deps as never)).map((name) => [name, async () => answers[name]]));
 }
 
 async function main() {
