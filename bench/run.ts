@@ -30,7 +30,7 @@
  * BENCH_APP_ENV (JSON, extra environment of both) and BENCH_NODE_ARGS (extra node flags).
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -250,6 +250,9 @@ async function main(): Promise<number> {
         const body = { transaction_ids: batch.map((p) => p.id), digests: batch.map((p) => p.digest), mfa_code: await codeFor(signer, step) };
         expect(await http(api.url, 'POST', '/api/authorize_transaction', { token: signer.token, body }), 200, 'approve (signing)');
       }
+      // The signing gate also wants the agent's execute command: recorded as the API records it,
+      // without the Update that would have the workflow sign them before the bench does.
+      await recordExecuteCommands(world.env.API_DATABASE_URL!, signIds.map((p) => p.id), signer.agentId);
       const workerConfig = loadConfig({
         NODE_ENV: 'production',
         DATABASE_URL: world.env.WORKER_DATABASE_URL,
@@ -564,6 +567,16 @@ function serverSideMs(logFile: string, route: string, from: number, to: number):
 
 /** Prepared through the API on the user's first wallet; returns the ids. */
 /** Prepared requests with the digest an approval must name. */
+async function recordExecuteCommands(apiDatabaseUrl: string, transactionIds: string[], agentId: string): Promise<void> {
+  const db = createDb({ url: apiDatabaseUrl, poolMax: 1, applicationName: 'countersign-bench-api' });
+  try {
+    const rows = transactionIds.map((id) => ({ id: randomUUID(), transaction_id: id, kind: 'execute', actor_type: 'agent', actor_id: agentId, reason: null, created_at: new Date() }));
+    await db('transaction_commands').insert(rows);
+  } finally {
+    await db.destroy();
+  }
+}
+
 async function prepareMany(apiUrl: string, user: BenchUser, count: number): Promise<{ id: string; digest: string }[]> {
   const prepared: { id: string; digest: string }[] = [];
   for (let i = 0; i < count; i++) {
