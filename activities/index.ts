@@ -4,6 +4,7 @@
  */
 import { backdoorRefusals } from '../lib/metrics';
 import { createPingActivities } from './ping';
+import { createReconcileActivities } from './reconcile';
 import { createTransactionActivities, type TransactionActivityDeps } from './transactions';
 import { createWebhookActivities, type WebhookActivityDeps } from './webhooks';
 
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps) {
     // A refused back-door message is counted (countersign_backdoor_refusals_total) unless the caller counts it itself.
     ...createTransactionActivities({ onMessageRefused: (update) => backdoorRefusals.inc({ update }), ...deps }),
     ...createWebhookActivities(deps),
+    ...createReconcileActivities(deps),
   };
 }
 

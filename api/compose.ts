@@ -20,7 +20,7 @@ import { createWalletChain, createWalletService } from '../domains/wallets';
 import { createChainClients, type ChainClients } from '../domains/chain';
 import { createChainAdapter } from '../domains/transactions';
 import { createTransactionService } from '../domains/transactions';
-import { createTransactionWorkflows } from '../domains/transactions';
+import { createTransactionWorkflows, type TransactionWorkflows } from '../domains/transactions';
 import { createStatusWait } from '../domains/transactions';
 import { createTransactionWaiters, type TransactionWaiters } from '../domains/events';
 import { connectionString } from '../lib/db';
@@ -54,6 +54,8 @@ export interface ApiDeps {
   keystore: ClosableKeyStore;
   /** Defaults to clients for `config.chains`. */
   chains?: ChainClients;
+  /** Wraps the transaction workflows client (a test drops starts, as an API that died after its commit). */
+  wrapWorkflows?: (workflows: TransactionWorkflows) => TransactionWorkflows;
 }
 
 export interface ComposedApi {
@@ -94,12 +96,13 @@ export function composeApi(deps: ApiDeps): ComposedApi {
     requestLifetimeSeconds: config.APPROVAL_TTL_MAX + config.EXECUTION_WINDOW,
   });
   const addressBook = createAddressBook({ db, clock, mfa, audit });
+  const wrapWorkflows = deps.wrapWorkflows ?? ((workflows: TransactionWorkflows) => workflows);
   const transactions = createTransactionService({
     db,
     clock: deps.windowClock ?? clock,
     logger,
     config,
-    workflows: createTransactionWorkflows({ client: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE }),
+    workflows: wrapWorkflows(createTransactionWorkflows({ client: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE })),
     chain: createChainAdapter(chains),
     mfa,
     passwords: users,

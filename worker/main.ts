@@ -31,6 +31,7 @@ import { WORKFLOW_INTERCEPTOR_MODULES } from '../lib/workflow-bundle';
 import { COMPILED, WORKFLOW_BUNDLE, WORKFLOWS_SOURCE } from '../lib/app-paths';
 import { createHistoryKeyring, historyDataConverter } from '../domains/history';
 import { observeActivities } from './interceptors';
+import { ensureReconcilerSchedule } from './reconciler';
 
 async function main() {
   const config = loadConfig();
@@ -83,6 +84,9 @@ async function main() {
       config,
     }),
   });
+
+  // Requests the API committed but never started (it died in between) are started by this schedule.
+  await ensureReconcilerSchedule(client, config.TEMPORAL_TASK_QUEUE, logger);
 
   const checks = {
     postgres: postgresCheck(db),

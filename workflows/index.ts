@@ -1,2 +1,3 @@
 export { pingWorkflow } from './ping';
 export { transactionWorkflow } from './transaction';
+export { reconcileWorkflow } from './reconcile';

@@ -23,7 +23,7 @@ import { projectionFields } from './projection';
 import type { TransactionRow } from './rows';
 import type { TransactionView } from './schemas';
 import { effectiveStatus, toView, type ExplorerUrls } from './view';
-import { operatorView, WorkflowGoneError, type TransactionWorkflows } from './workflow-client';
+import { workflowStartOf, WorkflowGoneError, type TransactionWorkflows } from './workflow-client';
 
 export type AuditSink = Pick<AuditLog, 'append' | 'appendMany'>;
 
@@ -76,16 +76,8 @@ export function createContext(deps: TransactionServiceDeps) {
     // Only a hint: if it cannot be read, notify, and the activity decides.
     const notifyWebhooks = row.agent_id !== null && (await agentHasActiveWebhook(deps.db, row.agent_id, now()).catch(() => true));
     try {
-      await deps.workflows.start(
-        {
-          transactionId: row.id,
-          approvalExpiresAtMs: row.approval_expires_at.getTime(),
-          executionWindowMs: deps.config.EXECUTION_WINDOW * 1000,
-          autoExecute: row.auto_execute,
-          notifyWebhooks,
-        },
-        { wallet: row.from_address, agent: row.agent_id, owner: row.user_id, chainId: row.chain_id, ...operatorView(row) },
-      );
+      const { input, attributes } = workflowStartOf(row, { executionWindowMs: deps.config.EXECUTION_WINDOW * 1000, notifyWebhooks });
+      await deps.workflows.start(input, attributes);
     } catch (err) {
       deps.logger.error({ transactionId: row.id, err: err instanceof Error ? err.name : 'unknown' }, 'could not start the transaction workflow');
       if (!closeOnFailure) throw unavailable('the orchestrator is unavailable; try again shortly');

@@ -98,6 +98,25 @@ export async function findOwnedTransactions(db: DbOrTx, userId: string, ids: rea
   return ((await db(TX).whereIn('id', ids).andWhere({ user_id: userId })) as unknown[]).map((row) => TransactionRowSchema.parse(row));
 }
 
+/**
+ * Requests still waiting for approval, their window still open, committed at or
+ * before `createdBefore` — oldest first, after the (`created_at`, `id`) cursor
+ * `after` — for the reconciler. Served by the partial index of migration 012.
+ */
+export async function findWaitingRequests(
+  db: DbOrTx,
+  args: { now: Date; createdBefore: Date; after?: { createdAt: Date; id: string }; limit: number },
+): Promise<TransactionRow[]> {
+  const query = db(TX)
+    .where({ status: 'pending_approval' })
+    .andWhere('approval_expires_at', '>', args.now)
+    .andWhere('created_at', '<=', args.createdBefore)
+    .orderBy([{ column: 'created_at' }, { column: 'id' }])
+    .limit(args.limit);
+  if (args.after) query.andWhereRaw('(created_at, id) > (?, ?)', [args.after.createdAt, args.after.id]);
+  return ((await query) as unknown[]).map((row) => TransactionRowSchema.parse(row));
+}
+
 export async function findByIdempotencyKey(db: DbOrTx, agentId: string, key: string): Promise<TransactionRow | undefined> {
   return parseRow(TransactionRowSchema, await db(TX).where({ agent_id: agentId, idempotency_key: key }).first());
 }

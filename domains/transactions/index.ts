@@ -6,7 +6,8 @@
  *   worker:  createChainAdapter, and for the activities the custody path —
  *            createSigning (the signing gate), createSubmission (broadcast,
  *            confirm), createProjector, createMessageChecks (the workflow's
- *            checks of the records its messages name)
+ *            checks of the records its messages name), startMissingWorkflows
+ *            (the reconciler)
  */
 export { createTransactionService, type TransactionService } from './service';
 export type { AgentCaller, AuditSink, TransactionServiceDeps } from './context';
@@ -22,6 +23,7 @@ export { projectStatus, updateDetails, type ProjectionResult } from './dal';
 export type { SigningChain, SignArgs, TransactionChain, TxIntent } from './ports';
 export type { TransactionRow } from './rows';
 export { effectiveStatus, toView } from './view';
+export { startMissingWorkflows, RECONCILE_EVERY_SECONDS, RECONCILE_GRACE_MS, type ReconcileReport } from './reconcile';
 export { createStatusWait, type StatusWait } from './status-wait';
 export { simulationRefusal } from './refusals';
 export * from './schemas';

@@ -6,6 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { DbOrTx } from '../../lib/db';
 import { AppError, notFound } from '../../lib/errors';
+import { failpoint } from '../../lib/failpoints';
 import { findOwnAgent } from '../agents';
 import { requestOrigin } from '../audit';
 import { canonicalizeStringRecord, nativeSymbol } from '../chain';
@@ -212,6 +213,7 @@ export async function prepareTransaction(ctx: TransactionContext, agent: AgentCa
     await ctx.deps.policies.recordRefusal({ stage: 'prepare', walletId: wallet.id, userId: wallet.user_id, agentId: agent.agentId, transactionId: null, verdict: outcome.verdict, meta });
     throw policyDenied(outcome.verdict);
   }
+  failpoint('after_prepare_commit');
   await ctx.startWorkflow(outcome.row);
   return prepareAnswer(ctx, outcome.row);
 }

@@ -10,7 +10,7 @@ import {
   WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, WorkflowIdReusePolicy } from '@temporalio/common';
 import type { UpdateDefinition } from '@temporalio/common';
 import { AppError, invalidState, unavailable, type InvalidStateReason } from '../../lib/errors';
 import {
@@ -66,8 +66,33 @@ export function operatorView(row: { kind: string; amount: string | null; value: 
   return { kind: row.kind, amount: row.amount ?? row.value, to: (row.recipient ?? row.to_address).toLowerCase() };
 }
 
+/**
+ * The start of a stored request's workflow, as the API (at prepare) and the
+ * reconciler (for a request whose start was lost) both make it.
+ */
+export function workflowStartOf(
+  row: { id: string; approval_expires_at: Date; auto_execute: boolean; from_address: string; agent_id: string | null; user_id: string; chain_id: number } & Parameters<typeof operatorView>[0],
+  options: { executionWindowMs: number; notifyWebhooks: boolean },
+): { input: TransactionWorkflowInput; attributes: WorkflowAttributes } {
+  return {
+    input: {
+      transactionId: row.id,
+      approvalExpiresAtMs: row.approval_expires_at.getTime(),
+      executionWindowMs: options.executionWindowMs,
+      autoExecute: row.auto_execute,
+      notifyWebhooks: options.notifyWebhooks,
+    },
+    attributes: { wallet: row.from_address, agent: row.agent_id, owner: row.user_id, chainId: row.chain_id, ...operatorView(row) },
+  };
+}
+
 export interface TransactionWorkflows {
-  start(input: TransactionWorkflowInput, attributes: WorkflowAttributes): Promise<void>;
+  /**
+   * Starts the request's workflow: `started`, or `exists` when its id ran
+   * before — running or closed. A closed one is never run again (REJECT_DUPLICATE):
+   * a request's workflow runs once.
+   */
+  start(input: TransactionWorkflowInput, attributes: WorkflowAttributes): Promise<'started' | 'exists'>;
   /** Runs an Update; throws AppError (409 / 503) or WorkflowGoneError. */
   update<Arg>(transactionId: string, def: UpdateDefinition<TransactionState, [Arg]>, arg: Arg, updateId?: string): Promise<TransactionState>;
 }
@@ -80,6 +105,7 @@ export function createTransactionWorkflows(deps: { client: Client; taskQueue: st
         await deps.client.workflow.start('transactionWorkflow', {
           taskQueue: deps.taskQueue,
           workflowId: transactionWorkflowId(input.transactionId),
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
           args: [input],
           workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT_MS,
           typedSearchAttributes: [
@@ -95,9 +121,10 @@ export function createTransactionWorkflows(deps: { client: Client; taskQueue: st
             ? { staticSummary: `${attributes.kind} ${attributes.amount} → ${attributes.to} on chain ${attributes.chainId}` }
             : {}),
         });
+        return 'started';
       } catch (err) {
-        // Starting twice (a retried request) is fine: the id is the transaction's.
-        if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+        // Starting twice (a retried request, the reconciler) is fine: the id is the transaction's.
+        if (err instanceof WorkflowExecutionAlreadyStartedError) return 'exists';
         throw err;
       }
     },

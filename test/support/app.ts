@@ -21,7 +21,7 @@ import { NO_TRACING_SINKS, startTracing, type Tracing } from '../../lib/tracing'
 import { observeActivities } from '../../worker/interceptors';
 import { createHistoryCodec, createHistoryKeyring, historyDataConverter, type HistoryKeyring } from '../../domains/history';
 import { createApp } from '../../api/app';
-import { composeApi } from '../../api/compose';
+import { composeApi, type ApiDeps } from '../../api/compose';
 import { createHttpServer, httpLimits } from '../../api/http/http-server';
 import { createActivities } from '../../activities';
 import { createAuditLog } from '../../domains/audit';
@@ -57,6 +57,8 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   /** Run no worker in-process (crash tests run it as a child process). */
   worker?: boolean;
+  /** Wraps the API's transaction workflows client (see ApiDeps.wrapWorkflows). */
+  wrapWorkflows?: ApiDeps['wrapWorkflows'];
 }
 
 let bundlePromise: Promise<{ code: string }> | undefined;
@@ -122,7 +124,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   });
 
   const chains = createChainClients(config.chains);
-  const composed = composeApi({ config, db: database.api.db, logger: capturingLogger(logs, 'api'), clock, windowClock: systemClock, temporal, keystore: apiKeystore, chains });
+  const composed = composeApi({ config, db: database.api.db, logger: capturingLogger(logs, 'api'), clock, windowClock: systemClock, temporal, keystore: apiKeystore, chains, ...(options.wrapWorkflows ? { wrapWorkflows: options.wrapWorkflows } : {}) });
   const app = createApp({
     logger: capturingLogger(logs, 'api'),
     clock,

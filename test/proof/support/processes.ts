@@ -9,6 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import type { FailpointName } from '../../../lib/failpoints';
 import { REPO_ROOT } from '../../../scripts/infra/paths';
 import { getFreePort } from '../../../scripts/infra/process';
 import type { TestApp } from '../../support/app';
@@ -34,7 +35,7 @@ export interface AppProcess {
 
 export interface SpawnOptions {
   name?: string;
-  failpoint?: 'after_sign' | 'after_broadcast';
+  failpoint?: FailpointName;
   env?: Record<string, string>;
   /** Node options before the entry point (e.g. the product's heap limit, scripts/infra/apps.ts). */
   nodeFlags?: string[];
