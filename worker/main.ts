@@ -86,7 +86,7 @@ async function main() {
   });
 
   // Requests the API committed but never started (it died in between) are started by this schedule.
-  await ensureReconcilerSchedule(client, config.TEMPORAL_TASK_QUEUE, logger);
+  await ensureReconcilerSchedule(client.client, config.TEMPORAL_TASK_QUEUE, logger);
 
   const checks = {
     postgres: postgresCheck(db),

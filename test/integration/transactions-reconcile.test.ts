@@ -3,7 +3,8 @@
  * This app's API drops every workflow start after its commit, so each prepared
  * request is what an API that died between commit and start leaves behind: a
  * stored request with no workflow to send an approval to. The reconciler starts
- * those workflows, and never a second run of one that ran.
+ * those workflows, and never a second run of one that ran, nor one whose
+ * approval window closed.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -73,29 +74,23 @@ test('a stored request whose workflow never started is started by the reconciler
   assert.deepEqual(again.started, []);
 });
 
-test('a workflow that ran is never run again, a young request is left to its API, an expired one is not started', { timeout: 120_000 }, async () => {
+test('a workflow that ran is never run again, and a young request is left to the API that took it', { timeout: 120_000 }, async () => {
   const terminated = await orphan();
   assert.deepEqual((await reconcile()).started, [terminated.id]);
   const { runId } = await workflowOf(terminated.id).describe();
   await workflowOf(terminated.id).terminate('operator stopped it');
 
   const young = await orphan();
-  const expired = await orphan();
-  await app.database.db('transactions').where({ id: expired.id }).update({ approval_expires_at: new Date(Date.now() - 1000) });
-
   // The schedule's own grace: a request seconds old is still being started by the API that took it.
-  const scheduled = await reconcile(15_000);
-  assert.deepEqual(scheduled.started, []);
-  // With no grace, only the young request starts: the terminated one's id ran before, the expired one waits for nothing.
-  const pass = await reconcile();
-  assert.deepEqual(pass.started, [young.id]);
+  assert.deepEqual((await reconcile(15_000)).started, []);
+  // With no grace, only the young request starts: the terminated one's workflow id ran before.
+  assert.deepEqual((await reconcile()).started, [young.id]);
   const latest = await workflowOf(terminated.id).describe();
   assert.equal(latest.runId, runId, 'the terminated run is still the latest: no second run');
   assert.equal(latest.status.name, 'TERMINATED');
-  await assert.rejects(workflowOf(expired.id).describe(), WorkflowNotFoundError);
 });
 
-test('the reconciler called directly is idempotent: concurrent passes start each missing workflow once', { timeout: 60_000 }, async () => {
+test('the reconciler called directly: nothing past its approval window starts; concurrent passes start each missing workflow once', { timeout: 60_000 }, async () => {
   const requests = [await orphan(), await orphan(), await orphan()];
   const deps = {
     db: app.database.worker.db,
@@ -104,8 +99,16 @@ test('the reconciler called directly is idempotent: concurrent passes start each
     logger: createLogger({ level: 'silent' }),
     executionWindowMs: app.config.EXECUTION_WINDOW * 1000,
   };
+  // Past their approval window nothing is started: the requests wait for nothing (their rows are frozen, so the clock moves instead).
+  const late = await startMissingWorkflows({ ...deps, now: () => new Date(Date.now() + (app.config.APPROVAL_TTL_MAX + 60) * 1000) }, { graceMs: 0 });
+  assert.deepEqual(late.started, []);
+  for (const request of requests) await assert.rejects(workflowOf(request.id).describe(), WorkflowNotFoundError);
+
   const passes = await Promise.all([startMissingWorkflows(deps, { graceMs: 0 }), startMissingWorkflows(deps, { graceMs: 0 }), startMissingWorkflows(deps, { graceMs: 0 })]);
-  const started = passes.flatMap((pass) => pass.started).sort();
-  assert.deepEqual(started, requests.map((r) => r.id).sort(), 'each started by exactly one pass');
-  for (const request of requests) assert.equal((await workflowOf(request.id).describe()).status.name, 'RUNNING');
+  const started = passes.flatMap((pass) => pass.started);
+  assert.equal(new Set(started).size, started.length, 'no request started by two passes');
+  for (const request of requests) {
+    assert.equal(started.filter((id) => id === request.id).length, 1, `${request.id} started once`);
+    assert.equal((await workflowOf(request.id).describe()).status.name, 'RUNNING');
+  }
 });
