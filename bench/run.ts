@@ -565,8 +565,7 @@ function serverSideMs(logFile: string, route: string, from: number, to: number):
   return summarize(values);
 }
 
-/** Prepared through the API on the user's first wallet; returns the ids. */
-/** Prepared requests with the digest an approval must name. */
+/** The agent's execute command for each request, written through the API's database role as the API writes it. */
 async function recordExecuteCommands(apiDatabaseUrl: string, transactionIds: string[], agentId: string): Promise<void> {
   const db = createDb({ url: apiDatabaseUrl, poolMax: 1, applicationName: 'countersign-bench-api' });
   try {
@@ -577,6 +576,8 @@ async function recordExecuteCommands(apiDatabaseUrl: string, transactionIds: str
   }
 }
 
+/** Prepared through the API on the user's first wallet; returns the ids. */
+/** Prepared requests with the digest an approval must name. */
 async function prepareMany(apiUrl: string, user: BenchUser, count: number): Promise<{ id: string; digest: string }[]> {
   const prepared: { id: string; digest: string }[] = [];
   for (let i = 0; i < count; i++) {

@@ -13,7 +13,6 @@
  */
 import type { Db } from '../../lib/db';
 import type { Logger } from '../../lib/logger';
-import { agentHasActiveWebhook } from '../webhooks';
 import { findWaitingRequests } from './dal';
 import { workflowStartOf, type TransactionWorkflows } from './workflow-client';
 
@@ -49,9 +48,9 @@ export async function startMissingWorkflows(deps: ReconcileDeps, options: { grac
   for (;;) {
     const page = await findWaitingRequests(deps.db, { now, createdBefore, limit: PAGE, ...(after ? { after } : {}) });
     for (const row of page) {
-      // The same hint the API computes (context.ts); if it cannot be read, notify and let the activity decide.
-      const notifyWebhooks = row.agent_id !== null && (await agentHasActiveWebhook(deps.db, row.agent_id, now).catch(() => true));
-      const { input, attributes } = workflowStartOf(row, { executionWindowMs: deps.executionWindowMs, notifyWebhooks });
+      // Nearly every start here finds its workflow running, so the API's webhook hint (a query,
+      // context.ts) is not read for it: the rare workflow started here notifies, and the activity decides.
+      const { input, attributes } = workflowStartOf(row, { executionWindowMs: deps.executionWindowMs, notifyWebhooks: true });
       if ((await deps.workflows.start(input, attributes)) === 'started') {
         report.started.push(row.id);
         deps.logger.warn({ transactionId: row.id, createdAt: row.created_at.toISOString() }, 'reconciler started a missing transaction workflow');
