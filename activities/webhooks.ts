@@ -39,6 +39,7 @@ import {
   listActiveWebhooks,
   pendingDeliveries,
   recordAttempt,
+  requeueFailedDeliveries,
   type PendingDelivery,
 } from '../domains/webhooks';
 import { postWebhook, type PostOutcome } from '../domains/webhooks';
@@ -180,6 +181,13 @@ export function createWebhookActivities(deps: WebhookActivityDeps) {
         throw ApplicationFailure.retryable('the key store is unavailable; webhook deliveries wait', WEBHOOK_FAILURE_TYPES.keystore);
       }
       if (waiting > 0) throw ApplicationFailure.retryable(`${waiting} of ${pending.length} webhook deliveries pending`, WEBHOOK_FAILURE_TYPES.pending);
+    },
+
+    /** An operator's re-send (workflows/resend.ts): failed deliveries of the transaction back to pending; the versions to notify again. */
+    async requeueWebhookDeliveries({ transactionId }: { transactionId: string }): Promise<number[]> {
+      const versions = await requeueFailedDeliveries(db, transactionId);
+      deps.logger.info({ transactionId, versions }, 'failed webhook deliveries queued again');
+      return versions;
     },
   };
 }

@@ -82,10 +82,11 @@ export const TABLE_GRANTS: Record<string, TableGrants> = {
   mfa_uses: { api: { insert: ALL }, worker: { select: ALL } },
   mfa_failures: { api: { select: ALL, insert: ALL, delete: ALL }, worker: NONE },
   revoked_tokens: { api: { select: ALL, insert: ALL, delete: ALL }, worker: NONE },
-  // API keys: the worker only asks whether an agent is active (webhooks), never sees a key digest.
+  // API keys: the worker only asks whether an agent is active (webhooks) or frozen (the signing gate),
+  // never sees a key digest. Only an operator (the owner role, `npm run admin`) freezes one.
   agents: {
     api: { select: ALL, insert: ALL, update: ['revoked_at', 'last_used_at'] },
-    worker: { select: ['id', 'user_id', 'revoked_at', 'expires_at'] },
+    worker: { select: ['id', 'user_id', 'revoked_at', 'expires_at', 'frozen_at'] },
   },
 
   // Append-only HMAC chain: both append; an append reads only the tail (the last id and HMAC).
@@ -163,7 +164,7 @@ export interface GrantReport {
 type Runner = Knex | Knex.Transaction;
 
 /** Tables, views and sequences of the `public` schema, with what their serial/identity sequences belong to. */
-async function schemaObjects(db: Runner): Promise<{ tables: string[]; sequences: Array<{ sequence: string; table: string | null }> }> {
+async function schemaObjects(db: Runner): Promise<{ tables: string[]; columns: Map<string, Set<string>>; sequences: Array<{ sequence: string; table: string | null }> }> {
   const tables = (await db.raw(
     `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY c.relname`,
@@ -177,7 +178,27 @@ async function schemaObjects(db: Runner): Promise<{ tables: string[]; sequences:
        LEFT JOIN pg_class t ON t.oid = d.refobjid
       WHERE n.nspname = 'public' AND s.relkind = 'S' ORDER BY s.relname`,
   )) as { rows: Array<{ sequence: string; table: string | null }> };
-  return { tables: tables.rows.map((r) => r.name), sequences: sequences.rows };
+  const columns = (await db.raw(`SELECT table_name AS "table", column_name AS "column" FROM information_schema.columns WHERE table_schema = 'public'`)) as {
+    rows: Array<{ table: string; column: string }>;
+  };
+  const byTable = new Map<string, Set<string>>();
+  for (const { table, column } of columns.rows) byTable.set(table, (byTable.get(table) ?? new Set()).add(column));
+  return { tables: tables.rows.map((r) => r.name), columns: byTable, sequences: sequences.rows };
+}
+
+/**
+ * The map names columns as the latest migration leaves them; while an earlier
+ * migration runs (006 applies the map mid-history), a column a later one adds
+ * does not exist yet. It is granted by the run that adds it: the grants are
+ * applied again after every migration run.
+ */
+function existingColumns(access: TableAccess, columns: Set<string> | undefined): TableAccess {
+  const keep = (list: readonly string[]) => list.filter((column) => columns?.has(column));
+  return {
+    ...access,
+    ...(Array.isArray(access.select) ? { select: keep(access.select as readonly string[]) } : {}),
+    ...(access.update ? { update: keep(access.update) } : {}),
+  };
 }
 
 /** The app roles must exist before the schema is granted to them (see README, "Database roles"). */
@@ -218,7 +239,7 @@ export function grantStatements(table: string, role: string, access: TableAccess
 export async function applyGrants(db: Runner, roles: DatabaseRoleNames): Promise<GrantReport> {
   const run = async (trx: Runner): Promise<GrantReport> => {
     await assertRolesExist(trx, roles);
-    const { tables, sequences } = await schemaObjects(trx);
+    const { tables, columns, sequences } = await schemaObjects(trx);
     const appRoles = [roles.api, roles.worker];
     // Nothing is created in the schema except by its owner, and nothing is granted to everyone.
     await trx.raw('REVOKE CREATE ON SCHEMA public FROM PUBLIC');
@@ -236,7 +257,7 @@ export async function applyGrants(db: Runner, roles: DatabaseRoleNames): Promise
     for (const [table, grants] of Object.entries(TABLE_GRANTS)) {
       if (!present.has(table)) continue;
       for (const role of APP_ROLES) {
-        for (const [sql, bindings] of grantStatements(table, roles[role], grants[role])) await trx.raw(sql, bindings);
+        for (const [sql, bindings] of grantStatements(table, roles[role], existingColumns(grants[role], columns.get(table)))) await trx.raw(sql, bindings);
       }
     }
     for (const { sequence, table } of sequences) {

@@ -7,7 +7,8 @@
  * read-only role of your own — not the API's or the worker's: they may read only
  * the chain's tail, lib/db-roles.ts). From the environment or .env. Prints
  * one line; exit status 0 when the chain holds, 1 when it is broken, 2 when it
- * could not be checked. `--expect-count <n>` also fails when the chain is
+ * could not be checked. Beside `npm run dev`, with neither URL set, it reads the
+ * dev stack's credentials from .data/ itself. `--expect-count <n>` also fails when the chain is
  * shorter than a count recorded earlier (rows cut from the end leave a valid
  * shorter chain, which only an outside record can reveal).
  */
@@ -15,7 +16,8 @@ import 'dotenv/config';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createDb } from '../lib/db';
-import { verifyChain } from '../domains/audit';
+import { auditVerify } from '../admin/commands';
+import { redactedError, useDevCredentials } from './infra/dev-credentials';
 
 const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL');
 const Env = z
@@ -28,6 +30,7 @@ const Env = z
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { 'expect-count': { type: 'string' } }, strict: true });
+  if (useDevCredentials()) process.stderr.write('audit:verify: using the dev stack\'s credentials (.data/)\n');
   const env = Env.safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== '')));
   if (!env.success) {
     for (const issue of env.error.issues) process.stderr.write(`audit:verify: ${issue.path.join('.')}: ${issue.message}\n`);
@@ -35,34 +38,18 @@ async function main(): Promise<number> {
   }
   const db = createDb({ url: (env.data.MIGRATION_DATABASE_URL ?? env.data.DATABASE_URL)!, poolMax: 2, applicationName: 'countersign-audit-verify', statementTimeoutMs: 600_000 });
   try {
-    const result = await verifyChain(db, env.data.AUDIT_HMAC_KEY);
-    if (!result.ok) {
-      const why = result.reason === 'prev_mismatch' ? 'its prev_hmac does not link to the row before (a row was removed or reordered)' : 'its contents do not match its HMAC (the row was altered)';
-      process.stdout.write(`audit chain BROKEN at event id ${result.brokenId}: ${why}; ${result.count} events before it verify\n`);
-      return 1;
-    }
     const expected = values['expect-count'] === undefined ? undefined : Number(values['expect-count']);
-    if (expected !== undefined && result.count < expected) {
-      process.stdout.write(`audit chain TRUNCATED: ${result.count} events verify, but ${expected} were expected\n`);
-      return 1;
-    }
-    process.stdout.write(`audit chain OK: ${result.count} events verify\n`);
-    return 0;
+    const result = await auditVerify(db, env.data.AUDIT_HMAC_KEY, expected);
+    process.stdout.write(`${result.line}\n`);
+    return result.intact ? 0 : 1;
   } catch (err) {
     const denied = (err as { code?: unknown }).code === '42501';
     const hint = denied ? ' — this role may not read the whole log (the API\'s and the worker\'s read only its tail): use MIGRATION_DATABASE_URL' : '';
-    process.stderr.write(`audit:verify could not read the audit log: ${redactedDbError(err)}${hint}\n`);
+    process.stderr.write(`audit:verify could not read the audit log: ${redactedError(err)}${hint}\n`);
     return 2;
   } finally {
     await db.destroy();
   }
-}
-
-/** Driver errors name the problem; they do not carry the connection string, but keep them short anyway. */
-function redactedDbError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const code = (err as { code?: unknown }).code;
-  return `${err.name}${typeof code === 'string' ? ` (${code})` : ''}: ${err.message.replace(/postgres(ql)?:\/\/\S+/g, 'postgres://…').slice(0, 300)}`;
 }
 
 main().then(

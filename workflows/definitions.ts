@@ -98,6 +98,8 @@ export type SigningRefusal =
   | 'approval_mismatch'
   | 'execute_not_requested'
   | 'wallet_frozen'
+  /** An operator froze the agent that prepared it (`npm run admin -- freeze agent`). */
+  | 'agent_frozen'
   | 'unknown_transaction'
   /** The owner's policy refuses it now (domains/policies): the request ends `failed` with this reason. */
   | 'policy_denied';

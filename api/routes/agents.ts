@@ -57,6 +57,7 @@ export const AgentViewSchema = z
     created_at: IsoTime,
     expires_at: IsoTime.nullable(),
     revoked_at: IsoTime.nullable(),
+    frozen_at: IsoTime.nullable().meta({ description: 'An operator froze the agent: its key is refused and nothing it prepared is signed until unfrozen' }),
     last_used_at: IsoTime.nullable().meta({ description: 'Updated at most once a minute' }),
   })
   .strict();

@@ -2,7 +2,7 @@
 import type { DbOrTx } from '../../lib/db';
 import type { AgentRow } from './types';
 
-export async function insertAgent(db: DbOrTx, agent: Omit<AgentRow, 'revoked_at' | 'last_used_at'>): Promise<void> {
+export async function insertAgent(db: DbOrTx, agent: Omit<AgentRow, 'revoked_at' | 'frozen_at' | 'frozen_reason' | 'last_used_at'>): Promise<void> {
   await db('agents').insert(agent);
 }
 

@@ -30,6 +30,7 @@ function toView(row: AgentRow & { wallets: string[] }): AgentView {
     created_at: row.created_at.toISOString(),
     expires_at: iso(row.expires_at),
     revoked_at: iso(row.revoked_at),
+    frozen_at: iso(row.frozen_at),
     last_used_at: iso(row.last_used_at),
   };
 }
@@ -113,7 +114,7 @@ export interface ApiKeyVerifier {
 /**
  * The agent half of the Authenticator: the key id finds the row, the HMAC of
  * the secret must match in constant time, and the agent must be neither
- * revoked nor expired. An unknown id still computes the HMAC, so the answer
+ * revoked, frozen nor expired. An unknown id still computes the HMAC, so the answer
  * takes as long either way.
  */
 export function createApiKeyVerifier(deps: { db: Db; clock: Clock; config: Pick<Config, 'API_KEY_HMAC_KEY'> }): ApiKeyVerifier {
@@ -127,7 +128,7 @@ export function createApiKeyVerifier(deps: { db: Db; clock: Clock; config: Pick<
       const agent = await findAgentByKeyId(deps.db, parsed.keyId);
       if (!agent || !digestMatches(agent.key_digest, presented)) return undefined;
       const now = deps.clock.now();
-      if (agent.revoked_at) return undefined;
+      if (agent.revoked_at || agent.frozen_at) return undefined;
       if (agent.expires_at && agent.expires_at.getTime() <= now.getTime()) return undefined;
       if (!agent.last_used_at || now.getTime() - agent.last_used_at.getTime() >= LAST_USED_RESOLUTION_MS) {
         await touchLastUsed(deps.db, agent.id, now, LAST_USED_RESOLUTION_MS);

@@ -12,6 +12,9 @@ export interface AgentRow {
   key_digest: Buffer;
   expires_at: Date | null;
   revoked_at: Date | null;
+  /** Set by an operator (`npm run admin -- freeze agent`): no API key use, no signing of its requests. */
+  frozen_at: Date | null;
+  frozen_reason: string | null;
   last_used_at: Date | null;
   created_at: Date;
 }
@@ -25,6 +28,7 @@ export interface AgentView {
   created_at: string;
   expires_at: string | null;
   revoked_at: string | null;
+  frozen_at: string | null;
   last_used_at: string | null;
 }
 

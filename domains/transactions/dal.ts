@@ -247,7 +247,8 @@ export interface CommandRow {
   id: string;
   transaction_id: string;
   kind: CommandKind;
-  actor_type: 'user' | 'agent';
+  /** 'operator' only for a cancel (a CHECK constraint), with OPERATOR_ACTOR_ID (operator.ts). */
+  actor_type: 'user' | 'agent' | 'operator';
   actor_id: string;
   reason: string | null;
   created_at: Date;
@@ -338,7 +339,7 @@ export async function findValidApproval(db: DbOrTx, args: { transactionId: strin
 /**
  * A command (execute, reject, cancel) recorded for this request by someone
  * allowed to give it: execute by the preparing agent; reject by the owner;
- * cancel by the owner or the preparing agent. With `commandId`, only that one.
+ * cancel by the owner, the preparing agent or an operator. With `commandId`, only that one.
  */
 export async function findValidCommand(db: DbOrTx, args: { transactionId: string; kind: CommandKind; commandId?: string }): Promise<{ id: string } | undefined> {
   const query = db('transaction_commands as c')
@@ -347,6 +348,8 @@ export async function findValidCommand(db: DbOrTx, args: { transactionId: string
     .andWhere((q) => {
       if (args.kind !== 'execute') q.orWhere((o) => o.where('c.actor_type', 'user').whereRaw('c.actor_id = t.user_id'));
       if (args.kind !== 'reject') q.orWhere((o) => o.where('c.actor_type', 'agent').whereRaw('c.actor_id = t.agent_id'));
+      // An operator may only stop a request (migrations/013_operator_controls.ts).
+      if (args.kind === 'cancel') q.orWhere('c.actor_type', 'operator');
     });
   if (args.commandId !== undefined) query.andWhere('c.id', args.commandId);
   return (await query.first('c.id')) as { id: string } | undefined;
@@ -354,6 +357,12 @@ export async function findValidCommand(db: DbOrTx, args: { transactionId: string
 
 export async function findSignableWallet(db: DbOrTx, walletId: string): Promise<SignableWallet | undefined> {
   return parseRow(SignableWalletSchema, await db('wallets').where({ id: walletId }).first('id', 'user_id', 'address', 'frozen_at', 'key_ciphertext'));
+}
+
+/** Has an operator frozen this agent? (The signing gate refuses what a frozen agent prepared.) */
+export async function isAgentFrozen(db: DbOrTx, agentId: string): Promise<boolean> {
+  const row = (await db('agents').where({ id: agentId }).first('frozen_at')) as { frozen_at: Date | null } | undefined;
+  return Boolean(row?.frozen_at);
 }
 
 /** Stops all signing for a wallet (first freeze wins; the reason of a later one is not recorded). */

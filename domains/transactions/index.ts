@@ -23,6 +23,7 @@ export { projectStatus, updateDetails, type ProjectionResult } from './dal';
 export type { SigningChain, SignArgs, TransactionChain, TxIntent } from './ports';
 export type { TransactionRow } from './rows';
 export { effectiveStatus, toView } from './view';
+export { cancelAsOperator, OPERATOR_ACTOR_ID, type OperatorDeps } from './operator';
 export { startMissingWorkflows, RECONCILE_EVERY_SECONDS, RECONCILE_GRACE_MS, type ReconcileReport } from './reconcile';
 export { createStatusWait, type StatusWait } from './status-wait';
 export { simulationRefusal } from './refusals';

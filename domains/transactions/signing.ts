@@ -8,7 +8,8 @@
  *     function, which had passed the gate, writes that status), and inside its
  *     execution window: a cancelled, rejected or expired request is never
  *     signed, whatever Temporal says;
- *   - the wallet exists, is the request's `from`, and is not frozen;
+ *   - the wallet exists, is the request's `from`, and is not frozen; nor is
+ *     the agent that prepared it (an operator's freeze);
  *   - an approval by the wallet's owner over the digest recomputed from the
  *     frozen columns (digestOf) exists, behind that owner's own TOTP use;
  *   - the preparing agent's execute command is recorded, or the request was
@@ -48,6 +49,7 @@ import {
   findValidCommand,
   freezeWallet,
   insertSignedTransaction,
+  isAgentFrozen,
   lockNonceCounter,
   lockTransaction,
   lowestReusableNonce,
@@ -88,6 +90,7 @@ export async function checkSignable(db: DbOrTx, tx: TransactionRow, now: Date): 
   const wallet = await findSignableWallet(db, tx.wallet_id);
   if (!wallet) throw new SigningRefusedError('unknown_transaction');
   if (wallet.frozen_at) throw new SigningRefusedError('wallet_frozen');
+  if (tx.agent_id && (await isAgentFrozen(db, tx.agent_id))) throw new SigningRefusedError('agent_frozen');
   const digest = digestOf(tx);
   const approval = digest === tx.digest && wallet.address === tx.from_address ? await findValidApproval(db, { transactionId: tx.id, digest }) : undefined;
   if (!approval) throw new SigningRefusedError('approval_mismatch');

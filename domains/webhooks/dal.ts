@@ -125,3 +125,21 @@ export async function abandonDelivery(db: DbOrTx, deliveryId: string, reason: st
 export async function abandonPendingForEvent(db: DbOrTx, eventId: string, reason: string, at: Date): Promise<void> {
   await db('webhook_deliveries').where({ event_id: eventId, state: 'pending' }).update({ state: 'failed', last_error: reason, last_attempt_at: at });
 }
+
+/**
+ * An operator's re-send (`npm run admin -- resend`): the transaction's failed
+ * deliveries go back to pending with a fresh attempt budget. Returns the
+ * versions of the events they belong to, oldest first; the delivery id stays,
+ * so a receiver that did get one still deduplicates it.
+ */
+export async function requeueFailedDeliveries(db: DbOrTx, transactionId: string): Promise<number[]> {
+  const result = (await db.raw(
+    `UPDATE webhook_deliveries d SET state = 'pending', attempts = 0, last_error = NULL
+       FROM transaction_events e
+      WHERE e.id = d.event_id AND e.transaction_id = ? AND d.state = 'failed'
+      RETURNING e.version`,
+    [transactionId],
+  )) as { rows: { version: number }[] };
+  const rows = result.rows;
+  return [...new Set(rows.map((row) => row.version))].sort((a, b) => a - b);
+}

@@ -14,5 +14,6 @@ export {
   listActiveWebhooks,
   pendingDeliveries,
   recordAttempt,
+  requeueFailedDeliveries,
   type PendingDelivery,
 } from './dal';

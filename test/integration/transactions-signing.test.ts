@@ -197,6 +197,16 @@ describe('the gate refuses, and nothing is signed', () => {
     assert.equal((await stored(id)).length, 0);
   });
 
+  test('a request of an agent an operator froze → agent_frozen', async () => {
+    const party = await newParty();
+    const id = await request(party);
+    await db()('agents').where({ id: party.agentId }).update({ frozen_at: new Date(), frozen_reason: 'operator: test' });
+    await assert.rejects(signing().signOnce(id, 10), refusedWith('agent_frozen'));
+    assert.equal((await stored(id)).length, 0);
+    await db()('agents').where({ id: party.agentId }).update({ frozen_at: null, frozen_reason: null });
+    assert.equal((await signing().signOnce(id, 10)).signedNow, true, 'signed once the freeze is lifted');
+  });
+
   test('an unknown request → unknown_transaction', async () => {
     await assert.rejects(signing().signOnce(randomUUID(), 10), refusedWith('unknown_transaction'));
   });

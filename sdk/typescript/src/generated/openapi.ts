@@ -1096,6 +1096,8 @@ export interface operations {
                             /** Format: date-time */
                             created_at: string;
                             expires_at: string | null;
+                            /** @description An operator froze the agent: its key is refused and nothing it prepared is signed until unfrozen */
+                            frozen_at: string | null;
                             /** @description Updated at most once a minute */
                             last_used_at: string | null;
                             name: string;
