@@ -61,6 +61,10 @@ elif [ ! -e "$init_file" ]; then
 fi
 
 setup unseal < "$init_file"
+if [ -e "$secrets/vault_api_token" ] && [ -e "$secrets/vault_worker_token" ]; then
+  echo "openbao-init: already provisioned ($secrets/vault_*_token exist); move $init_file offline if it is still here"
+  exit 0
+fi
 setup provision --revoke-root < "$init_file" > "$secrets/vault-tokens.partial"
 while IFS='=' read -r name value; do
   case "$name" in vault_api_token|vault_worker_token|vault_operator_token) ;; *) continue ;; esac
