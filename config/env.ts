@@ -4,8 +4,11 @@
  * invalid variable. `.env.example` documents each one.
  *
  * Secrets have no default in production. In development and tests the launcher
- * (`scripts/dev.ts`, `scripts/test.ts`) generates them and passes them in.
+ * (`scripts/dev.ts`, `scripts/test.ts`) generates them and passes them in. Each
+ * secret of SECRET_FILE_VARIABLES may come from a file instead: `NAME_FILE` names it
+ * (compose secrets, /run/secrets/…), its trimmed contents become `NAME`.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { DEFAULT_ROLE_NAMES, ROLE_NAME_PATTERN } from '../lib/db-roles';
 
@@ -119,6 +122,8 @@ const schema = z
     /** Wraps the data keys of the Temporal payload codec (API and worker: encrypt + decrypt). */
     VAULT_HISTORY_KEY: z.string().min(1).default('countersign-history'),
     VAULT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(5000),
+    /** PEM file of the CA that signed Vault's certificate (an https VAULT_ADDR with a private CA); trusted for Vault only. */
+    VAULT_CACERT: z.string().min(1).optional(),
     KEYSTORE_PASSPHRASE: optionalSecret(12),
     KEYSTORE_KEY_FILE: z.string().optional(),
     KEYSTORE_DIR: z.string().default('.data/keystore'),
@@ -200,6 +205,9 @@ const schema = z
     }
     if (env.KEYSTORE === 'vault') {
       require('VAULT_ADDR', 'when KEYSTORE=vault');
+      if (env.VAULT_CACERT !== undefined && env.VAULT_ADDR?.startsWith('http:')) {
+        ctx.addIssue({ code: 'custom', path: ['VAULT_CACERT'], message: 'a CA certificate needs an https:// VAULT_ADDR' });
+      }
       const approle = env.VAULT_ROLE_ID !== undefined || env.VAULT_SECRET_ID !== undefined;
       if (!env.VAULT_TOKEN && !approle) {
         ctx.addIssue({ code: 'custom', path: ['VAULT_TOKEN'], message: 'VAULT_TOKEN or VAULT_ROLE_ID + VAULT_SECRET_ID required when KEYSTORE=vault' });
@@ -340,21 +348,62 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** Secrets that may come from a file (`NAME_FILE=/run/secrets/name`): compose and orchestrator secrets stay out of the environment. */
+export const SECRET_FILE_VARIABLES = [
+  'DATABASE_URL',
+  'MIGRATION_DATABASE_URL',
+  'JWT_SECRET_KEY',
+  'AUDIT_HMAC_KEY',
+  'API_KEY_HMAC_KEY',
+  'CODEC_OPERATOR_TOKEN',
+  'VAULT_TOKEN',
+  'VAULT_SECRET_ID',
+  'KEYSTORE_PASSPHRASE',
+] as const;
+
+/**
+ * `NAME_FILE` → `NAME` (the file's contents, trimmed) for every name of SECRET_FILE_VARIABLES.
+ * Both set is refused rather than one silently winning; an unreadable or empty file is a
+ * problem named like any other (the message never holds the contents).
+ */
+function readSecretFiles(source: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; problems: string[] } {
+  const env = { ...source };
+  const problems: string[] = [];
+  for (const name of SECRET_FILE_VARIABLES) {
+    const file = source[`${name}_FILE`];
+    delete env[`${name}_FILE`];
+    if (file === undefined || file === '') continue;
+    if (source[name] !== undefined && source[name] !== '') {
+      problems.push(`  ${name}_FILE: set either ${name} or ${name}_FILE, not both`);
+      continue;
+    }
+    try {
+      const value = readFileSync(file, 'utf8').trim();
+      if (value === '') problems.push(`  ${name}_FILE: ${file} is empty`);
+      else env[name] = value;
+    } catch (error) {
+      problems.push(`  ${name}_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  return { env, problems };
+}
+
 /** Parses `source` with `target`; a variable of `replacedKeys` that is set is a problem too (named with what replaced it). */
-function parseEnvironment<T extends z.ZodType>(target: T, source: NodeJS.ProcessEnv, replacedKeys: Record<string, string> = {}): z.output<T> {
+function parseEnvironment<T extends z.ZodType>(target: T, raw: NodeJS.ProcessEnv, replacedKeys: Record<string, string> = {}): z.output<T> {
+  const { env: source, problems: fileProblems } = readSecretFiles(raw);
   // Empty strings count as unset, as in most .env tooling.
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
   const result = target.safeParse(cleaned);
   const replaced = Object.keys(replacedKeys)
     .filter((key) => key in cleaned)
     .map((key) => `  ${key}: ${replacedKeys[key]}`);
-  if (!result.success || replaced.length > 0) {
+  if (!result.success || replaced.length > 0 || fileProblems.length > 0) {
     const problems = (result.error?.issues ?? []).map((issue) => {
       const name = issue.path.join('.') || '(environment)';
       const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
       return `  ${name}: ${message}`;
     });
-    throw new ConfigError(`invalid configuration:\n${[...problems, ...replaced].join('\n')}`);
+    throw new ConfigError(`invalid configuration:\n${[...fileProblems, ...problems, ...replaced].join('\n')}`);
   }
   return result.data;
 }

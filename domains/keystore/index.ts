@@ -4,6 +4,7 @@
  * (API) or `Pick<KeyStore, 'decrypt'>` (worker); what a process may actually
  * do with Vault is decided by its credential's policy.
  */
+import { readFileSync } from 'node:fs';
 import type { Config } from '../../config/env';
 import type { Logger } from '../../lib/logger';
 import { createLocalKeyStore } from './local';
@@ -28,6 +29,7 @@ export type KeyStoreConfig = Pick<
   | 'VAULT_WEBHOOK_KEY'
   | 'VAULT_HISTORY_KEY'
   | 'VAULT_TIMEOUT_MS'
+  | 'VAULT_CACERT'
   | 'KEYSTORE_PASSPHRASE'
   | 'KEYSTORE_KEY_FILE'
   | 'KEYSTORE_DIR'
@@ -47,6 +49,8 @@ export function vaultOptionsFromConfig(config: KeyStoreConfig, deps: KeyStoreDep
     mount: config.VAULT_TRANSIT_MOUNT,
     keys: { wallet: config.VAULT_WALLET_KEY, mfa: config.VAULT_MFA_KEY, webhook: config.VAULT_WEBHOOK_KEY, history: config.VAULT_HISTORY_KEY },
     timeoutMs: config.VAULT_TIMEOUT_MS,
+    // Read once at start-up: a missing file stops the process here, not at the first request.
+    ...(config.VAULT_CACERT ? { ca: readFileSync(config.VAULT_CACERT, 'utf8') } : {}),
     ...(deps.logger ? { logger: deps.logger } : {}),
   };
 }

