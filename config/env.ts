@@ -388,6 +388,17 @@ function readSecretFiles(source: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; p
   return { env, problems };
 }
 
+/**
+ * The environment with every `NAME_FILE` of SECRET_FILE_VARIABLES read into
+ * `NAME`, for scripts that read a few variables themselves (scripts/admin.ts);
+ * throws ConfigError naming the problem.
+ */
+export function withSecretFiles(source: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const { env, problems } = readSecretFiles(source);
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+  return env;
+}
+
 /** Parses `source` with `target`; a variable of `replacedKeys` that is set is a problem too (named with what replaced it). */
 function parseEnvironment<T extends z.ZodType>(target: T, raw: NodeJS.ProcessEnv, replacedKeys: Record<string, string> = {}): z.output<T> {
   const { env: source, problems: fileProblems } = readSecretFiles(raw);

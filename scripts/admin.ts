@@ -24,7 +24,7 @@ import 'dotenv/config';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { loadConfig, parseDurationSeconds } from '../config/env';
+import { loadConfig, parseDurationSeconds, withSecretFiles } from '../config/env';
 import { createDb, type Db } from '../lib/db';
 import { AppError } from '../lib/errors';
 import { connectTemporal, temporalTls } from '../lib/temporal';
@@ -254,10 +254,17 @@ async function main(): Promise<number> {
   const [command, ...args] = parsed.positionals;
   if (!command || parsed.values.help) {
     process.stdout.write(`${USAGE}\n`);
-    return command ? 0 : 2;
+    return parsed.values.help ? 0 : 2;
   }
   const dev = useDevCredentials();
-  const env = Env.safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== '')));
+  let source: NodeJS.ProcessEnv;
+  try {
+    source = withSecretFiles(process.env);
+  } catch (err) {
+    process.stderr.write(`admin: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const env = Env.safeParse(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== '')));
   if (!env.success) {
     for (const issue of env.error.issues) process.stderr.write(`admin: ${issue.path.join('.')}: ${issue.message}\n`);
     process.stderr.write('admin: set them (or run beside `npm run dev`, whose credentials it reads from .data/)\n');

@@ -15,6 +15,7 @@
 import 'dotenv/config';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { withSecretFiles } from '../config/env';
 import { createDb } from '../lib/db';
 import { auditVerify } from '../admin/commands';
 import { redactedError, useDevCredentials } from './infra/dev-credentials';
@@ -31,7 +32,14 @@ const Env = z
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { 'expect-count': { type: 'string' } }, strict: true });
   if (useDevCredentials()) process.stderr.write('audit:verify: using the dev stack\'s credentials (.data/)\n');
-  const env = Env.safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== '')));
+  let source: NodeJS.ProcessEnv;
+  try {
+    source = withSecretFiles(process.env);
+  } catch (err) {
+    process.stderr.write(`audit:verify: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const env = Env.safeParse(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== '')));
   if (!env.success) {
     for (const issue of env.error.issues) process.stderr.write(`audit:verify: ${issue.path.join('.')}: ${issue.message}\n`);
     return 2;

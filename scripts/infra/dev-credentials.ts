@@ -36,11 +36,11 @@ export function devOperatorEnv(dataDir = devDataDir()): Record<string, string> |
 
 /**
  * When nothing names a database (neither MIGRATION_DATABASE_URL nor
- * DATABASE_URL in the shell or .env), uses the dev stack's credentials.
+ * DATABASE_URL, nor a _FILE of either, in the shell or .env), uses the dev stack's credentials.
  * Returns whether it did.
  */
 export function useDevCredentials(env: NodeJS.ProcessEnv = process.env, dataDir = devDataDir()): boolean {
-  if (env.MIGRATION_DATABASE_URL || env.DATABASE_URL) return false;
+  if (['MIGRATION_DATABASE_URL', 'DATABASE_URL', 'MIGRATION_DATABASE_URL_FILE', 'DATABASE_URL_FILE'].some((key) => env[key])) return false;
   const dev = devOperatorEnv(dataDir);
   if (!dev) return false;
   for (const [key, value] of Object.entries(dev)) if (!env[key]) env[key] = value;

@@ -43,7 +43,7 @@ const caddyfile = readFileSync('deploy/Caddyfile', 'utf8');
 const openbaoHcl = readFileSync('deploy/openbao.hcl', 'utf8');
 
 /** One-shot jobs: run once and exit (restart "no"); everything else runs for good. */
-const ONE_SHOTS = ['temporal-schema', 'temporal-admin', 'migrate', 'openbao-setup'];
+const ONE_SHOTS = ['temporal-schema', 'temporal-admin', 'migrate', 'openbao-setup', 'admin'];
 
 /** What scripts/compose-secrets.sh writes, plus stand-ins for the tokens scripts/openbao-init.sh writes. */
 const secretsDir = mkdtempSync(path.join(tmpdir(), 'countersign-compose-secrets-'));
@@ -77,7 +77,7 @@ const mib = (size: string) => {
 };
 
 test('every service the product needs is defined', () => {
-  for (const name of ['caddy', 'postgres', 'temporal-postgres', 'temporal-schema', 'temporal', 'temporal-admin', 'temporal-ui', 'openbao', 'openbao-setup', 'anvil', 'migrate', 'api', 'worker']) {
+  for (const name of ['caddy', 'postgres', 'temporal-postgres', 'temporal-schema', 'temporal', 'temporal-admin', 'temporal-ui', 'openbao', 'openbao-setup', 'anvil', 'migrate', 'api', 'worker', 'admin']) {
     service(name);
   }
 });
@@ -286,9 +286,9 @@ test('the API\'s operations port (metrics, codec server) is never public; Caddy 
 test('the image and compose run the compiled build (node dist/…), never tsx', async () => {
   const { ENTRY_POINTS, compiledPath } = await import('../../scripts/build');
   const compiled = new Set(ENTRY_POINTS.map((entry) => compiledPath(entry).replace(`${process.cwd()}/`, '')));
-  for (const name of ['migrate', 'api', 'worker', 'openbao-setup']) {
+  for (const name of ['migrate', 'api', 'worker', 'openbao-setup', 'admin']) {
     const s = service(name);
-    const command = (name === 'openbao-setup' ? s.entrypoint : s.command) as string[];
+    const command = (name === 'openbao-setup' || name === 'admin' ? s.entrypoint : s.command) as string[];
     assert.equal(command[0], 'node', `${name}: ${command.join(' ')}`);
     assert.ok(compiled.has(command.at(-1)!), `${name} runs ${command.at(-1)}, which scripts/build.ts does not build`);
   }
@@ -375,6 +375,18 @@ test('OpenBao: a TLS listener, the apps on https with its CA, healthy only when 
   assert.deepEqual(service('openbao-setup').profiles, ['setup']);
   assert.equal(setup.VAULT_ADDR, 'https://openbao:8200');
   assert.equal(mounts('openbao-setup').get(setup.NODE_EXTRA_CA_CERTS!), './deploy/openbao-tls/ca.pem');
+});
+
+test('the admin tool: never started by `up`; the schema owner in PostgreSQL, the API\'s credentials elsewhere, never the worker\'s', () => {
+  const admin = service('admin');
+  assert.deepEqual(admin.profiles, ['tools']);
+  const env = resolvedEnv('admin');
+  assert.equal(env.MIGRATION_DATABASE_URL_FILE, resolvedEnv('migrate').MIGRATION_DATABASE_URL_FILE);
+  assert.equal(env.VAULT_TOKEN_FILE, resolvedEnv('api').VAULT_TOKEN_FILE);
+  assert.equal(env.VAULT_ADDR, 'https://openbao:8200');
+  assert.equal(mounts('admin').get(env.VAULT_CACERT!), './deploy/openbao-tls/ca.pem');
+  assert.ok(!admin.secrets?.some((secret) => /worker/.test(secret)), 'no worker credential');
+  assert.equal(mounts('admin').get('/certs/client.pem'), mounts('api').get('/certs/client.pem'), 'the API\'s Temporal certificate');
 });
 
 test('OpenBao: compose runs the release the dev stack runs; the set-up provisions the same keys as compose configures', async () => {
