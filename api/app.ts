@@ -16,7 +16,7 @@ import { errorMiddleware } from './http/errors';
 import { securityHeaders } from './http/security-headers';
 import { buildRouter, routingFallback } from './http/router';
 import { buildOpenApi } from './http/openapi';
-import { createRateLimiter } from './http/rate-limit';
+import { createRateLimiter, type RateLimitStore } from './http/rate-limit';
 import { serveWebApp } from './http/static';
 import type { Authenticator } from './http/principal';
 import type { AnyRoute } from './http/route';
@@ -40,6 +40,8 @@ export interface AppOptions {
   /** PUBLIC_URL: cookie-authenticated writes may come from its origin (besides the request's own). */
   publicUrl?: string | undefined;
   limits: { perMinute: number; agentPerMinute: number };
+  /** Where API replicas add up their rate-limit counts; without it each process counts alone. */
+  rateLimitStore?: RateLimitStore;
   webDist?: string;
   /** Set when tracing is on (lib/tracing.ts): one server span per request. */
   tracer?: Tracer;
@@ -71,7 +73,7 @@ export function createApp(options: AppOptions): Koa {
   served.openapi = buildOpenApi(routes, { version: options.version });
   const router = buildRouter(routes, {
     auth: options.authenticator,
-    rateLimiter: createRateLimiter(options.clock),
+    rateLimiter: createRateLimiter(options.clock, { ...(options.rateLimitStore ? { store: options.rateLimitStore } : {}), logger: options.logger }),
     limits: options.limits,
     trustProxy: options.trustProxy,
     publicOrigin: options.publicUrl ? new URL(options.publicUrl).origin : undefined,

@@ -23,6 +23,7 @@ import { createHistoryCodec, createHistoryKeyring, historyDataConverter } from '
 import { initMetrics } from '../lib/metrics';
 import { startTracing } from '../lib/tracing';
 import { createOpsApp, listenOps } from './ops';
+import { createPostgresRateLimitStore } from './http/rate-limit-store';
 
 async function main() {
   const config = loadConfig();
@@ -57,6 +58,8 @@ async function main() {
     publicUrl: config.PUBLIC_URL,
     ...(tracing ? { tracer: tracing.tracer } : {}),
     limits: { perMinute: config.RATE_LIMIT_PER_MINUTE, agentPerMinute: config.AGENT_RATE_LIMIT_PER_MINUTE },
+    // Shared by every API replica through PostgreSQL (api/http/rate-limit.ts).
+    rateLimitStore: createPostgresRateLimitStore(db),
     readiness: {
       postgres: postgresCheck(db),
       temporal: temporalCheck(connection),

@@ -82,6 +82,8 @@ export const TABLE_GRANTS: Record<string, TableGrants> = {
   mfa_uses: { api: { insert: ALL }, worker: { select: ALL } },
   mfa_failures: { api: { select: ALL, insert: ALL, delete: ALL }, worker: NONE },
   revoked_tokens: { api: { select: ALL, insert: ALL, delete: ALL }, worker: NONE },
+  // Rate-limit counts the API replicas share (api/http/rate-limit.ts); keys are digests.
+  rate_limit_windows: { api: { select: ALL, insert: ALL, update: ['count'], delete: ALL }, worker: NONE },
   // API keys: the worker only asks whether an agent is active (webhooks) or frozen (the signing gate),
   // never sees a key digest. Only an operator (the owner role, `npm run admin`) freezes one.
   agents: {

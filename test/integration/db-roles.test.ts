@@ -313,7 +313,7 @@ describe('the grants as applied are exactly the map', () => {
     // The API's credentials in the worker (and the reverse) are refused, naming what is wrong.
     const extraWrites = async (db: typeof database.db, as: AppRole) =>
       [...new Set((await checkPrivileges(db, as)).filter((f) => f.kind === 'extra' && f.privilege === 'INSERT').map((f) => f.table))].sort();
-    assert.deepEqual(await extraWrites(database.api.db, 'worker'), ['address_book', 'agent_wallets', 'agents', 'approvals', 'history_keys', 'login_throttles', 'mfa_factors', 'mfa_failures', 'mfa_uses', 'policy_spend', 'revoked_tokens', 'transaction_commands', 'transactions', 'user_sessions', 'users', 'wallet_policies', 'wallets', 'webhooks']);
+    assert.deepEqual(await extraWrites(database.api.db, 'worker'), ['address_book', 'agent_wallets', 'agents', 'approvals', 'history_keys', 'login_throttles', 'mfa_factors', 'mfa_failures', 'mfa_uses', 'policy_spend', 'rate_limit_windows', 'revoked_tokens', 'transaction_commands', 'transactions', 'user_sessions', 'users', 'wallet_policies', 'wallets', 'webhooks']);
     assert.deepEqual(await extraWrites(database.worker.db, 'api'), ['chains', 'nonce_assignments', 'pings', 'signed_transactions', 'wallet_nonces', 'webhook_deliveries']);
     await assert.rejects(assertPrivileges(database.api.db, 'worker'), /may do more than the worker should \(it can DELETE address_book, can DELETE agent_wallets, can DELETE login_throttles/);
     await assert.rejects(assertPrivileges(database.worker.db, 'api'), /may do more than the api should \(it can INSERT chains, can INSERT nonce_assignments, can INSERT pings, can INSERT signed_transactions and \d+ more\)/);
