@@ -6,15 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig } from '../../config/env';
+import { MINIMAL_TEST_ENV } from '../support/config';
 
 const base = {
-  NODE_ENV: 'test',
-  DATABASE_URL: 'postgres://nobody:nothing@127.0.0.1:1/unused',
-  KEYSTORE: 'local',
-  KEYSTORE_PASSPHRASE: 'unit-test-passphrase-not-a-secret',
-  JWT_SECRET_KEY: 'unit-test-jwt-secret-0123456789abcdef',
-  AUDIT_HMAC_KEY: 'unit-test-audit-key-0123456789abcdef',
-  API_KEY_HMAC_KEY: 'unit-test-api-key-key-0123456789abcdef',
+  ...MINIMAL_TEST_ENV,
   CHAIN_ID: '31337',
   CHAIN_RPC_URLS: '{"1":"https://rpc.example"}',
 };

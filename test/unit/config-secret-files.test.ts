@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig, loadMigrationConfig, SECRET_FILE_VARIABLES } from '../../config/env';
+import { MINIMAL_TEST_ENV } from '../support/config';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'countersign-config-files-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,13 +20,7 @@ const file = (name: string, content: string) => {
 };
 
 const base = {
-  NODE_ENV: 'test',
-  DATABASE_URL: 'postgres://nobody:nothing@127.0.0.1:1/unused',
-  KEYSTORE: 'local',
-  KEYSTORE_PASSPHRASE: 'unit-test-passphrase-not-a-secret',
-  JWT_SECRET_KEY: 'unit-test-jwt-secret-0123456789abcdef',
-  AUDIT_HMAC_KEY: 'unit-test-audit-key-0123456789abcdef',
-  API_KEY_HMAC_KEY: 'unit-test-api-key-key-0123456789abcdef',
+  ...MINIMAL_TEST_ENV,
 };
 
 const problems = (env: Record<string, string>) => {

@@ -22,6 +22,7 @@ import { composeApi, type ComposedApi } from '../../api/compose';
 import { createApp } from '../../api/app';
 import { openApiPath } from '../../api/http/openapi';
 import type { ClosableKeyStore } from '../../domains/keystore';
+import { MINIMAL_TEST_ENV } from '../support/config';
 
 type Operation = {
   operationId?: string;
@@ -45,13 +46,7 @@ let db: Db;
 
 before(async () => {
   const config = loadConfig({
-    NODE_ENV: 'test',
-    DATABASE_URL: 'postgres://nobody:nothing@127.0.0.1:1/unused',
-    KEYSTORE: 'local',
-    KEYSTORE_PASSPHRASE: 'unit-test-passphrase-not-a-secret',
-    JWT_SECRET_KEY: 'unit-test-jwt-secret-0123456789abcdef',
-    AUDIT_HMAC_KEY: 'unit-test-audit-key-0123456789abcdef',
-    API_KEY_HMAC_KEY: 'unit-test-api-key-key-0123456789abcdef',
+    ...MINIMAL_TEST_ENV,
     WEB3_PROVIDER_URI: 'http://127.0.0.1:1',
     WEBHOOK_ALLOW_LOOPBACK: 'true',
   });
