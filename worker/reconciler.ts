@@ -36,6 +36,11 @@ export async function ensureReconcilerSchedule(client: Client, taskQueue: string
     logger.info({ scheduleId, everySeconds: RECONCILE_EVERY_SECONDS }, 'reconciler schedule created');
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(scheduleId).update((previous) => ({ ...definition, state: previous.state }));
+    try {
+      await client.schedule.getHandle(scheduleId).update((previous) => ({ ...definition, state: previous.state }));
+    } catch (updateErr) {
+      // Workers starting together update it at once and one may lose the race: the schedule exists, which is what matters.
+      logger.warn({ scheduleId, err: updateErr instanceof Error ? updateErr.name : 'error' }, 'reconciler schedule exists but could not be updated; keeping it as it is');
+    }
   }
 }

@@ -4,10 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
 import { readFileSync } from 'node:fs';
 import { RECONCILE_EVERY_SECONDS, RECONCILE_GRACE_MS } from '../../domains/transactions';
-import { reconcilerSchedule, reconcilerScheduleId } from '../../worker/reconciler';
+import { ensureReconcilerSchedule, reconcilerSchedule, reconcilerScheduleId } from '../../worker/reconciler';
 
 test('the reconciler schedule starts reconcileWorkflow on the task queue every RECONCILE_EVERY_SECONDS, skipping overlaps', () => {
   const schedule = reconcilerSchedule('queue-a');
@@ -21,4 +21,23 @@ test('the reconciler schedule starts reconcileWorkflow on the task queue every R
   assert.equal(schedule.policies?.overlap, ScheduleOverlapPolicy.SKIP);
   // A request counts as unstarted only after the grace, and is then found by the next pass: within a minute.
   assert.ok(RECONCILE_GRACE_MS / 1000 + RECONCILE_EVERY_SECONDS <= 60);
+});
+
+test('a worker that loses the race to update an existing schedule starts anyway, and says so', async () => {
+  const warnings: string[] = [];
+  const logger = { info: () => {}, warn: (_: object, message: string) => warnings.push(message) } as unknown as Parameters<typeof ensureReconcilerSchedule>[2];
+  const client = {
+    schedule: {
+      create: async () => {
+        throw new ScheduleAlreadyRunning('exists', reconcilerScheduleId('queue-a'));
+      },
+      getHandle: () => ({
+        update: async () => {
+          throw new Error('conflicting update');
+        },
+      }),
+    },
+  } as unknown as Parameters<typeof ensureReconcilerSchedule>[0];
+  await ensureReconcilerSchedule(client, 'queue-a', logger);
+  assert.deepEqual(warnings, ['reconciler schedule exists but could not be updated; keeping it as it is']);
 });
