@@ -82,16 +82,17 @@ export function createRateLimiter(clock: Clock, options: { store?: RateLimitStor
     const batch: Array<[string, Window]> = [...windows].filter(([, w]) => w.start === start);
     if (batch.length === 0) return;
     // Taken out before the round trip: hits during it count toward the next flush.
-    const deltas = batch.map(([key, w]) => {
-      const delta = { key: storedKey(key), windowStart: new Date(w.start), count: w.pending };
+    const stored = batch.map(([key]) => storedKey(key));
+    const deltas = batch.map(([, w], i) => {
+      const delta = { key: stored[i]!, windowStart: new Date(w.start), count: w.pending };
       w.shared += w.pending;
       w.pending = 0;
       return delta;
     });
     try {
       const totals = new Map((await store.add(deltas)).map((row) => [`${row.key}@${row.windowStart.getTime()}`, row.count]));
-      for (const [key, w] of batch) {
-        const total = totals.get(`${storedKey(key)}@${w.start}`);
+      for (const [i, [, w]] of batch.entries()) {
+        const total = totals.get(`${stored[i]}@${w.start}`);
         if (total !== undefined && total > w.shared) w.shared = total;
       }
       if (storeDown) options.logger?.info({}, 'rate limits are shared across replicas again');

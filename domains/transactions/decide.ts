@@ -178,13 +178,18 @@ export async function executeTransaction(ctx: TransactionContext, agent: AgentCa
 }
 
 /** POST /api/transactions/:id/cancel — the owner or the preparing agent, until signing starts. */
-export async function cancelTransaction(ctx: TransactionContext, caller: Caller, transactionId: string, meta: RequestMeta) {
-  const row = await ctx.loadVisible(caller, transactionId);
-  const status = effectiveStatus(row, ctx.now());
+/** Refuses (409) a cancel of a request that expired, was decided or began signing — whoever asks (the owner, the agent, an operator). */
+export function assertCancellable(row: TransactionRow, now: Date): void {
+  const status = effectiveStatus(row, now);
   if (status === 'expired') throw invalidState('expired', 'the transaction has expired');
   if (TERMINAL_STATUSES.includes(status) || SIGNING_STARTED_STATUSES.includes(status)) {
     throw invalidState(SIGNING_STARTED_STATUSES.includes(status) ? 'signing_started' : 'already_decided', 'the transaction can no longer be cancelled');
   }
+}
+
+export async function cancelTransaction(ctx: TransactionContext, caller: Caller, transactionId: string, meta: RequestMeta) {
+  const row = await ctx.loadVisible(caller, transactionId);
+  assertCancellable(row, ctx.now());
   const commandId = await ctx.recordCallerCommand(row, 'cancel', caller, null);
   await ctx.sendUpdate(row, cancelUpdate, { commandId }, commandId);
   await ctx.deps.audit.append({ action: 'transaction.cancelled', actorType: caller.type, actorId: caller.id, subjectType: 'transaction', subjectId: row.id, ...requestOrigin(meta) });

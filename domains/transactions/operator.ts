@@ -7,12 +7,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../../lib/db';
-import { invalidState, notFound, unavailable } from '../../lib/errors';
+import { notFound, unavailable } from '../../lib/errors';
 import type { AuditLog } from '../audit';
-import { cancelUpdate, SIGNING_STARTED_STATUSES, TERMINAL_STATUSES, type TransactionState } from '../../workflows/definitions';
+import { cancelUpdate, type TransactionState } from '../../workflows/definitions';
 import { findTransaction, projectStatus, recordCommand } from './dal';
+import { assertCancellable } from './decide';
 import { projectionFields } from './projection';
-import { effectiveStatus } from './view';
 import { WorkflowGoneError, type TransactionWorkflows } from './workflow-client';
 
 /** `transaction_commands.actor_id` of an operator's command (who it was is in the reason and the audit log). */
@@ -30,11 +30,7 @@ export interface OperatorDeps {
 export async function cancelAsOperator(deps: OperatorDeps, transactionId: string, by: { operator: string; reason: string }): Promise<TransactionState> {
   const row = await findTransaction(deps.db, transactionId);
   if (!row) throw notFound('transaction');
-  const status = effectiveStatus(row, deps.now());
-  if (status === 'expired') throw invalidState('expired', 'the transaction has expired');
-  if (TERMINAL_STATUSES.includes(status) || SIGNING_STARTED_STATUSES.includes(status)) {
-    throw invalidState(SIGNING_STARTED_STATUSES.includes(status) ? 'signing_started' : 'already_decided', `the transaction is ${status}: it can no longer be cancelled`);
-  }
+  assertCancellable(row, deps.now());
   const reason = `${by.operator}: ${by.reason}`.slice(0, OPERATOR_REASON_MAX);
   const commandId = await deps.db.transaction(async (trx) => {
     const recorded = await recordCommand(trx, { id: randomUUID(), transaction_id: row.id, kind: 'cancel', actor_type: 'operator', actor_id: OPERATOR_ACTOR_ID, reason, created_at: deps.now() });
