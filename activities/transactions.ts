@@ -28,7 +28,7 @@ import {
   type Outcome,
   type SigningChain,
 } from '../domains/transactions';
-import { FAILURE_TYPES, type CommandKind, type TransactionStatus } from '../workflows/definitions';
+import { FAILURE_TYPES, type CommandKind, type ResumePoint, type TransactionResume, type TransactionStatus } from '../workflows/definitions';
 
 export interface TransactionActivityDeps {
   db: Db;
@@ -113,6 +113,11 @@ export function createTransactionActivities(deps: TransactionActivityDeps) {
     /** Does the command an execute, reject or cancel message names exist, given by someone allowed to? */
     async verifyCommand({ transactionId, kind, commandId }: { transactionId: string; kind: CommandKind; commandId: string | null }): Promise<boolean> {
       return messages.command(transactionId, kind, commandId);
+    },
+
+    /** Does PostgreSQL hold the request at the status and version a resumed run begins at? Then what the run needs (null: refused). */
+    async verifyResume({ transactionId, resume }: { transactionId: string; resume: TransactionResume }): Promise<ResumePoint | null> {
+      return messages.resume(transactionId, resume);
     },
 
     async projectStatus({ transactionId, status, version, executionDeadlineMs }: { transactionId: string; status: TransactionStatus; version: number; executionDeadlineMs?: number }): Promise<WebhookHint> {

@@ -163,7 +163,8 @@ export async function cancel(deps: AdminDeps, transactionId: string, reason: str
 /**
  * Runs one reconciler pass now (the schedule runs one every half minute),
  * on a worker: it starts the workflow of every waiting request older than
- * `graceMs` that has none (domains/transactions/reconcile.ts).
+ * `graceMs` that has none, and resumes that of every in-flight one
+ * (approved, signing, broadcast: after a restore) (domains/transactions/reconcile.ts).
  */
 export async function redrive(deps: AdminDeps, options: { graceMs: number }): Promise<ReconcileReport> {
   const { client, taskQueue } = temporalOf(deps);
@@ -173,7 +174,7 @@ export async function redrive(deps: AdminDeps, options: { graceMs: number }): Pr
     args: [{ graceMs: options.graceMs }],
     workflowExecutionTimeout: '5 minutes',
   });
-  await deps.audit.append({ action: 'reconciler.run_by_operator', actorType: 'operator', data: { operator: deps.operator, started: report.started, checked: report.checked } });
+  await deps.audit.append({ action: 'reconciler.run_by_operator', actorType: 'operator', data: { operator: deps.operator, started: report.started, resumed: report.resumed ?? [], checked: report.checked } });
   return report;
 }
 

@@ -121,6 +121,30 @@ export async function migrateLatest(db: Db, roles: DatabaseRoleNames): Promise<M
   });
 }
 
+/**
+ * Applies, in order, the pending migrations among `names` only (each a known migration's
+ * name), then the grants: brings an empty database to the schema a backup was taken at, so
+ * its rows load as they were written and the later migrations then run over them
+ * (scripts/restore.ts). Refuses a database that is ahead of this code.
+ */
+export async function migrateTo(db: Db, roles: DatabaseRoleNames, names: readonly string[]): Promise<MigrationResult> {
+  return withMigrationLock(db, async () => {
+    await assertNotAhead(db);
+    const known = await listMigrationNames();
+    assertNoneUnknown([...names], known);
+    if (await db.schema.hasTable(`${MIGRATION_TABLE}_lock`)) await db.migrate.forceFreeMigrationsLock(migrationConfig());
+    const done = (await db.schema.hasTable(MIGRATION_TABLE)) ? (await db(MIGRATION_TABLE).select('name')).map((row: { name: string }) => row.name) : [];
+    const withRoles = db.withUserParams({ [ROLE_NAMES_PARAM]: roles });
+    const applied: string[] = [];
+    for (const name of known.filter((n) => names.includes(n) && !done.includes(n))) {
+      await withRoles.migrate.up({ ...migrationConfig(), name, disableTransactions: false });
+      applied.push(name);
+    }
+    const { unmapped } = await applyGrants(db, roles);
+    return { applied, unmapped };
+  });
+}
+
 export async function migrateRollbackAll(db: Db, roles: DatabaseRoleNames): Promise<void> {
   await withMigrationLock(db, async () => {
     await db.withUserParams({ [ROLE_NAMES_PARAM]: roles }).migrate.rollback(migrationConfig(), true);

@@ -4,7 +4,7 @@
  *   stuck [--older-than 15m] [--status s,…] [--limit 50]   requests not final that stopped moving
  *   show <transaction-id>                                  one request: row, history, workflow
  *   cancel <transaction-id> --reason <text>                stop a request before signing
- *   redrive [--grace 15s]                                  start missing workflows now (the reconciler)
+ *   redrive [--grace 15s]                                  start (or resume) missing workflows now (the reconciler)
  *   resend <transaction-id> [--wait]                       re-send its failed webhook deliveries
  *   freeze wallet|agent <id> --reason <text>               stop all signing for it
  *   unfreeze wallet|agent <id> --reason <text>
@@ -205,8 +205,10 @@ async function run(command: string, args: string[], values: Values, deps: admin.
         json(report);
         return 0;
       }
-      say(`checked ${report.checked} waiting requests; started ${report.started.length} missing workflows`);
-      for (const id of report.started) say(`  started ${id}`);
+      say(`checked ${report.checked} waiting and in-flight requests; started ${report.started.length} missing workflows`);
+      // A worker older than resumes reports none.
+      const resumed = new Set(report.resumed ?? []);
+      for (const id of report.started) say(resumed.has(id) ? `  resumed ${id}` : `  started ${id}`);
       return 0;
     }
     case 'resend': {

@@ -3,7 +3,7 @@
  * alone (no tsx, no TypeScript, no bundler at start-up).
  *
  *   dist/api/server.js, dist/worker/main.js   the two processes
- *   dist/scripts/*.js                         migrate, audit:verify, keys:rotate, history:rotate-key, admin, openbao-setup
+ *   dist/scripts/*.js                         migrate, audit:verify, keys:rotate, history:rotate-key, admin, openbao-setup, backup, restore
  *   dist/migrations/*.js                      loaded by lib/db.ts (recorded under their .ts names)
  *   dist/workflow-bundle.js                   the workflow code, bundled once (the worker loads it)
  *
@@ -20,7 +20,7 @@ import { REPO_ROOT } from './infra/paths';
 export const DIST = path.join(REPO_ROOT, 'dist');
 
 /** Entry points, relative to the repository root. Paths under dist/ mirror them. */
-export const ENTRY_POINTS = ['api/server.ts', 'worker/main.ts', 'scripts/migrate.ts', 'scripts/audit-verify.ts', 'scripts/keys-rotate.ts', 'scripts/history-key-rotate.ts', 'scripts/admin.ts', 'scripts/openbao-setup.ts'];
+export const ENTRY_POINTS = ['api/server.ts', 'worker/main.ts', 'scripts/migrate.ts', 'scripts/audit-verify.ts', 'scripts/keys-rotate.ts', 'scripts/history-key-rotate.ts', 'scripts/admin.ts', 'scripts/openbao-setup.ts', 'scripts/backup.ts', 'scripts/restore.ts'];
 
 export const compiledPath = (entry: string) => path.join(DIST, entry.replace(/\.ts$/, '.js'));
 

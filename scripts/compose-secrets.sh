@@ -14,7 +14,7 @@
 # one place a database password lives. Role names: DATABASE_OWNER_ROLE, DATABASE_API_ROLE and
 # DATABASE_WORKER_ROLE from this shell's environment (defaults countersign_owner, _api, _worker);
 # set the last two in .env as well if you change them (the migrate job grants those roles).
-# The Vault tokens (vault_api_token, vault_worker_token, vault_operator_token) come from
+# The Vault tokens (vault_api_token, vault_worker_token, vault_operator_token, vault_backup_token) come from
 # scripts/openbao-init.sh. Existing files are kept: delete one to replace it.
 #
 # Default --out deploy/secrets (gitignored). The directory is 0700; the files 0644, since compose

@@ -9,7 +9,7 @@
 # 3 unseal), writes the unseal keys and the root token to deploy/secrets/openbao-init.json
 # (0600) — MOVE THAT FILE OFFLINE and hand one key to each holder — unseals, provisions
 # (transit, the four keys, the api/worker/operator policies: scripts/infra/openbao-provision.ts,
-# the same as the dev stack), writes deploy/secrets/vault_{api,worker,operator}_token and
+# the same as the dev stack), writes deploy/secrets/vault_{api,worker,operator,backup}_token and
 # revokes the root token. A later run finds OpenBao initialised and stops, unless the init
 # file is still here: then it finishes what a failed run left (unseal, provision).
 #
@@ -67,7 +67,7 @@ if [ -e "$secrets/vault_api_token" ] && [ -e "$secrets/vault_worker_token" ]; th
 fi
 setup provision --revoke-root < "$init_file" > "$secrets/vault-tokens.partial"
 while IFS='=' read -r name value; do
-  case "$name" in vault_api_token|vault_worker_token|vault_operator_token) ;; *) continue ;; esac
+  case "$name" in vault_api_token|vault_worker_token|vault_operator_token|vault_backup_token) ;; *) continue ;; esac
   printf '%s\n' "$value" > "$secrets/$name"
   # Read by the containers' own users through a single-file bind mount (the directory stays 0700).
   chmod 644 "$secrets/$name"

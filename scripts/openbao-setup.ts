@@ -116,7 +116,12 @@ async function main(argv: string[]): Promise<void> {
       const root = api.withToken(rootToken);
       const credentials = await provision(root, undefined, 'countersign-openbao-setup');
       process.stdout.write(
-        [`vault_api_token=${credentials.apiToken}`, `vault_worker_token=${credentials.workerToken}`, `vault_operator_token=${credentials.operatorToken}`].join('\n') + '\n',
+        [
+          `vault_api_token=${credentials.apiToken}`,
+          `vault_worker_token=${credentials.workerToken}`,
+          `vault_operator_token=${credentials.operatorToken}`,
+          `vault_backup_token=${credentials.backupToken}`,
+        ].join('\n') + '\n',
       );
       if (args.includes('--revoke-root')) {
         // A root token left alive is the one credential that can do everything; make another

@@ -28,6 +28,20 @@ export type TransactionStatus = (typeof TRANSACTION_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly TransactionStatus[] = ['confirmed', 'failed', 'rejected', 'expired', 'cancelled'];
 /** Once a request is here its first signature may exist: it is driven to an on-chain outcome and never cancelled. */
 export const SIGNING_STARTED_STATUSES: readonly TransactionStatus[] = ['signing', 'broadcast', 'confirmed', 'failed'];
+/** Past approval and not final: a request here whose workflow is missing (a restore into a fresh Temporal) is resumed at its status. */
+export const RESUMABLE_STATUSES = ['approved', 'signing', 'broadcast'] as const;
+export type ResumableStatus = (typeof RESUMABLE_STATUSES)[number];
+
+/**
+ * Where a workflow started by the reconciler for a request PostgreSQL holds
+ * past `pending_approval` begins: that status at that version. Only a claim:
+ * the workflow goes on only once PostgreSQL holds exactly this (a local
+ * activity), and every gate is checked again at signing.
+ */
+export interface TransactionResume {
+  status: ResumableStatus;
+  version: number;
+}
 
 export interface TransactionWorkflowInput {
   transactionId: string;
@@ -43,6 +57,18 @@ export interface TransactionWorkflowInput {
    * Absent (started by older code) means true.
    */
   notifyWebhooks?: boolean;
+  /** Absent: the run begins at `pending_approval` (every start before resumes existed). */
+  resume?: TransactionResume;
+}
+
+/** What PostgreSQL holds for a resumed request, read by the workflow before it goes on (activities verifyResume). */
+export interface ResumePoint {
+  /** The execution window's end recorded at approval (Unix ms). */
+  executionDeadlineMs: number | null;
+  /** The preparing agent's recorded execute command, if any. */
+  executeCommandId: string | null;
+  /** The stored signature's hash, once signed. */
+  txHash: string | null;
 }
 
 /** Who asked for something, as the API authenticated them (never read from a message). */

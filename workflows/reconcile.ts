@@ -12,6 +12,6 @@ const { reconcileTransactions } = proxyActivities<ReturnType<typeof createActivi
  * the worker's schedule (worker/reconciler.ts), or by an operator. `graceMs`:
  * how old a request must be to count as unstarted (default RECONCILE_GRACE_MS).
  */
-export async function reconcileWorkflow(options: { graceMs?: number } = {}): Promise<{ checked: number; started: string[] }> {
+export async function reconcileWorkflow(options: { graceMs?: number } = {}): Promise<{ checked: number; started: string[]; resumed: string[] }> {
   return reconcileTransactions(options);
 }

@@ -6,6 +6,13 @@
  *        ├─window─▶ expired
  *        └─cancel─▶ cancelled   (never once signing has begun)
  *
+ * A run started with `resume` (the reconciler, for a request PostgreSQL holds
+ * past approval with no workflow — after a restore into a fresh Temporal)
+ * begins at that status once PostgreSQL confirms it: `approved` waits for the
+ * execute (or goes on if one is recorded, or the request auto-executes),
+ * `signing` signs once (the stored bytes if any), `broadcast` waits for the
+ * receipt.
+ *
  * The workflow orders the steps; PostgreSQL decides whether a step may happen.
  * An approve message only moves the workflow once a local activity has found
  * the approval row the API wrote after the TOTP gate, and the sign activity
@@ -117,7 +124,8 @@ const FAILURE_ATTRIBUTE_PATCH = 'failure-search-attribute';
 
 export async function transactionWorkflow(input: TransactionWorkflowInput): Promise<TransactionState> {
   const notifyOnlyWithWebhooks = patched(NOTIFY_ONLY_WITH_WEBHOOKS_PATCH);
-  const state: TransactionState = { status: 'pending_approval', version: 1 };
+  // A resumed run claims its status until verifyResume confirms it (below); validators read it meanwhile.
+  const state: TransactionState = input.resume ? { status: input.resume.status, version: input.resume.version } : { status: 'pending_approval', version: 1 };
   /**
    * An approve, reject or cancel Update is verifying its record in PostgreSQL:
    * other decisions are refused meanwhile, and the timers and the move to
@@ -264,51 +272,66 @@ export async function transactionWorkflow(input: TransactionWorkflowInput): Prom
     },
   );
 
-  notify(input.notifyWebhooks, 1);
+  if (input.resume) {
+    // 0. Resumed: PostgreSQL must hold the request exactly where the start says (a crafted start is refused, nothing projected).
+    const point = await local.verifyResume({ transactionId: input.transactionId, resume: input.resume });
+    if (!point) return refuse(NO_SUCH_RECORD);
+    if (point.executionDeadlineMs !== null) state.executionDeadlineMs = point.executionDeadlineMs;
+    // An execute recorded before the workflow went missing; the signing gate checks it again.
+    if (point.executeCommandId !== null) executeRequested = true;
+    if (point.txHash !== null) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.txHash, value: point.txHash }]);
+  } else {
+    notify(input.notifyWebhooks, 1);
 
-  // 1. The approval window.
-  await condition(() => state.status !== 'pending_approval' && !deciding, Math.max(0, input.approvalExpiresAtMs - Date.now()));
-  // The timer and an Update can land together: a decision that got in wins.
-  await condition(() => !deciding);
-  if (state.status === 'pending_approval') transition('expired');
-  if (state.status !== 'approved') return finish();
-  await project();
-
-  // 2. The execution window: the agent executes, or the request was prepared to run at once.
-  const executionRemaining = Math.max(0, (state.executionDeadlineMs ?? 0) - Date.now());
-  await condition(() => (executeRequested || state.status !== 'approved') && !deciding, executionRemaining);
-  // A cancel being verified when the window closed or execute arrived: it decides first.
-  await condition(() => !deciding);
-  if (state.status !== 'approved') return finish();
-  if (!executeRequested) {
-    transition('expired');
-    return finish();
+    // 1. The approval window.
+    await condition(() => state.status !== 'pending_approval' && !deciding, Math.max(0, input.approvalExpiresAtMs - Date.now()));
+    // The timer and an Update can land together: a decision that got in wins.
+    await condition(() => !deciding);
+    if (state.status === 'pending_approval') transition('expired');
+    if (state.status !== 'approved') return finish();
+    await project();
   }
 
-  // 3. Sign. From here on the request is driven to an on-chain outcome.
-  transition('signing');
-  try {
-    const signed = await signing.signTransaction({ transactionId: input.transactionId, version: state.version });
-    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.txHash, value: signed.txHash }]);
-    notify(signed.notifyWebhooks);
-  } catch (err) {
-    // Refused by the database's checks (not approved there, window passed, wallet frozen): nothing was signed.
-    const reason = failureReason(err);
-    if (reason === 'execution_window_passed') {
+  if (state.status === 'approved') {
+    // 2. The execution window: the agent executes, or the request was prepared to run at once.
+    const executionRemaining = Math.max(0, (state.executionDeadlineMs ?? 0) - Date.now());
+    await condition(() => (executeRequested || state.status !== 'approved') && !deciding, executionRemaining);
+    // A cancel being verified when the window closed or execute arrived: it decides first.
+    await condition(() => !deciding);
+    if (state.status !== 'approved') return finish();
+    if (!executeRequested) {
       transition('expired');
       return finish();
     }
-    return fail(reason);
+    // 3. Sign. From here on the request is driven to an on-chain outcome.
+    transition('signing');
   }
+  // Only a resumed run can be elsewhere here: at `broadcast`, or a cancel won while its start was verified.
+  if (state.status === 'signing') {
+    try {
+      const signed = await signing.signTransaction({ transactionId: input.transactionId, version: state.version });
+      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.txHash, value: signed.txHash }]);
+      notify(signed.notifyWebhooks);
+    } catch (err) {
+      // Refused by the database's checks (not approved there, window passed, wallet frozen): nothing was signed.
+      const reason = failureReason(err);
+      if (reason === 'execution_window_passed') {
+        transition('expired');
+        return finish();
+      }
+      return fail(reason);
+    }
 
-  // 4. Broadcast the stored bytes.
-  transition('broadcast');
-  try {
-    const broadcast = await broadcasting.broadcastTransaction({ transactionId: input.transactionId, version: state.version });
-    notify(broadcast?.notifyWebhooks);
-  } catch (err) {
-    return fail(failureReason(err));
+    // 4. Broadcast the stored bytes.
+    transition('broadcast');
+    try {
+      const broadcast = await broadcasting.broadcastTransaction({ transactionId: input.transactionId, version: state.version });
+      notify(broadcast?.notifyWebhooks);
+    } catch (err) {
+      return fail(failureReason(err));
+    }
   }
+  if (state.status !== 'broadcast') return finish();
 
   // 5. Wait for the receipt and confirmations (rebroadcasting the same bytes if dropped).
   const outcome = await confirming.confirmTransaction({ transactionId: input.transactionId });

@@ -117,6 +117,27 @@ export async function findWaitingRequests(
   return ((await query) as unknown[]).map((row) => TransactionRowSchema.parse(row));
 }
 
+/**
+ * Requests past approval and not final — `approved` with its execution window
+ * still open, `signing`, `broadcast` — whose status has not moved since
+ * `movedBefore`, oldest first after the (`created_at`, `id`) cursor: for the
+ * reconciler, which resumes the workflow of any that has none (a restore into a
+ * fresh Temporal). Served by the partial index of migration 015.
+ */
+export async function findInFlightRequests(
+  db: DbOrTx,
+  args: { now: Date; movedBefore: Date; after?: { createdAt: Date; id: string }; limit: number },
+): Promise<TransactionRow[]> {
+  const query = db(TX)
+    .whereIn('status', ['approved', 'signing', 'broadcast'])
+    .andWhere((q) => q.whereNot('status', 'approved').orWhere('execution_expires_at', '>', args.now))
+    .andWhere('updated_at', '<=', args.movedBefore)
+    .orderBy([{ column: 'created_at' }, { column: 'id' }])
+    .limit(args.limit);
+  if (args.after) query.andWhereRaw('(created_at, id) > (?, ?)', [args.after.createdAt, args.after.id]);
+  return ((await query) as unknown[]).map((row) => TransactionRowSchema.parse(row));
+}
+
 export async function findByIdempotencyKey(db: DbOrTx, agentId: string, key: string): Promise<TransactionRow | undefined> {
   return parseRow(TransactionRowSchema, await db(TX).where({ agent_id: agentId, idempotency_key: key }).first());
 }

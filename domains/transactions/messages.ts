@@ -10,8 +10,8 @@ import type { Db } from '../../lib/db';
 import type { Logger } from '../../lib/logger';
 import { isUuid } from '../../lib/schemas';
 import type { AuditLog } from '../audit';
-import type { CommandKind } from '../../workflows/definitions';
-import { findTransaction, findValidApproval, findValidCommand } from './dal';
+import type { CommandKind, ResumePoint, TransactionResume } from '../../workflows/definitions';
+import { findSignedTransaction, findTransaction, findValidApproval, findValidCommand } from './dal';
 import { digestOf } from './digest';
 
 export interface MessageCheckDeps {
@@ -46,6 +46,23 @@ export function createMessageChecks(deps: MessageCheckDeps) {
     async command(transactionId: string, kind: CommandKind, commandId: unknown): Promise<boolean> {
       const found = isUuid(commandId) ? await findValidCommand(deps.db, { transactionId, kind, commandId }) : undefined;
       return found ? true : refused(transactionId, kind, commandId);
+    },
+
+    /**
+     * A workflow started at `resume` (the reconciler, for a request with no workflow): does
+     * PostgreSQL hold this request at exactly that status and version? Then what the run needs
+     * from it. Anything else was not started by the reconciler — refused like a message naming
+     * no record. (Authority stays with the signing gate: this only keeps a crafted start from
+     * projecting anything.)
+     */
+    async resume(transactionId: string, resume: TransactionResume): Promise<ResumePoint | null> {
+      const tx = await findTransaction(deps.db, transactionId);
+      if (!tx || tx.status !== resume?.status || tx.version !== resume?.version) {
+        await refused(transactionId, 'resume', null);
+        return null;
+      }
+      const [execute, signed] = await Promise.all([findValidCommand(deps.db, { transactionId, kind: 'execute' }), findSignedTransaction(deps.db, transactionId)]);
+      return { executionDeadlineMs: tx.execution_expires_at?.getTime() ?? null, executeCommandId: execute?.id ?? null, txHash: signed?.tx_hash ?? null };
     },
   };
 }

@@ -17,6 +17,7 @@ import {
   SEARCH_ATTRIBUTES,
   transactionWorkflowId,
   type RefusalReason,
+  type TransactionResume,
   type TransactionState,
   type TransactionWorkflowInput,
 } from '../../workflows/definitions';
@@ -68,11 +69,12 @@ export function operatorView(row: { kind: string; amount: string | null; value: 
 
 /**
  * The start of a stored request's workflow, as the API (at prepare) and the
- * reconciler (for a request whose start was lost) both make it.
+ * reconciler (for a request whose start was lost) both make it; `resume` for a
+ * request already past approval (the reconciler, after a restore).
  */
 export function workflowStartOf(
   row: { id: string; approval_expires_at: Date; auto_execute: boolean; from_address: string; agent_id: string | null; user_id: string; chain_id: number } & Parameters<typeof operatorView>[0],
-  options: { executionWindowMs: number; notifyWebhooks: boolean },
+  options: { executionWindowMs: number; notifyWebhooks: boolean; resume?: TransactionResume },
 ): { input: TransactionWorkflowInput; attributes: WorkflowAttributes } {
   return {
     input: {
@@ -81,6 +83,7 @@ export function workflowStartOf(
       executionWindowMs: options.executionWindowMs,
       autoExecute: row.auto_execute,
       notifyWebhooks: options.notifyWebhooks,
+      ...(options.resume ? { resume: options.resume } : {}),
     },
     attributes: { wallet: row.from_address, agent: row.agent_id, owner: row.user_id, chainId: row.chain_id, ...operatorView(row) },
   };
@@ -109,7 +112,7 @@ export function createTransactionWorkflows(deps: { client: Client; taskQueue: st
           args: [input],
           workflowTaskTimeout: WORKFLOW_TASK_TIMEOUT_MS,
           typedSearchAttributes: [
-            { key: SEARCH_ATTRIBUTES.status, value: 'pending_approval' },
+            { key: SEARCH_ATTRIBUTES.status, value: input.resume?.status ?? 'pending_approval' },
             { key: SEARCH_ATTRIBUTES.wallet, value: attributes.wallet.toLowerCase() },
             { key: SEARCH_ATTRIBUTES.owner, value: attributes.owner },
             { key: SEARCH_ATTRIBUTES.chainId, value: attributes.chainId },

@@ -7,9 +7,10 @@
  * Idempotent: transit at transit/, four derived aes256-gcm96 keys (not exportable, no
  * plaintext backup, not deletable), policies countersign-api (encrypt only for wallets),
  * countersign-worker (decrypt only for wallets) — both encrypt and decrypt the Temporal
- * history data keys (countersign-history) — and countersign-operator (rotate, config,
- * rewrap, read), AppRole roles for api and worker, periodic tokens for api, worker and
- * operator.
+ * history data keys (countersign-history) — countersign-operator (rotate, config,
+ * rewrap, read) and countersign-backup (a raft snapshot, nothing else: docs/operations.md
+ * "Backup and restore"), AppRole roles for api and worker, periodic tokens for api, worker,
+ * operator and backup.
  */
 import { readJsonFile, writePrivateFile } from './secrets';
 
@@ -20,7 +21,7 @@ export const TRANSIT_KEYS = ['countersign-wallets', 'countersign-mfa', 'counters
  * The security split: the API can seal new wallet keys but never open one; only the
  * worker can, and only when it is about to sign an approved transaction.
  */
-export const POLICIES: Record<'countersign-api' | 'countersign-worker' | 'countersign-operator', string> = {
+export const POLICIES: Record<'countersign-api' | 'countersign-worker' | 'countersign-operator' | 'countersign-backup', string> = {
   'countersign-api': [
     rule('transit/encrypt/countersign-wallets', ['update']),
     rule('transit/encrypt/countersign-mfa', ['update']),
@@ -42,6 +43,10 @@ export const POLICIES: Record<'countersign-api' | 'countersign-worker' | 'counte
     rule('transit/rewrap/+', ['update']),
     rule('transit/keys/+', ['read']),
   ].join('\n'),
+  // `npm run backup`: reads the raft snapshot (sys/storage/raft/snapshot needs `read`, and is
+  // sudo-free). The snapshot holds the transit keys sealed by the barrier, so it opens nothing
+  // without the unseal keys; restoring (snapshot-force) is done with a fresh server's root token.
+  'countersign-backup': rule('sys/storage/raft/snapshot', ['read']),
 };
 
 function rule(pathPattern: string, capabilities: string[]): string {
@@ -59,6 +64,8 @@ export interface VaultCredentials {
   apiToken: string;
   workerToken: string;
   operatorToken: string;
+  /** countersign-backup: raft snapshots only. */
+  backupToken: string;
   apiRoleId: string;
   apiSecretId: string;
   workerRoleId: string;
@@ -159,6 +166,7 @@ export async function provision(root: BaoApi, credentialsFile?: string, issuedBy
     apiToken: await reuseOrCreateToken(root, previous?.apiToken, 'countersign-api', issuedBy),
     workerToken: await reuseOrCreateToken(root, previous?.workerToken, 'countersign-worker', issuedBy),
     operatorToken: await reuseOrCreateToken(root, previous?.operatorToken, 'countersign-operator', issuedBy),
+    backupToken: await reuseOrCreateToken(root, previous?.backupToken, 'countersign-backup', issuedBy),
     apiRoleId: await roleId(root, 'countersign-api'),
     apiSecretId: await reuseOrCreateSecretId(root, 'countersign-api', previous?.apiSecretId),
     workerRoleId: await roleId(root, 'countersign-worker'),

@@ -43,12 +43,12 @@ const caddyfile = readFileSync('deploy/Caddyfile', 'utf8');
 const openbaoHcl = readFileSync('deploy/openbao.hcl', 'utf8');
 
 /** One-shot jobs: run once and exit (restart "no"); everything else runs for good. */
-const ONE_SHOTS = ['temporal-schema', 'temporal-admin', 'migrate', 'openbao-setup', 'admin'];
+const ONE_SHOTS = ['temporal-schema', 'temporal-admin', 'migrate', 'openbao-setup', 'admin', 'backup', 'restore'];
 
 /** What scripts/compose-secrets.sh writes, plus stand-ins for the tokens scripts/openbao-init.sh writes. */
 const secretsDir = mkdtempSync(path.join(tmpdir(), 'countersign-compose-secrets-'));
 execFileSync('sh', ['scripts/compose-secrets.sh', '--out', secretsDir], { stdio: 'ignore' });
-for (const token of ['vault_api_token', 'vault_worker_token']) writeFileSync(path.join(secretsDir, token), `s.${token}-${'x'.repeat(24)}\n`);
+for (const token of ['vault_api_token', 'vault_worker_token', 'vault_backup_token']) writeFileSync(path.join(secretsDir, token), `s.${token}-${'x'.repeat(24)}\n`);
 after(() => rmSync(secretsDir, { recursive: true, force: true }));
 
 /**
@@ -77,7 +77,7 @@ const mib = (size: string) => {
 };
 
 test('every service the product needs is defined', () => {
-  for (const name of ['caddy', 'postgres', 'temporal-postgres', 'temporal-schema', 'temporal', 'temporal-admin', 'temporal-ui', 'openbao', 'openbao-setup', 'anvil', 'migrate', 'api', 'worker', 'admin']) {
+  for (const name of ['caddy', 'postgres', 'temporal-postgres', 'temporal-schema', 'temporal', 'temporal-admin', 'temporal-ui', 'openbao', 'openbao-setup', 'anvil', 'migrate', 'api', 'worker', 'admin', 'backup', 'restore']) {
     service(name);
   }
 });
@@ -163,7 +163,7 @@ test('secrets are files: no password, key or token in any service\'s environment
     assert.ok(existsSync(path.join(secretsDir, secret)), `${secret}: made by neither scripts/compose-secrets.sh nor scripts/openbao-init.sh`);
   }
   const initScript = readFileSync('scripts/openbao-init.sh', 'utf8');
-  for (const token of ['vault_api_token', 'vault_worker_token']) assert.match(initScript, new RegExp(`\\b${token}\\b`));
+  for (const token of ['vault_api_token', 'vault_worker_token', 'vault_backup_token']) assert.match(initScript, new RegExp(`\\b${token}\\b`));
   assert.match(readFileSync('.gitignore', 'utf8'), /^deploy\/secrets\/$/m);
 });
 
@@ -286,9 +286,9 @@ test('the API\'s operations port (metrics, codec server) is never public; Caddy 
 test('the image and compose run the compiled build (node dist/…), never tsx', async () => {
   const { ENTRY_POINTS, compiledPath } = await import('../../scripts/build');
   const compiled = new Set(ENTRY_POINTS.map((entry) => compiledPath(entry).replace(`${process.cwd()}/`, '')));
-  for (const name of ['migrate', 'api', 'worker', 'openbao-setup', 'admin']) {
+  for (const name of ['migrate', 'api', 'worker', 'openbao-setup', 'admin', 'backup', 'restore']) {
     const s = service(name);
-    const command = (name === 'openbao-setup' || name === 'admin' ? s.entrypoint : s.command) as string[];
+    const command = (['openbao-setup', 'admin', 'backup', 'restore'].includes(name) ? s.entrypoint : s.command) as string[];
     assert.equal(command[0], 'node', `${name}: ${command.join(' ')}`);
     assert.ok(compiled.has(command.at(-1)!), `${name} runs ${command.at(-1)}, which scripts/build.ts does not build`);
   }
@@ -387,6 +387,30 @@ test('the admin tool: never started by `up`; the schema owner in PostgreSQL, the
   assert.equal(mounts('admin').get(env.VAULT_CACERT!), './deploy/openbao-tls/ca.pem');
   assert.ok(!admin.secrets?.some((secret) => /worker/.test(secret)), 'no worker credential');
   assert.equal(mounts('admin').get('/certs/client.pem'), mounts('api').get('/certs/client.pem'), 'the API\'s Temporal certificate');
+});
+
+test('backup and restore: never started by `up`; the schema owner and a snapshot-only token, never an app\'s credential; one backup directory', async () => {
+  const { POLICIES } = await import('../../scripts/infra/openbao-provision');
+  const [backup, restore] = [service('backup'), service('restore')];
+  for (const [name, s] of Object.entries({ backup, restore })) {
+    assert.deepEqual(s.profiles, ['tools'], name);
+    const env = resolvedEnv(name);
+    assert.equal(env.MIGRATION_DATABASE_URL_FILE, resolvedEnv('migrate').MIGRATION_DATABASE_URL_FILE, name);
+    assert.equal(env.VAULT_ADDR, 'https://openbao:8200', name);
+    assert.equal(mounts(name).get(env.NODE_EXTRA_CA_CERTS!), './deploy/openbao-tls/ca.pem', name);
+    assert.equal(mounts(name).get('/backups'), './deploy/backups', name);
+    assert.ok(!s.secrets!.some((secret) => /api|worker|operator/.test(secret)), `${name}: no app or operator credential`);
+  }
+  // The backup reads the snapshot with its own token, whose policy allows that alone.
+  assert.equal(resolvedEnv('backup').VAULT_TOKEN_FILE, path.join(secretsDir, 'vault_backup_token'));
+  assert.deepEqual(backup.secrets, ['database_owner_url', 'vault_backup_token']);
+  assert.equal(POLICIES['countersign-backup'], 'path "sys/storage/raft/snapshot" {\n  capabilities = ["read"]\n}');
+  // The restore gets the fresh OpenBao's root token on stdin (no token mounted), the roles to grant and the audit key to verify with.
+  assert.equal(resolvedEnv('restore').VAULT_TOKEN_FILE, undefined);
+  assert.deepEqual(restore.secrets, ['database_owner_url', 'audit_hmac_key']);
+  assert.equal(resolvedEnv('restore').DATABASE_API_ROLE, resolvedEnv('migrate').DATABASE_API_ROLE);
+  assert.ok((restore.volumes ?? []).some((v) => v.endsWith(':/backups:ro')), 'the restore only reads backups');
+  assert.match(readFileSync('.gitignore', 'utf8'), /^deploy\/backups\/$/m);
 });
 
 test('OpenBao: compose runs the release the dev stack runs; the set-up provisions the same keys as compose configures', async () => {
